@@ -1,0 +1,15 @@
+"""Helpers for the course "Gradients, losses, optimizers and regularization with Keras on MNIST".
+
+One module per concern, each readable on its own:
+
+- ``course_utils.data``       loading and verifying MNIST
+- ``course_utils.runtime``    quiet logs, seeds, the training device
+- ``course_utils.plots``      training curves, digit grids, confusion matrices
+- ``course_utils.training``   clean per-epoch logging for static pages
+- ``course_utils.exercises``  visible checks of the graded exercises
+- ``course_utils.grade``      the instructors' grader (``python -m course_utils.grade``)
+
+Importing the package imports neither TensorFlow nor Keras.
+"""
+
+__version__ = "0.1.0"

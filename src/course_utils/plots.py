@@ -1,0 +1,138 @@
+"""Plots used across the course, in one consistent style (chapter 0).
+
+Every function returns the matplotlib Figure it drew, so a notebook can show it,
+save it or test it; none of them calls ``plt.show()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+TRAIN_COLOR = "#1f77b4"  # training curves
+VAL_COLOR = "#d62728"    # validation curves
+STYLE: dict[str, Any] = {
+    "figure.dpi": 100,
+    "savefig.dpi": 120,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.frameon": False,
+    "font.size": 10,
+}
+
+
+def use_course_style() -> None:
+    """Apply the course's matplotlib style to every later figure (chapter 0)."""
+    plt.rcParams.update(STYLE)
+
+
+def history_dict(history: Any) -> dict[str, list[float]]:
+    """The per-epoch metrics of a Keras History object, or of a plain dict (chapter 0)."""
+    data = history.history if hasattr(history, "history") else history
+    if not isinstance(data, Mapping) or not data:
+        raise ValueError("Expected a Keras History or a dict of per-epoch metric lists, got "
+                         f"{type(history).__name__}.")
+    return {k: [float(v) for v in vals] for k, vals in data.items()}
+
+
+def plot_history(history: Any, metrics: Sequence[str] | None = None,
+                 title: str | None = None) -> plt.Figure:
+    """Training vs validation curves per epoch, one panel per metric (chapter 0)."""
+    data = history_dict(history)
+    if metrics is None:
+        metrics = [k for k in data if not k.startswith("val_") and k != "learning_rate"]
+    missing = [m for m in metrics if m not in data]
+    if missing:
+        raise KeyError(f"Metrics {missing} are not in the history (it has {sorted(data)}).")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], metrics):
+        epochs = np.arange(1, len(data[name]) + 1)
+        ax.plot(epochs, data[name], "o-", color=TRAIN_COLOR, label="training", ms=3)
+        if f"val_{name}" in data:
+            ax.plot(epochs, data[f"val_{name}"], "s--", color=VAL_COLOR, label="validation", ms=3)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name.replace("_", " "))
+        ax.set_xticks(epochs if len(epochs) <= 12 else np.linspace(1, len(epochs), 6, dtype=int))
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_digits(images: np.ndarray, labels: Sequence[int] | np.ndarray | None = None,
+                predictions: Sequence[int] | np.ndarray | None = None, ncols: int = 8,
+                title: str | None = None) -> plt.Figure:
+    """A grid of digits titled with their labels, and predictions in red where they differ (chapter 0)."""
+    images = np.asarray(images)
+    if images.ndim == 2 and images.shape[1] == 784:
+        images = images.reshape(-1, 28, 28)
+    if images.ndim != 3:
+        raise ValueError(f"Expected images of shape (n, 28, 28) or (n, 784), got {images.shape}.")
+    n = len(images)
+    if n == 0:
+        raise ValueError("No images to plot.")
+    ncols = min(ncols, n)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.2 * ncols, 1.45 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(images[i], cmap="gray_r", interpolation="nearest")
+        text, color = "", "black"
+        if labels is not None:
+            text = f"label {int(labels[i])}"
+        if predictions is not None:
+            pred = int(predictions[i])
+            wrong = labels is not None and pred != int(labels[i])
+            text = f"{text}\npred {pred}" if text else f"pred {pred}"
+            color = VAL_COLOR if wrong else "black"
+        ax.set_title(text, fontsize=8, color=color)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray,
+                     num_classes: int = 10) -> np.ndarray:
+    """Counts[i, j] of examples with true class i predicted as class j (chapter 0)."""
+    y_true = np.asarray(y_true, dtype=int).ravel()
+    y_pred = np.asarray(y_pred, dtype=int).ravel()
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true and y_pred differ in length: {y_true.shape} vs {y_pred.shape}.")
+    counts = np.zeros((num_classes, num_classes), dtype=int)
+    np.add.at(counts, (y_true, y_pred), 1)
+    return counts
+
+
+def plot_confusion_matrix(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray,
+                          num_classes: int = 10, title: str | None = None) -> plt.Figure:
+    """A confusion-matrix heat map with counts written in every non-zero cell (chapter 0)."""
+    counts = confusion_matrix(y_true, y_pred, num_classes)
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    shown = np.where(counts > 0, counts, np.nan)
+    im = ax.imshow(np.log1p(shown), cmap="Blues")
+    for (i, j), c in np.ndenumerate(counts):
+        if c:
+            ax.text(j, i, str(c), ha="center", va="center", fontsize=7,
+                    color="white" if i == j else "black")
+    ax.set_xticks(range(num_classes))
+    ax.set_yticks(range(num_classes))
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.grid(False)
+    cbar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    cbar.set_label("log(1 + count)")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

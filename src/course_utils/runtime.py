@@ -1,0 +1,140 @@
+"""Runtime set-up: quiet logs, seeds, the training device, precision (chapter 0).
+
+Call :func:`setup` in a notebook's first code cell, *before* anything imports TensorFlow,
+so the log settings take effect::
+
+    from course_utils.runtime import setup
+    runtime = setup(seed=42)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import random
+import shutil
+import sys
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    """What :func:`setup` found: device, versions and settings (chapter 0)."""
+
+    device: str            # "GPU" or "CPU"
+    device_name: str       # e.g. "NVIDIA H100 80GB HBM3" or "CPU"
+    reason: str            # why this device was chosen
+    tensorflow: str        # TensorFlow version
+    keras: str             # Keras version
+    python: str            # Python version
+    seed: int | None       # the global seed, if one was set
+    deterministic: bool    # deterministic TensorFlow ops were requested
+    mixed_precision: bool  # the mixed_float16 policy is active
+
+    def report(self) -> str:
+        """One line that says where training runs and why (chapter 0)."""
+        extras = []
+        if self.seed is not None:
+            extras.append(f"seed {self.seed}")
+        if self.deterministic:
+            extras.append("deterministic ops")
+        if self.mixed_precision:
+            extras.append("mixed precision")
+        tail = f"; {', '.join(extras)}" if extras else ""
+        return (f"Training on {self.device} ({self.device_name}): {self.reason}. "
+                f"TensorFlow {self.tensorflow}, Keras {self.keras}, Python {self.python}{tail}.")
+
+
+def quiet_tensorflow() -> None:
+    """Keep TensorFlow's C++ and Python log lines out of notebook output (chapter 0)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ INFO/WARNING/ERROR before import
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    try:
+        from absl import logging as absl_logging
+        absl_logging.set_verbosity(absl_logging.ERROR)
+    except ImportError:  # pragma: no cover - absl comes with TensorFlow
+        pass
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*input_shape.*")
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and TensorFlow/Keras in one call; optionally force deterministic ops (chapter 0)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    import keras
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        import tensorflow as tf
+        tf.config.experimental.enable_op_determinism()
+
+
+def cpu_reason(tf_module) -> str:
+    """Explain why TensorFlow trains on the CPU (chapter 0)."""
+    if shutil.which("nvidia-smi") or os.path.exists("/proc/driver/nvidia/version"):
+        if not tf_module.test.is_built_with_cuda():
+            return ("an NVIDIA driver is present, but this TensorFlow build has no CUDA support "
+                    "(on Linux: pip install 'tensorflow[and-cuda]')")
+        return "an NVIDIA driver is present, but TensorFlow could not use the GPU (check CUDA/cuDNN)"
+    if platform.system() == "Darwin":
+        return "no GPU visible to TensorFlow (on Apple silicon: pip install tensorflow-metal)"
+    return "no GPU visible to TensorFlow; every chapter is sized to run on a CPU"
+
+
+def select_device(memory_growth: bool = True) -> tuple[str, str, str]:
+    """(device, name, reason) for training; turns on GPU memory growth when asked (chapter 0)."""
+    import tensorflow as tf
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "CPU", platform.processor() or platform.machine() or "CPU", cpu_reason(tf)
+    if memory_growth:
+        for gpu in gpus:
+            try:
+                tf.config.experimental.set_memory_growth(gpu, True)
+            except RuntimeError:  # already initialised: growth can only be set before first use
+                pass
+    details = tf.config.experimental.get_device_details(gpus[0])
+    name = details.get("device_name", gpus[0].name)
+    count = f"{len(gpus)} GPUs, using the first" if len(gpus) > 1 else "1 GPU"
+    return "GPU", name, f"TensorFlow sees {count}"
+
+
+def setup(seed: int | None = 0, deterministic: bool = False, mixed_precision: bool = False,
+          memory_growth: bool = True, verbose: bool = True) -> RuntimeInfo:
+    """Quiet the logs, seed everything, pick the device and report it in one line (chapter 0).
+
+    seed            -- global seed for Python, NumPy and Keras (None: leave unseeded)
+    deterministic   -- ask TensorFlow for deterministic ops (slower on GPU)
+    mixed_precision -- use the mixed_float16 policy (fast on recent GPUs, pointless on CPU)
+    memory_growth   -- let TensorFlow take GPU memory as needed instead of all at once
+    verbose         -- print the one-line device report
+    """
+    quiet_tensorflow()
+    import tensorflow as tf
+    import keras
+    tf.get_logger().setLevel(logging.ERROR)
+    device, name, reason = select_device(memory_growth)
+    if seed is not None:
+        seed_everything(seed, deterministic)
+    elif deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
+    info = RuntimeInfo(device=device, device_name=name, reason=reason, tensorflow=tf.__version__,
+                       keras=keras.__version__, python=platform.python_version(), seed=seed,
+                       deterministic=deterministic, mixed_precision=mixed_precision)
+    if verbose:
+        print(info.report())
+    return info
+
+
+def in_colab() -> bool:
+    """True inside Google Colab (chapter 0)."""
+    return "google.colab" in sys.modules
