@@ -57,10 +57,11 @@ def sha256_of(array: np.ndarray) -> str:
 
 def verify_arrays(arrays: dict[str, np.ndarray], source: str) -> None:
     """Raise DataError unless all four MNIST arrays match shape, dtype and checksum (chapter 0)."""
+    missing = [name for name in EXPECTED if name not in arrays]
+    if missing:
+        raise DataError(f"{source}: the array '{missing[0]}' is missing; this is not Keras' MNIST layout "
+                        f"(expected keys {sorted(EXPECTED)}, found {sorted(arrays)}).")
     for name, (shape, dtype, digest) in EXPECTED.items():
-        if name not in arrays:
-            raise DataError(f"{source}: the array '{name}' is missing; this is not Keras' MNIST layout "
-                            f"(expected keys {sorted(EXPECTED)}).")
         a = arrays[name]
         if a.shape != shape or str(a.dtype) != dtype:
             raise DataError(f"{source}: '{name}' has shape {a.shape} and dtype {a.dtype}, expected "

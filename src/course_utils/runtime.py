@@ -16,6 +16,8 @@ import random
 import shutil
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +65,36 @@ def quiet_tensorflow() -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*input_shape.*")
+
+
+@contextmanager
+def silenced_stderr() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for a while: TensorFlow's C++ start-up lines bypass Python (chapter 0)."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no real stderr (some embedded interpreters): nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_tensorflow():
+    """Import TensorFlow and Keras without their start-up log lines; returns the tf module (chapter 0)."""
+    quiet_tensorflow()
+    with silenced_stderr():
+        import tensorflow as tf
+        import keras  # noqa: F401  (imported here so its own start-up is silenced too)
+        tf.config.list_physical_devices("GPU")  # the first device query logs about CUDA
+    tf.get_logger().setLevel(logging.ERROR)
+    return tf
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -117,10 +149,8 @@ def setup(seed: int | None = 0, deterministic: bool = False, mixed_precision: bo
     memory_growth   -- let TensorFlow take GPU memory as needed instead of all at once
     verbose         -- print the one-line device report
     """
-    quiet_tensorflow()
-    import tensorflow as tf
+    tf = import_tensorflow()
     import keras
-    tf.get_logger().setLevel(logging.ERROR)
     device, name, reason = select_device(memory_growth)
     if seed is not None:
         seed_everything(seed, deterministic)

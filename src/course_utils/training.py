@@ -9,11 +9,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .runtime import quiet_tensorflow
-
-quiet_tensorflow()  # this module imports Keras: keep TensorFlow's start-up lines out of notebooks
+from .runtime import import_tensorflow
 
 try:  # Keras is optional for the rest of course_utils, not for this module's callback
+    import_tensorflow()  # imports Keras without TensorFlow's start-up log lines
     import keras
     _Callback = keras.callbacks.Callback
 except ImportError:  # pragma: no cover - depends on the environment
@@ -47,3 +46,10 @@ class EpochLogger(_Callback):
         if (epoch + 1) % self.every == 0 or last or epoch == 0:
             seconds = time.perf_counter() - self._start if self.show_time else None
             print(format_logs(epoch + 1, epochs, logs or {}, seconds), flush=True)
+
+
+def summary_text(model: Any) -> str:
+    """Keras' model summary as plain text, without the terminal colour codes of model.summary() (chapter 0)."""
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, **kwargs: lines.append(line))
+    return "\n".join(lines).rstrip()

@@ -1,0 +1,71 @@
+"""Tests of course_utils.plots and course_utils.training."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+from course_utils import plots
+from course_utils.training import format_logs
+
+
+def test_confusion_matrix_counts():
+    cm = plots.confusion_matrix([0, 1, 2, 2, 1], [0, 2, 2, 2, 1], num_classes=3)
+    assert cm.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 2]]
+    assert cm.sum() == 5
+
+
+def test_confusion_matrix_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="differ in length"):
+        plots.confusion_matrix([0, 1], [0])
+
+
+def test_plot_history_draws_train_and_validation():
+    hist = {"loss": [1.0, 0.5, 0.3], "val_loss": [1.1, 0.7, 0.6], "accuracy": [0.5, 0.8, 0.9],
+            "val_accuracy": [0.4, 0.7, 0.8]}
+    fig = plots.plot_history(hist)
+    assert len(fig.axes) == 2
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "loss"
+    assert [line.get_label() for line in ax.get_lines()] == ["training", "validation"]
+    np.testing.assert_allclose(ax.get_lines()[1].get_ydata(), hist["val_loss"])
+
+
+def test_plot_history_rejects_unknown_metric_and_bad_input():
+    with pytest.raises(KeyError, match="not in the history"):
+        plots.plot_history({"loss": [1.0]}, metrics=["accuracy"])
+    with pytest.raises(ValueError, match="Keras History"):
+        plots.plot_history([1, 2, 3])
+
+
+def test_plot_digits_marks_wrong_predictions_in_red():
+    images = np.zeros((3, 784))
+    fig = plots.plot_digits(images, labels=[1, 2, 3], predictions=[1, 5, 3], ncols=3)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["label 1\npred 1", "label 2\npred 5", "label 3\npred 3"]
+    assert fig.axes[1].title.get_color() == plots.VAL_COLOR
+    assert fig.axes[0].title.get_color() == "black"
+
+
+def test_plot_digits_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="Expected images"):
+        plots.plot_digits(np.zeros((2, 5)))
+    with pytest.raises(ValueError, match="No images"):
+        plots.plot_digits(np.zeros((0, 28, 28)))
+
+
+def test_plot_confusion_matrix_labels_axes():
+    fig = plots.plot_confusion_matrix([0, 1, 1], [0, 1, 0], num_classes=2)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "predicted class" and ax.get_ylabel() == "true class"
+    assert sorted(t.get_text() for t in ax.texts) == ["1", "1", "1"]
+
+
+def test_format_logs_is_one_plain_line():
+    line = format_logs(3, 10, {"loss": 0.12345, "val_loss": 0.2, "learning_rate": 0.001}, 2.04)
+    assert line == "epoch  3/10  loss 0.1235  val_loss 0.2000  (2.0 s)"
+    assert "\r" not in line and "\b" not in line and "\x1b" not in line
