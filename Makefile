@@ -17,12 +17,12 @@ $(STAMP): requirements.txt pyproject.toml
 
 # Executes every notebook afresh and fails on any Sphinx warning.
 book: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/jupyter-book build . --warningiserror --keep-going
+	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "Open _build/html/index.html"
 
 # Unit tests of course_utils and the grader, then every notebook under nbval.
 test: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/python -m pytest
+	$(BIN)/python -m pytest
 
 clean:
 	rm -rf _build

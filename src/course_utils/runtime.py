@@ -139,6 +139,17 @@ def select_device(memory_growth: bool = True) -> tuple[str, str, str]:
     return "GPU", name, f"TensorFlow sees {count}"
 
 
+def inline_figures() -> None:
+    """Inside a Jupyter kernel, draw figures inline even if MPLBACKEND says otherwise (chapter 0)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - plain Python without IPython
+        return
+    shell = get_ipython()
+    if shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell":
+        shell.run_line_magic("matplotlib", "inline")
+
+
 def setup(seed: int | None = 0, deterministic: bool = False, mixed_precision: bool = False,
           memory_growth: bool = True, verbose: bool = True) -> RuntimeInfo:
     """Quiet the logs, seed everything, pick the device and report it in one line (chapter 0).
@@ -149,6 +160,7 @@ def setup(seed: int | None = 0, deterministic: bool = False, mixed_precision: bo
     memory_growth   -- let TensorFlow take GPU memory as needed instead of all at once
     verbose         -- print the one-line device report
     """
+    inline_figures()
     tf = import_tensorflow()
     import keras
     device, name, reason = select_device(memory_growth)

@@ -1,0 +1,104 @@
+"""Fast checks of every chapter notebook's JSON, and of the built pages when they exist.
+
+nbval executes the notebooks; these tests catch what execution does not: a missing Colab cell,
+nbval markers visible to readers, saved error outputs, terminal control characters in saved
+outputs, exercise cells without a check, and log noise or control characters in the HTML.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted(p for p in (ROOT / "book").glob("*.ipynb"))
+HTML = ROOT / "_build" / "html"
+CONTROL = re.compile(r"[\x08\x0d\x1b]")  # backspace, carriage return, escape
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def code_cells(nb: dict) -> list[dict]:
+    return [c for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def text_of(output: dict) -> str:
+    if "text" in output:
+        return "".join(output["text"])
+    data = output.get("data", {})
+    return "".join(data.get("text/plain", "")) + "".join(data.get("text/html", ""))
+
+
+def test_there_are_chapters():
+    assert NOTEBOOKS, "no notebooks in book/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_metadata_and_first_cells(path):
+    nb = load(path)
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    chapter = nb["metadata"].get("course", {}).get("chapter")
+    assert chapter and path.name.startswith(chapter), f"metadata course.chapter {chapter!r} vs {path.name}"
+    first_md = nb["cells"][0]
+    assert first_md["cell_type"] == "markdown" and "".join(first_md["source"]).startswith("# ")
+    cells = code_cells(nb)
+    colab, setup = cells[0], cells[1]
+    assert "find_spec(\"course_utils\")" in "".join(colab["source"]), "first code cell must be the Colab bootstrap"
+    assert "remove-cell" in colab["metadata"].get("tags", [])
+    assert "setup(" in "".join(setup["source"]), "second code cell must call course_utils.runtime.setup"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_reader_visible_markers_errors_or_control_characters(path):
+    for i, cell in enumerate(code_cells(load(path))):
+        source = "".join(cell["source"])
+        assert "# NBVAL" not in source.upper(), f"cell {i}: use nbval cell tags, not comments"
+        for out in cell.get("outputs", []):
+            assert out["output_type"] != "error", f"cell {i} has a saved error output"
+            assert not CONTROL.search(text_of(out)), f"cell {i}: control characters in a saved output"
+            if out.get("name") == "stderr":
+                tags = cell["metadata"].get("tags", [])
+                assert "remove-stderr" in tags, f"cell {i} saved stderr output without a remove-stderr tag"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_exercises_follow_the_format(path):
+    nb = load(path)
+    chapter = nb["metadata"]["course"]["chapter"]
+    cells = nb["cells"]
+    starts = [i for i, c in enumerate(cells) if c["metadata"].get("course", {}).get("grading") == "start"]
+    assert len(starts) == 1, "exactly one '## Exercises' cell must carry course.grading = start"
+    exercises = [c["metadata"]["course"]["exercise"] for c in cells if "exercise" in c["metadata"].get("course", {})]
+    assert len(set(exercises)) == len(exercises), "duplicate exercise ids"
+    assert sum(1 for e in exercises if "quiz" not in e) >= 4, "a chapter needs at least four graded exercises"
+    assert any("quiz" in e for e in exercises), "a chapter needs a quiz"
+    for i, cell in enumerate(cells):
+        ex = cell["metadata"].get("course", {}).get("exercise")
+        if ex is None:
+            continue
+        assert ex.startswith(chapter + "."), f"exercise id {ex} does not start with {chapter}."
+        assert i > starts[0], f"exercise {ex} lies before the graded section"
+        nxt = cells[i + 1]
+        assert nxt["metadata"].get("course", {}).get("check") == ex, f"exercise {ex}: no check cell right after it"
+        assert f'check("{ex}"' in "".join(nxt["source"])
+
+
+def html_pages() -> list[Path]:
+    return sorted(HTML.rglob("*.html")) if HTML.is_dir() else []
+
+
+@pytest.mark.skipif(not html_pages(), reason="the book has not been built (run `make book` first)")
+@pytest.mark.parametrize("name", [p.stem for p in NOTEBOOKS])
+def test_built_chapter_is_clean(name):
+    page = next((p for p in html_pages() if p.stem == name), None)
+    assert page is not None, f"{name}.html missing from the built book"
+    html = page.read_text(encoding="utf-8")
+    for bad in ["\x1b[", "\x08", "Traceback (most recent call last)", "absl::", "cudart_stub",
+                "WARNING: All log messages", "NBVAL", "nbval-ignore", "<Figure size"]:
+        assert bad not in html, f"{page.name} shows {bad!r}"
+    assert "Training on " in html, "the page must say which device trained"
