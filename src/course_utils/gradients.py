@@ -49,19 +49,20 @@ def plot_contours(f: Callable[[np.ndarray, np.ndarray], np.ndarray], xlim: tuple
                   ylim: tuple[float, float], paths: Sequence[np.ndarray] | None = None,
                   labels: Sequence[str] | None = None, ax: plt.Axes | None = None,
                   levels: int | Sequence[float] = 15, title: str | None = None,
-                  xlabel: str = "$x_1$", ylabel: str = "$x_2$") -> plt.Figure:
+                  xlabel: str = "$x_1$", ylabel: str = "$x_2$", legend_loc: str = "upper right") -> plt.Figure:
     """Contour lines of f(x, y) with optional optimization paths drawn on top (chapter 1).
 
     paths  -- arrays of shape (steps, 2): the points an optimizer visited, start first
     labels -- one legend entry per path
     ax     -- draw into this Axes (the Figure it belongs to is returned)
+    legend_loc -- where matplotlib puts the legend of the paths
     """
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.0, 4.2))
     else:
         fig = ax.figure
     X, Y, Z = grid_values(f, xlim, ylim)
-    cs = ax.contour(X, Y, Z, levels=levels, cmap="Greys", linewidths=0.8)
+    cs = ax.contour(X, Y, Z, levels=levels, colors="0.55", linewidths=0.8)
     ax.clabel(cs, fontsize=7, fmt="%.3g")
     for i, path in enumerate(paths or []):
         path = np.asarray(path, dtype=np.float64)
@@ -78,7 +79,7 @@ def plot_contours(f: Callable[[np.ndarray, np.ndarray], np.ndarray], xlim: tuple
     ax.set_aspect("equal", adjustable="box")
     ax.grid(False)
     if labels:
-        ax.legend(loc="upper right", fontsize=8)
+        ax.legend(loc=legend_loc, fontsize=8, framealpha=0.85, frameon=True)
     if title:
         ax.set_title(title)
     return fig
