@@ -230,3 +230,82 @@ def test_quiz_checks_only_the_form():
     verdict = run_check("ch01.quiz", {"q1": 1, "q2": "A", "q3": 2, "q4": "A", "q5": 3})
     assert verdict.passed and "graded when you submit" in verdict.message
     assert "q2 must be one of" in run_check("ch01.quiz", {"q1": 1, "q2": "E", "q3": 2, "q4": "A", "q5": 3}).message
+
+
+# --- hidden checks (instructor/ch01): reference solutions pass, stubs and wrong answers fail ------
+
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+INSTRUCTOR = ROOT / "instructor" / "ch01"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"_ch01_{name}", INSTRUCTOR / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _stubs() -> dict[str, str]:
+    nb = json.loads((ROOT / "book" / "ch01_gradients.ipynb").read_text(encoding="utf-8"))
+    return {c["metadata"]["course"]["exercise"]: "".join(c["source"]) for c in nb["cells"]
+            if "exercise" in c["metadata"].get("course", {})}
+
+
+def _export(checks, exercise_id: str, source: str) -> dict:
+    namespace: dict = {}
+    exec(checks.PRELUDE + source + "\n" + checks.EXPORTS[exercise_id], namespace)
+    return json.loads(json.dumps(namespace["_export"]))  # what crosses to the grader process
+
+
+@pytest.fixture(scope="module")
+def hidden():
+    if not INSTRUCTOR.is_dir():
+        pytest.skip("no instructor tree")
+    checks, solutions = _load("checks"), _load("solutions")
+    refs = {i: _export(checks, i, solutions.SOLUTIONS[i]) for i in checks.EXPORTS}
+    return checks, solutions, refs
+
+
+def test_hidden_checks_cover_every_exercise(hidden):
+    checks, solutions, _ = hidden
+    ids = set(_stubs())
+    assert set(checks.EXPORTS) == set(checks.JUDGES) == set(solutions.SOLUTIONS) == set(solutions.WRONG) == ids
+
+
+def test_reference_solutions_score_full_marks(hidden):
+    checks, solutions, refs = hidden
+    for exercise_id, source in solutions.SOLUTIONS.items():
+        verdict = checks.JUDGES[exercise_id](_export(checks, exercise_id, source), refs[exercise_id])
+        assert verdict.passed and verdict.fraction == 1.0, (exercise_id, verdict.message)
+
+
+def test_untouched_notebook_scores_zero(hidden):
+    checks, _, refs = hidden
+    for exercise_id, source in _stubs().items():
+        verdict = checks.JUDGES[exercise_id](_export(checks, exercise_id, source), refs[exercise_id])
+        assert not verdict.passed and verdict.fraction == 0.0, (exercise_id, verdict.message)
+
+
+def test_wrong_answers_are_rejected(hidden):
+    checks, solutions, refs = hidden
+    for exercise_id, wrongs in solutions.WRONG.items():
+        assert wrongs, f"{exercise_id} needs at least one wrong answer"
+        for name, source in wrongs:
+            verdict = checks.JUDGES[exercise_id](_export(checks, exercise_id, source), refs[exercise_id])
+            assert not verdict.passed, (exercise_id, name, verdict.message)
+
+
+def test_reference_solutions_pass_the_visible_checks(hidden):
+    checks, solutions, _ = hidden
+    names = {"ch01.central-difference": "central_difference", "ch01.gd-step": "gd_step",
+             "ch01.gradient-descent": "gradient_descent", "ch01.loss-gradients": "loss_gradients",
+             "ch01.clip-global-norm": "clip_by_global_norm", "ch01.quiz": "quiz_answers"}
+    for exercise_id, source in solutions.SOLUTIONS.items():
+        namespace: dict = {}
+        exec(checks.PRELUDE + source, namespace)
+        verdict = run_check(exercise_id, namespace[names[exercise_id]])
+        assert verdict.passed, (exercise_id, verdict.message)
