@@ -66,6 +66,7 @@ for _shape, _lr in [((5,), 0.3), ((2, 3), 0.01), ((4,), 2.5)]:
     _x_before = _x.copy()
     _r = _safe(gd_step, _x, _g, _lr)
     _export["cases"].append({"error": _r.get("error"), "value": _arr(_r.get("ok")),
+                             "uphill": _arr(_x_before + _lr * _g), "no_lr": _arr(_x_before - _g),
                              "modified_x": bool(not np.array_equal(_x, _x_before))})
 ''',
     "ch01.gradient-descent": _GUARD + '''
@@ -145,6 +146,10 @@ def judge_gd_step(student: dict[str, Any], reference: dict[str, Any]) -> Verdict
     for i, (got, exp) in enumerate(zip(student["cases"], reference["cases"]), start=1):
         if got["error"]:
             return _stop(f"Hidden case {i}: gd_step raised {got['error']}")
+        if diagnose(got["value"], got["uphill"]) is None:
+            return _stop("The step goes uphill: move against the gradient, x - lr * grad.")
+        if diagnose(got["value"], got["no_lr"]) is None:
+            return _stop("The learning rate is ignored: scale the gradient by lr.")
         hint = diagnose(got["value"], exp["value"], f"the new point in hidden case {i}")
         if hint is not None:
             return _stop(hint)
