@@ -493,6 +493,8 @@ def _make_client_class():
         def __init__(self, *args: Any, max_output: int = 256 * 1024, **kwargs: Any):
             super().__init__(*args, **kwargs)
             self.max_output, self.output_size, self.timed_out_cells = max_output, 0, []
+            self.cell_output: dict[int, int] = {}  # output bytes per cell index
+            self.flooded: set[int] = set()         # cells interrupted for printing too much
 
         def output(self, outs, msg, display_id, cell_index):  # type: ignore[override]
             content = msg.get("content", {})
@@ -500,6 +502,11 @@ def _make_client_class():
                 return super().output(outs, msg, display_id, cell_index)
             size = len(json.dumps(content, default=str))
             self.output_size += size
+            self.cell_output[cell_index] = self.cell_output.get(cell_index, 0) + size
+            if self.cell_output[cell_index] > self.max_output and cell_index not in self.flooded:
+                self.flooded.add(cell_index)  # stop a print loop before it fills the kernel's memory
+                if self.km is not None:
+                    asyncio.ensure_future(self.km.interrupt_kernel())
             if self.output_size > self.max_output:
                 return None
             return super().output(outs, msg, display_id, cell_index)
@@ -577,22 +584,26 @@ async def run_submission(cells: list[Any], exports: list[tuple[str, str]], workd
     killed: list[str] = []
 
     async def watchdog() -> None:
+        """Kill the kernel when it uses too much memory or the notebook runs out of time."""
         while True:
             await asyncio.sleep(0.25)
             pid = _kernel_pid(client)
-            if pid is None:
-                continue
-            if _tree_rss(pid) > limits.memory_mb * 1024 * 1024:
+            if time.monotonic() - t0 > limits.notebook_timeout:
+                killed.append(f"The notebook did not finish within {limits.notebook_timeout:g} s and was stopped.")
+            elif pid is not None and _tree_rss(pid) > limits.memory_mb * 1024 * 1024:
                 killed.append(f"The kernel used more than {limits.memory_mb} MB of memory and was stopped.")
+            else:
+                continue
+            if pid is not None:
                 _kill_tree(pid)
-                return
+            return
 
     dog = asyncio.ensure_future(watchdog())
     try:
         await asyncio.wait_for(client.async_execute(cwd=str(workdir), env=env, stdout=subprocess.DEVNULL,
-                                                    stderr=subprocess.DEVNULL), limits.notebook_timeout)
-    except asyncio.TimeoutError:
-        result.stopped = f"The notebook did not finish within {limits.notebook_timeout:g} s and was stopped."
+                                                    stderr=subprocess.DEVNULL), limits.notebook_timeout + 60)
+    except asyncio.TimeoutError:  # the watchdog should have ended it first
+        result.stopped = killed[0] if killed else f"The notebook did not finish within {limits.notebook_timeout:g} s."
     except DeadKernelError:
         result.stopped = killed[0] if killed else "The kernel died (the notebook crashed it, e.g. os._exit or a crash)."
     except Exception as err:  # kernel failed to start, protocol errors
@@ -621,7 +632,9 @@ async def run_submission(cells: list[Any], exports: list[tuple[str, str]], workd
             if id(cell) in timed_out:
                 result.notes.append(f"{label} did not finish within {limits.cell_timeout:g} s and was interrupted.")
             for o in outputs:
-                if o.get("output_type") == "error" and o.get("ename") != "CellTimeout":
+                if o.get("output_type") == "error" and DENIED_MARK in str(o.get("evalue", "")):
+                    result.notes.append(f"{label} tried a forbidden operation, which was blocked.")
+                elif o.get("output_type") == "error" and o.get("ename") != "CellTimeout":
                     result.notes.append(f"{label} raised {o.get('ename')}: {o.get('evalue', '')}"[:MAX_MESSAGE])
             continue
         exercise_id = exports[k - first_export][0]
@@ -633,7 +646,8 @@ async def run_submission(cells: list[Any], exports: list[tuple[str, str]], workd
             if isinstance(payload, Mapping) and payload.get("id") == exercise_id and isinstance(payload.get("json"), str):
                 result.exports[exercise_id] = payload["json"]
     if client.output_size > client.max_output:
-        result.notes.append(f"The notebook printed more than {limits.max_output_kb} KiB; the rest was dropped.")
+        result.notes.append(f"The notebook printed more than {limits.max_output_kb} KiB; the rest was dropped"
+                            + (" and the cell that printed it was interrupted." if client.flooded else "."))
     for o in (o for c in nb.cells for o in c.get("outputs", [])):
         if o.get("output_type") == "error" and DENIED_MARK in str(o.get("evalue", "")):
             result.denied.append(str(o.get("evalue"))[:MAX_MESSAGE])

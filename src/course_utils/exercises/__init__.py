@@ -83,7 +83,11 @@ def find_check(exercise_id: str) -> VisibleCheck | None:
 
 def run_check(exercise_id: str, *args: Any, **kwargs: Any) -> Verdict:
     """Run a visible check and return its verdict; never raises (chapter 0)."""
-    fn = find_check(exercise_id)
+    try:
+        fn = find_check(exercise_id)
+    except Exception as err:  # the chapter's check module failed to import (e.g. no Keras)
+        return Verdict(False, f"The check could not be loaded ({type(err).__name__}: {err}); "
+                              "run the chapter's first cells, then this one again.")
     if fn is None:
         return Verdict(False, f"There is no exercise called '{exercise_id}'. Check the spelling of the "
                               "id in this cell against the exercise above.")
@@ -91,13 +95,16 @@ def run_check(exercise_id: str, *args: Any, **kwargs: Any) -> Verdict:
         return fn(*args, **kwargs)
     except _Fail as stop:
         return stop.verdict
-    except Exception as err:  # a bug in the student's code that escaped the check's own guards
+    except (Exception, SystemExit) as err:  # the student's code escaped the check's own guards
         return Verdict(False, f"The check stopped on an error: {type(err).__name__}: {err}")
 
 
 def check(exercise_id: str, *args: Any, **kwargs: Any) -> None:
     """Print the visible check's verdict for an exercise: ✅ or ❌ with a specific hint (chapter 0)."""
-    print(run_check(exercise_id, *args, **kwargs).line(exercise_id))
+    verdict = run_check(exercise_id, *args, **kwargs)
+    if not isinstance(verdict, Verdict):  # a check that forgot to return its verdict
+        verdict = Verdict(False, "The check returned no verdict; please report this to the course authors.")
+    print(verdict.line(exercise_id))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,7 +127,7 @@ def call(fn: Any, *args: Any, what: str | None = None, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
     except NotImplementedError:
         fail(f"Not implemented yet: replace the `raise NotImplementedError` in {name} with your code.")
-    except Exception as err:
+    except (Exception, SystemExit) as err:
         fail(f"{name} raised {type(err).__name__}: {err}")
 
 
@@ -211,7 +218,7 @@ class Question:
 def validate_answers(answers: Any, questions: Sequence[Question]) -> Verdict:
     """Check that every quiz question has an answer of the right form, without grading it (chapter 0)."""
     if not isinstance(answers, Mapping):
-        return Verdict(False, f"answers should be a dict like {{'q1': 'B', ...}}, got {type(answers).__name__}.")
+        return Verdict(False, f"answers should be a dict like {{'q1': 'A', ...}}, got {type(answers).__name__}.")
     problems = []
     for q in questions:
         value = answers.get(q.key)
