@@ -53,9 +53,11 @@ def check_misclassified(misclassified: Any) -> Verdict:
     probs = np.eye(3, dtype="float32")[[0, 1, 2, 2, 0]]
     labels = np.array([0, 2, 2, 1, 0])
     got = as_array(call(misclassified, probs, labels, what="misclassified"), "misclassified(...)")
+    if got.dtype == bool:
+        fail("misclassified returned a boolean mask; return the integer indices (np.flatnonzero or np.where).")
     if not np.issubdtype(got.dtype, np.integer):
         fail(f"misclassified should return integer indices, got dtype {got.dtype}.")
-    if got.tolist() == [0, 4]:
+    if got.tolist() == [0, 2, 4]:
         fail("You returned the indices of the *correct* predictions; the exercise asks for the wrong ones.")
     expect_close(got, np.array([1, 3]), "misclassified(...)")
     return Verdict(True, "Correct on the public example.")

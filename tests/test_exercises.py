@@ -1,0 +1,166 @@
+"""The visible-check framework (course_utils.exercises) and chapter 0's visible checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from course_utils.exercises import (FAIL_MARK, PASS_MARK, Question, Verdict, _Fail, as_array, call, check,
+                                    diagnose, expect_close, run_check, validate_answers)
+
+
+def failure(fn, *args, **kwargs) -> str:
+    """The message of the failure a building block raises."""
+    with pytest.raises(_Fail) as info:
+        fn(*args, **kwargs)
+    return info.value.verdict.message
+
+
+# --- Verdict, run_check, check ------------------------------------------------------------------
+
+def test_verdict_fraction_and_line():
+    assert Verdict(True, "ok").fraction == 1.0 and Verdict(False, "no").fraction == 0.0
+    assert Verdict(False, "half", score=0.5).fraction == 0.5 and Verdict(True, "x", score=3).fraction == 1.0
+    assert Verdict(True, "fine").line("ch00.x") == f"{PASS_MARK} [ch00.x] fine"
+    assert Verdict(False, "bad").line("ch00.x").startswith(FAIL_MARK)
+
+
+def test_unknown_exercise_and_chapter():
+    assert "no exercise called" in run_check("ch00.nope", 1).message
+    assert "no exercise called" in run_check("ch77.nope", 1).message
+
+
+def test_check_never_raises_and_prints_one_line(capsys):
+    def exits(*args):
+        raise SystemExit(1)
+    check("ch00.accuracy", exits)
+    check("ch00.accuracy", "not a function")
+    check("ch00.best-epoch")  # missing argument
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith(FAIL_MARK) for line in lines)
+    assert "SystemExit" in lines[0] and "should be a function" in lines[1] and "TypeError" in lines[2]
+
+
+# --- call and as_array --------------------------------------------------------------------------
+
+def test_call_turns_stubs_and_crashes_into_hints():
+    def stub(x):
+        raise NotImplementedError
+
+    def crash(x):
+        raise ValueError("boom")
+    assert "Not implemented yet" in failure(call, stub, 1)
+    assert "crash raised ValueError: boom" in failure(call, crash, 1)
+    assert "not defined yet" in failure(call, None, 1)
+    assert "should be a function" in failure(call, 3, 1)
+    assert call(lambda x: x + 1, 1) == 2
+
+
+def test_as_array():
+    assert "forget to `return`" in failure(as_array, None)
+    assert "not numeric" in failure(as_array, [1, "a", None])
+    assert as_array([1, 2]).tolist() == [1, 2]
+
+
+# --- diagnose -----------------------------------------------------------------------------------
+
+EXPECTED = np.arange(1.0, 7.0).reshape(2, 3)
+
+
+@pytest.mark.parametrize("got, hint", [
+    (None, "forget to `return`"),
+    (EXPECTED.T, "transposed"),
+    (EXPECTED.ravel(), "reshape it"),
+    (EXPECTED[:1], "expected (2, 3)"),
+    (-EXPECTED, "opposite sign"),
+    (2.5 * EXPECTED, "constant factor: it is about 2.5 times"),
+    (EXPECTED + 0.5, "constant offset of about 0.5"),
+    (np.where(EXPECTED > 3, np.nan, EXPECTED), "NaN values (3 of 6)"),
+    (np.where(EXPECTED > 5, np.inf, EXPECTED), "infinite values"),
+    (EXPECTED + np.array([[0, 0, 1], [0, 0, 0]]), "largest absolute difference 1"),
+    (np.array([["a", "b", "c"], ["d", "e", "f"]]), "expected numbers"),
+])
+def test_diagnose_names_the_mistake(got, hint):
+    message = diagnose(got, EXPECTED)
+    assert message is not None and hint in message, message
+
+
+def test_diagnose_accepts_close_values_lists_and_dtype_check():
+    assert diagnose(EXPECTED.tolist(), EXPECTED) is None
+    assert diagnose(EXPECTED + 1e-9, EXPECTED) is None
+    assert "dtype" in diagnose(EXPECTED.astype("float32"), EXPECTED, check_dtype=True)
+    assert "the thing" in diagnose([1.0], [2.0, 3.0], name="the thing")
+
+
+def test_expect_close():
+    assert expect_close([1.0, 2.0], [1.0, 2.0]).tolist() == [1.0, 2.0]
+    assert "opposite sign" in failure(expect_close, [-1.0, -2.0], [1.0, 2.0])
+
+
+# --- quizzes ------------------------------------------------------------------------------------
+
+QUESTIONS = (Question("q1", ("A", "B")), Question("q2"))
+
+
+def test_validate_answers_checks_only_the_form():
+    assert validate_answers({"q1": "b", "q2": "3.5"}, QUESTIONS).passed
+    assert "q1 is not answered yet" in validate_answers({"q1": None, "q2": 1}, QUESTIONS).message
+    assert "q1 must be one of A, B" in validate_answers({"q1": "E", "q2": 1}, QUESTIONS).message
+    assert "q2 must be a number" in validate_answers({"q1": "A", "q2": "many"}, QUESTIONS).message
+    assert "finite" in validate_answers({"q1": "A", "q2": float("nan")}, QUESTIONS).message
+    assert "unknown question keys ['q9']" in validate_answers({"q1": "A", "q2": 1, "q9": 1}, QUESTIONS).message
+    assert "should be a dict" in validate_answers(["A", 1], QUESTIONS).message
+
+
+# --- chapter 0's visible checks -----------------------------------------------------------------
+
+def accuracy_ok(probs, labels):
+    return float(np.mean(np.argmax(probs, axis=1) == labels))
+
+
+def misclassified_ok(probs, labels):
+    return np.flatnonzero(np.argmax(probs, axis=1) != labels)
+
+
+def best_epoch_ok(history):
+    logs = getattr(history, "history", history)
+    return int(np.argmin(logs["val_loss"])) + 1
+
+
+@pytest.mark.parametrize("exercise_id, fn", [
+    ("ch00.accuracy", accuracy_ok), ("ch00.misclassified", misclassified_ok), ("ch00.best-epoch", best_epoch_ok),
+])
+def test_ch00_checks_accept_correct_answers(exercise_id, fn):
+    assert run_check(exercise_id, fn).passed
+
+
+@pytest.mark.parametrize("exercise_id, fn, hint", [
+    ("ch00.accuracy", lambda p, y: float(np.sum(np.argmax(p, axis=1) == y)), "constant factor"),
+    ("ch00.accuracy", lambda p, y: None, "forget to `return`"),
+    ("ch00.misclassified", lambda p, y: np.flatnonzero(np.argmax(p, axis=1) == y), "*correct* predictions"),
+    ("ch00.misclassified", lambda p, y: np.argmax(p, axis=1) != y, "boolean mask"),
+    ("ch00.misclassified", lambda p, y: np.flatnonzero(np.argmax(p, axis=1) != y) + 1, "constant offset"),
+    ("ch00.best-epoch", lambda h: int(np.argmin(h["loss"])) + 1, "*training* loss"),
+    ("ch00.best-epoch", lambda h: int(np.argmin(h["val_loss"])), "0-based"),
+])
+def test_ch00_checks_reject_common_mistakes(exercise_id, fn, hint):
+    verdict = run_check(exercise_id, fn)
+    assert not verdict.passed and hint in verdict.message, verdict.message
+
+
+def test_ch00_quiz_check_validates_the_form():
+    assert not run_check("ch00.quiz", {"q1": None, "q2": None, "q3": None}).passed
+    assert run_check("ch00.quiz", {"q1": "a", "q2": 5, "q3": "d"}).passed
+
+
+def test_ch00_build_classifier_check():
+    keras = pytest.importorskip("keras")
+
+    def build(units, hidden_activation="relu", out_activation="softmax"):
+        return keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
+                                 keras.layers.Dense(units, activation=hidden_activation),
+                                 keras.layers.Dense(10, activation=out_activation)])
+    assert run_check("ch00.build-classifier", build).passed
+    assert "softmax" in run_check("ch00.build-classifier", lambda u: build(u, out_activation=None)).message
+    assert "hidden_units" in run_check("ch00.build-classifier", lambda u: build(32)).message
+    assert "Keras model" in run_check("ch00.build-classifier", lambda u: "model").message
