@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test env clean grade-example
+.PHONY: book test env clean
 
 env: $(STAMP)
 
