@@ -30,7 +30,7 @@ def _safe(fn, *args, **kwargs):
     try:
         return {"ok": fn(*args, **kwargs)}
     except NotImplementedError:
-        return {"error": "Not implemented yet: the stub still raises NotImplementedError."}
+        return {"error": "NotImplementedError (the stub is not completed yet)"}
     except Exception as err:
         return {"error": f"{type(err).__name__}: {err}"}
 
@@ -225,7 +225,8 @@ def judge_misclassified(student: dict[str, Any], reference: dict[str, Any]) -> V
             return _no("The indices are off by one: NumPy indices count from 0.")
         if e.size == 0:
             return _no(f"Hidden case {i}: every prediction is right, so the result should be empty.")
-        return _no(f"Hidden case {i}: {g.size} indices returned, expected {e.size}: compare argmax over each "
+        more_or_fewer = "too many" if g.size > e.size else "too few"
+        return _no(f"Hidden case {i}: {more_or_fewer} indices returned: compare argmax over each "
                    "row with the labels and keep the rows where they differ.")
     return Verdict(True, "Correct on all hidden cases.")
 

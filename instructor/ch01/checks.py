@@ -29,7 +29,7 @@ def _safe(fn, *args, **kwargs):
     try:
         return {"ok": fn(*args, **kwargs)}
     except NotImplementedError:
-        return {"error": "Not implemented yet: the stub still raises NotImplementedError."}
+        return {"error": "NotImplementedError (the stub is not completed yet)"}
     except Exception as err:
         return {"error": f"{type(err).__name__}: {err}"}
 
@@ -166,7 +166,8 @@ def judge_gradient_descent(student: dict[str, Any], reference: dict[str, Any]) -
         if got["n_steps"] is None:
             return _stop(f"Hidden case {i}: n_steps should be an int.")
         if got["n_steps"] != exp["n_steps"]:
-            return _stop(f"Hidden case {i}: took {got['n_steps']} steps, expected {exp['n_steps']}: check the "
+            more_or_fewer = "more" if got["n_steps"] > exp["n_steps"] else "fewer"
+            return _stop(f"Hidden case {i}: took {more_or_fewer} steps than it should: check the "
                          "stopping rule (norm of the gradient below tol, tested before each step) and max_steps.")
         hint = diagnose(got["value"], exp["value"], f"the final point in hidden case {i}", rtol=1e-6, atol=1e-9)
         if hint is not None:

@@ -247,10 +247,14 @@ def run_export_in_process(chapter: HiddenChapter, exercise_id: str, source: str)
 def ensure_references(chapter: HiddenChapter) -> dict[str, Any]:
     """The reference export of every exercise, computed once in the grader's process."""
     if chapter.references is None:
+        from .runtime import quiet_tensorflow, silenced_stderr
+        quiet_tensorflow()  # the snippets may import TensorFlow: keep its C++ start-up lines quiet
         refs = {}
         for exercise_id in chapter.ids:
             try:
-                refs[exercise_id] = run_export_in_process(chapter, exercise_id, chapter.solutions[exercise_id])
+                with silenced_stderr():
+                    refs[exercise_id] = run_export_in_process(chapter, exercise_id,
+                                                              chapter.solutions[exercise_id])
             except Exception as err:
                 raise GraderError(f"the reference solution of {exercise_id} fails its own export: "
                                   f"{type(err).__name__}: {err}") from err
