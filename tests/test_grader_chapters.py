@@ -8,6 +8,7 @@ without an error, and a notebook filled with wrong answers scores 0 on every exe
 
 from __future__ import annotations
 
+import ast
 import os
 from pathlib import Path
 
@@ -76,6 +77,22 @@ def test_in_process_references_pass_stubs_and_wrong_answers_fail(tree, chapter):
         for name, source in hidden.wrong[exercise_id]:
             wrong = verdict(source)
             assert not wrong.passed and wrong.fraction < 1.0, (exercise_id, name, wrong.message)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_reference_solutions_pass_the_visible_checks(tree, chapter):
+    """What the check cell passes to check(), taken from the reference solution, passes the visible check."""
+    from course_utils.exercises import run_check
+    hidden = tree.chapters[chapter]
+    nb = nbformat.read(notebook_of(chapter), as_version=4)
+    calls = {c.metadata["course"]["check"]: ast.parse(c.source).body[0].value for c in nb.cells
+             if "check" in c.metadata.get("course", {})}
+    for exercise_id, source in hidden.solutions.items():
+        namespace: dict = {}
+        exec(hidden.prelude + "\n" + source, namespace)
+        args = [eval(compile(ast.Expression(arg), "<check>", "eval"), namespace) for arg in calls[exercise_id].args[1:]]
+        verdict = run_check(exercise_id, *args)
+        assert verdict.passed, (exercise_id, verdict.message)
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
