@@ -20,41 +20,33 @@ from course_utils import grade as g
 CHAPTER = "ch98"
 
 CHECKS = '''
-"""Fake hidden checks for the grader's tests."""
+"""Fake hidden checks for the grader's tests, written with the hidden-check kit."""
 import numpy as np
-from course_utils.exercises import Verdict, diagnose
+from course_utils.checking import Verdict, diagnose, fail
+from course_utils.grading.kit import QUIZ_EXPORT, ok, quiz_judge, snippet
 
 PRELUDE = "import numpy as np\\n"
 
 EXPORTS = {
-    "ch98.double": """
+    "ch98.double": snippet("""
 _rng = np.random.default_rng(5)
-_x = _rng.normal(size=7)
-try:
-    _export = {"value": np.asarray(double(_x.copy()), dtype=float)}
-except Exception as _err:
-    _export = {"error": f"{type(_err).__name__}: {_err}"}
-""",
-    "ch98.quiz": """
-_export = {"answers": dict(quiz_answers) if isinstance(quiz_answers, dict) else None}
-""",
+_export = _call("double", _rng.normal(size=7))
+"""),
+    "ch98.quiz": QUIZ_EXPORT,
 }
 
 POINTS = {"ch98.double": 2}
 
 
 def judge_double(student, reference):
-    if "error" in student:
-        return Verdict(False, f"double raised {student['error']}")
-    hint = diagnose(student["value"], reference["value"], "double(x)")
-    return Verdict(hint is None, hint or "Correct.")
+    value = ok(student, "double")                          # fails on an error or a None
+    hint = diagnose(value, reference["ok"], "double(x)")
+    if hint is not None:
+        fail(hint)                                         # hidden judges stop with fail() too
+    return Verdict(True, "Correct.")
 
 
-def judge_quiz(student, reference):
-    answers = student.get("answers") or {}
-    right = sum(str(answers.get(k)).upper() == str(v) for k, v in reference["answers"].items())
-    return Verdict(right == len(reference["answers"]), f"{right} right.", score=right / len(reference["answers"]))
-
+judge_quiz = quiz_judge({"q1": "EXPLANATION-OF-Q1: doubling a number adds it to itself, so D."})
 
 JUDGES = {"ch98.double": judge_double, "ch98.quiz": judge_quiz}
 '''
@@ -277,6 +269,10 @@ def test_reports_are_written_and_never_contain_hidden_material(batch):
     feedback = {p.stem: p.read_text() for p in (out / "feedback").glob("*.md")}
     assert set(feedback) == set(results)
     assert "Score: 3 / 3 (100%)" in feedback["ref"]
+    # the explanation of a wrong quiz answer reaches that student's feedback, and no one else's
+    assert "EXPLANATION-OF-Q1" in feedback["patcher"] and "## What to review" in feedback["patcher"]
+    assert all("EXPLANATION-OF-Q1" not in text for student, text in feedback.items()
+               if score(results, student).get("ch98.quiz") == 1)
     hidden_x = np.random.default_rng(5).normal(size=7)
     forbidden = ["default_rng", "_export", "'q1': 'D'", "return 2 * np.asarray", str(tree)]
     forbidden += [f"{v:.3f}" for v in np.concatenate([hidden_x, 2 * hidden_x])]

@@ -1,24 +1,25 @@
-"""Proof that each chapter's hidden checks are right, for every instructor/chNN folder.
+"""Proof that each chapter's checks are right, for every instructor/chNN folder.
 
-In-process (fast): every reference solution passes, every stub scores 0, every plausible wrong
-answer is rejected. End to end (one grader batch per chapter, real notebook, real kernels): the
-notebook completed with the references scores 100%, the untouched notebook scores 0% and runs
-without an error, and a notebook filled with wrong answers scores 0 on every exercise.
+In-process (fast): every reference solution passes its hidden and its visible check, every stub
+scores 0, and every plausible wrong answer is rejected by both. End to end (one grader batch per
+chapter, real notebook, real kernels): the notebook completed with the references scores 100%,
+the untouched notebook scores 0% and runs without an error, a notebook filled with wrong answers
+scores 0 on every exercise, and its feedback explains the quiz questions it got wrong.
 """
 
 from __future__ import annotations
 
 import ast
-import os
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import BOOK, INSTRUCTOR
 
 from course_utils import grade as g
+from course_utils.checking import CheckFailed
+from course_utils.exercises import run_check
 
-ROOT = Path(__file__).resolve().parents[1]
-INSTRUCTOR = ROOT / "instructor"
 CHAPTERS = sorted(p.name for p in INSTRUCTOR.glob("ch*") if (p / "checks.py").is_file()) if INSTRUCTOR.is_dir() else []
 
 pytest.importorskip("keras")
@@ -26,17 +27,10 @@ pytest.importorskip("keras")
 
 def notebook_of(chapter: str) -> Path:
     """The book's notebook of a chapter."""
-    found = sorted((ROOT / "book").glob(f"{chapter}_*.ipynb"))
+    found = sorted(BOOK.glob(f"{chapter}_*.ipynb"))
     if not found:
         pytest.skip(f"no book/{chapter}_*.ipynb yet")
     return found[0]
-
-
-@pytest.fixture(scope="module")
-def tree() -> g.InstructorTree:
-    if not CHAPTERS:
-        pytest.skip("no instructor tree in this checkout")
-    return g.load_instructor_tree(INSTRUCTOR)
 
 
 def stubs(chapter: str) -> dict[str, str]:
@@ -56,6 +50,26 @@ def filled(chapter: str, sources: dict[str, str]) -> nbformat.NotebookNode:
     return nb
 
 
+def hidden_verdict(chapter: g.HiddenChapter, exercise_id: str, source: str):
+    """The hidden check's verdict on a source, judged in this process as the grader judges it."""
+    exported = g.run_export_in_process(chapter, exercise_id, source)
+    try:
+        return chapter.judges[exercise_id](exported, g.ensure_references(chapter)[exercise_id])
+    except CheckFailed as stop:
+        return stop.verdict
+
+
+def visible_verdict(chapter: g.HiddenChapter, exercise_id: str, source: str):
+    """The visible check's verdict on a source, called as the notebook's check cell calls it."""
+    nb = nbformat.read(notebook_of(chapter.chapter), as_version=4)
+    calls = {c.metadata["course"]["check"]: ast.parse(c.source).body[0].value for c in nb.cells
+             if "check" in c.metadata.get("course", {})}
+    namespace: dict = {}
+    exec(chapter.prelude + "\n" + source, namespace)
+    args = [eval(compile(ast.Expression(arg), "<check>", "eval"), namespace) for arg in calls[exercise_id].args[1:]]
+    return run_check(exercise_id, *args)
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_hidden_checks_cover_exactly_the_notebook_exercises(tree, chapter):
     hidden = tree.chapters[chapter]
@@ -65,42 +79,47 @@ def test_hidden_checks_cover_exactly_the_notebook_exercises(tree, chapter):
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # diverging wrong answers
-def test_in_process_references_pass_stubs_and_wrong_answers_fail(tree, chapter):
+def test_hidden_checks_pass_references_and_reject_stubs_and_wrong_answers(tree, chapter):
     hidden = tree.chapters[chapter]
-    refs = g.ensure_references(hidden)
     for exercise_id in hidden.ids:
-        def verdict(source: str):
-            return hidden.judges[exercise_id](g.run_export_in_process(hidden, exercise_id, source), refs[exercise_id])
-        ok = verdict(hidden.solutions[exercise_id])
-        assert ok.passed and ok.fraction == 1.0, (exercise_id, ok.message)
-        stub = verdict(stubs(chapter)[exercise_id])
+        ok = hidden_verdict(hidden, exercise_id, hidden.solutions[exercise_id])
+        assert ok.passed and ok.fraction == 1.0 and not ok.details, (exercise_id, ok.message)
+        stub = hidden_verdict(hidden, exercise_id, stubs(chapter)[exercise_id])
         assert not stub.passed and stub.fraction == 0.0, (exercise_id, stub.message)
         for name, source in hidden.wrong[exercise_id]:
-            wrong = verdict(source)
+            wrong = hidden_verdict(hidden, exercise_id, source)
             assert not wrong.passed and wrong.fraction < 1.0, (exercise_id, name, wrong.message)
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_reference_solutions_pass_the_visible_checks(tree, chapter):
-    """What the check cell passes to check(), taken from the reference solution, passes the visible check."""
-    from course_utils.exercises import run_check
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_visible_checks_pass_references_and_reject_wrong_answers(tree, chapter):
     hidden = tree.chapters[chapter]
-    nb = nbformat.read(notebook_of(chapter), as_version=4)
-    calls = {c.metadata["course"]["check"]: ast.parse(c.source).body[0].value for c in nb.cells
-             if "check" in c.metadata.get("course", {})}
-    for exercise_id, source in hidden.solutions.items():
-        namespace: dict = {}
-        exec(hidden.prelude + "\n" + source, namespace)
-        args = [eval(compile(ast.Expression(arg), "<check>", "eval"), namespace) for arg in calls[exercise_id].args[1:]]
-        verdict = run_check(exercise_id, *args)
-        assert verdict.passed, (exercise_id, verdict.message)
+    for exercise_id in hidden.ids:
+        ok = visible_verdict(hidden, exercise_id, hidden.solutions[exercise_id])
+        assert ok.passed, (exercise_id, ok.message)
+        if exercise_id.endswith("quiz"):
+            continue  # the visible quiz check only validates the form of the answers
+        stub = visible_verdict(hidden, exercise_id, stubs(chapter)[exercise_id])
+        assert not stub.passed and "Not implemented" in stub.message, (exercise_id, stub.message)
+        for name, source in hidden.wrong[exercise_id]:
+            wrong = visible_verdict(hidden, exercise_id, source)
+            assert not wrong.passed, (exercise_id, name, "passes the visible check")
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_end_to_end_reference_untouched_and_wrong_notebooks(tree, chapter, tmp_path, monkeypatch):
-    shared = ROOT.parent / "shared" / "data"
-    if not os.environ.get("COURSE_DATA_DIR") and (shared / "mnist.npz").is_file():
-        monkeypatch.setenv("COURSE_DATA_DIR", str(shared))
+def test_every_quiz_question_has_an_explanation(tree, chapter):
+    hidden = tree.chapters[chapter]
+    for exercise_id in (i for i in hidden.ids if i.endswith("quiz")):
+        namespace: dict = {}
+        exec(hidden.solutions[exercise_id], namespace)
+        explanations = getattr(hidden.judges[exercise_id], "explanations", {})
+        assert set(explanations) == set(namespace["quiz_answers"]), exercise_id
+        assert all(len(text) > 80 for text in explanations.values()), "explain the answer, do not just state it"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_end_to_end_reference_untouched_and_wrong_notebooks(tree, chapter, tmp_path):
     hidden = tree.chapters[chapter]
     subs = tmp_path / "subs"
     subs.mkdir()
@@ -122,8 +141,18 @@ def test_end_to_end_reference_untouched_and_wrong_notebooks(tree, chapter, tmp_p
     assert all(not e.passed and e.points < e.max_points for e in wrong.exercises), \
         [(e.exercise, e.points, e.message) for e in wrong.exercises]
 
-    feedback = "\n".join(p.read_text() for p in (out / "feedback").glob("*.md"))
+    # The explanation of every quiz question the wrong notebook missed is in its feedback, and only there.
+    quiz = next(i for i in hidden.ids if i.endswith("quiz"))
+    missed = next(e for e in wrong.exercises if e.exercise == quiz).details
+    feedback = {p.stem: p.read_text() for p in (out / "feedback").glob("*.md")}
+    assert missed and "## What to review" in feedback["wrong"]
+    explanations = hidden.judges[quiz].explanations
+    shown = [q for q, text in explanations.items() if text in feedback["wrong"]]
+    assert shown and all(f"**{q}**" in feedback["wrong"] for q in shown), shown
+    assert not any(text in feedback["reference"] for text in explanations.values())
+
+    everything = "\n".join(feedback.values())
     for exercise_id in hidden.ids:
         for line in hidden.exports[exercise_id].splitlines() + hidden.solutions[exercise_id].splitlines():
             if len(line.strip()) >= 25:
-                assert line.strip() not in feedback, (exercise_id, line)
+                assert line.strip() not in everything, (exercise_id, line)

@@ -1,119 +1,150 @@
-"""Nothing a student receives contains the hidden checks, the solutions or the quiz answers.
+"""Nothing a student receives contains a reference solution, a quiz key or a quiz explanation.
 
 Scanned: the notebooks and pages in book/, the installed course_utils package, and the built
-site in _build/html (skipped, with a reason, when the book has not been built).
+site in _build/html. Code is compared by structure (see leak_scan), so a renamed, re-commented
+or reformatted copy of a solution is found too; the self-tests below prove it.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path
 
 import pytest
+from conftest import BOOK, INSTRUCTOR, ROOT
+from leak_scan import Marker, files_under, fingerprints, scan, solution_markers
 
 import course_utils
-from course_utils import grade as g
 
-ROOT = Path(__file__).resolve().parents[1]
-INSTRUCTOR = ROOT / "instructor"
 HTML = ROOT / "_build" / "html"
-SUFFIXES = {".py", ".ipynb", ".md", ".html", ".txt", ".json", ".js", ".cfg", ".toml", ".yml", ".yaml", ""}
-
-
-def normalize(text: str) -> str:
-    """Whitespace collapsed, so reformatted copies still match."""
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def as_text(path: Path) -> str:
-    """A file's text; HTML without tags and entities (code is split into spans there)."""
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if path.suffix == ".html":
-        text = html.unescape(re.sub(r"<[^>]+>", "", text))
-    return normalize(text)
-
-
-def hidden_markers() -> list[tuple[str, str]]:
-    """(what, text) that must not appear: whole sources and the distinctive lines of snippets."""
-    tree = g.load_instructor_tree(INSTRUCTOR)
-    markers = []
-    for chapter in tree.chapters.values():
-        for exercise_id in chapter.ids:
-            snippet = chapter.exports[exercise_id]
-            markers.append((f"{exercise_id} export snippet", normalize(snippet)))
-            markers += [(f"{exercise_id} export line", normalize(line)) for line in snippet.splitlines()
-                        if line.strip().startswith("_") and len(line.strip()) >= 30]
-            if not exercise_id.endswith("quiz"):
-                markers.append((f"{exercise_id} solution", normalize(chapter.solutions[exercise_id])))
-                markers += [(f"{exercise_id} wrong answer {n}", normalize(s)) for n, s in chapter.wrong[exercise_id]]
-    return markers
-
-
-def quiz_keys() -> list[tuple[str, list[re.Pattern[str]]]]:
-    """For each quiz, one pattern per answer ('q1': 'B'); a file leaks if all of them match."""
-    tree = g.load_instructor_tree(INSTRUCTOR)
-    keys = []
-    for chapter in tree.chapters.values():
-        for exercise_id in chapter.ids:
-            if exercise_id.endswith("quiz"):
-                namespace: dict = {}
-                exec(chapter.solutions[exercise_id], namespace)
-                patterns = [re.compile(rf"""['"]{re.escape(q)}['"]\s*:\s*['"]?{re.escape(str(a))}['"]?(?![\w.])""")
-                            for q, a in namespace["quiz_answers"].items()]
-                keys.append((exercise_id, patterns))
-    return keys
-
-
-def files_under(folder: Path) -> list[Path]:
-    """Text-like files under a folder."""
-    return [p for p in folder.rglob("*") if p.is_file() and p.suffix in SUFFIXES and "__pycache__" not in p.parts]
-
-
-def scan(files: list[Path]) -> list[str]:
-    """Every leak found in the files."""
-    markers, quizzes, leaks = hidden_markers(), quiz_keys(), []
-    for path in files:
-        text = as_text(path)
-        leaks += [f"{path}: {what}" for what, marker in markers if marker and marker in text]
-        leaks += [f"{path}: answers of {quiz}" for quiz, patterns in quizzes if all(p.search(text) for p in patterns)]
-    return leaks
-
 
 pytestmark = pytest.mark.skipif(not INSTRUCTOR.is_dir(), reason="no instructor tree in this checkout")
 
 
-def test_the_scan_finds_a_planted_leak(tmp_path):
-    tree = g.load_instructor_tree(INSTRUCTOR)
-    chapter = next(iter(tree.chapters.values()))
-    exercise_id = next(i for i in chapter.ids if not i.endswith("quiz"))
-    quiz = next(i for i in chapter.ids if i.endswith("quiz"))
-    (tmp_path / "a.html").write_text("<pre>" + html.escape(chapter.solutions[exercise_id]) + "</pre>")
-    (tmp_path / "b.md").write_text(chapter.solutions[quiz])
-    (tmp_path / "c.py").write_text("print('nothing to see')\n")
-    leaks = scan(files_under(tmp_path))
-    assert any("a.html" in leak and "solution" in leak for leak in leaks)
-    assert any("b.md" in leak and "answers" in leak for leak in leaks)
-    assert not any("c.py" in leak for leak in leaks)
+def given_code() -> dict[str, list[str]]:
+    """Exercise id -> what the book hands out for it: the stub and any cell tagged as given."""
+    given: dict[str, list[str]] = {}
+    for path in BOOK.glob("*.ipynb"):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            course = cell.get("metadata", {}).get("course", {})
+            exercise_id = course.get("exercise") or course.get("given")
+            if exercise_id:
+                given.setdefault(exercise_id, []).append("".join(cell["source"]))
+    return given
 
 
-def test_book_sources_do_not_contain_hidden_material():
-    assert scan(files_under(ROOT / "book")) == []
+def secrets(tree) -> tuple[list[Marker], list[tuple[str, list[re.Pattern[str]]]], list[Marker]]:
+    """Solution pieces, quiz-key patterns and quiz explanations of the whole hidden tree."""
+    given, markers, quizzes, texts = given_code(), [], [], []
+    for chapter in tree.chapters.values():
+        for exercise_id, sources in chapter.taught.items():
+            given.setdefault(exercise_id, []).extend(sources)
+        for exercise_id in chapter.ids:
+            if exercise_id.endswith("quiz"):
+                namespace: dict = {}
+                exec(chapter.solutions[exercise_id], namespace)
+                quizzes.append((exercise_id, [
+                    re.compile(rf"""['"]{re.escape(q)}['"]\s*:\s*['"]?{re.escape(str(a))}['"]?(?![\w.])""")
+                    for q, a in namespace["quiz_answers"].items()]))
+                texts += [Marker(f"{exercise_id}: explanation of {q}", text)
+                          for q, text in getattr(chapter.judges[exercise_id], "explanations", {}).items()]
+                continue
+            markers += solution_markers(exercise_id, chapter.solutions[exercise_id], given.get(exercise_id, []))
+            for name, source in chapter.wrong[exercise_id]:  # whole wrong answers are secret too
+                markers += [m for m in solution_markers(f"{exercise_id} wrong answer '{name}'", source,
+                                                        given.get(exercise_id, [])) if ": function" in m.what]
+    return markers, quizzes, texts
 
 
-def test_installed_package_does_not_contain_hidden_material():
+def scan_tree(tree, files) -> list[str]:
+    return scan(files, *secrets(tree))
+
+
+# --- the scan finds what it must ---------------------------------------------------------------
+
+GD_STEP_SOLUTION = "def gd_step(x, grad, lr):\n    return x - lr * grad\n"  # chapter 1's first edition
+
+
+def test_the_scan_would_have_caught_the_first_editions_gd_step():
+    """The published gd_step cell of chapter 1's first edition was its exercise's reference solution."""
+    book_cell = '''def gd_step(x, grad, lr):
+    """One gradient-descent step."""
+    return x - lr * grad
+'''
+    markers = solution_markers("ch01.gd-step", GD_STEP_SOLUTION)
+    assert markers and set(fingerprints(book_cell)) & {m.form for m in markers}
+
+
+def test_the_scan_finds_a_renamed_recommented_reformatted_copy(tree, tmp_path):
+    chapter = tree.chapters["ch00"]
+    solution = chapter.solutions["ch00.early-stopping"]
+    disguised = (solution.replace("early_stopping", "when_to_stop").replace("best_epoch", "keep")
+                 .replace("lowest", "record").replace("stale", "n_bad").replace("value", "v")
+                 .replace("):\n", "):  # my own work\n", 1))
+    disguised = disguised.replace("def when_to_stop(val_losses, patience, min_delta=0.0):",
+                                  'def when_to_stop(val_losses, patience,\n                 min_delta=0.0):\n'
+                                  '    """Written from scratch, honestly."""')
+    assert disguised != solution and "early_stopping" not in disguised
+    (tmp_path / "copy.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "source": disguised,
+                                                                "metadata": {}, "outputs": []}]}))
+    (tmp_path / "page.html").write_text("<pre>" + html.escape(disguised) + "</pre>")
+    (tmp_path / "clean.py").write_text("def early_stopping(losses):\n    return len(losses), 1\n")
+    leaks = scan_tree(tree, files_under(tmp_path))
+    assert any("copy.ipynb" in leak and "ch00.early-stopping" in leak for leak in leaks), leaks
+    assert any("page.html" in leak and "ch00.early-stopping" in leak for leak in leaks), leaks
+    assert not any("clean.py" in leak for leak in leaks), leaks
+
+
+def test_the_scan_finds_one_expression_of_a_solution(tree, tmp_path):
+    """A large expression copied out of a solution into other code is found too."""
+    (tmp_path / "a.py").write_text("def helper(g, y):\n    g = g.copy()\n"
+                                   "    g[np.arange(len(g)), np.asarray(y)] -= 1.0  # pick the labels\n"
+                                   "    return g\n")
+    leaks = scan_tree(tree, files_under(tmp_path))
+    assert any("ch01.softmax-xent-grad" in leak for leak in leaks), leaks
+
+
+def test_the_scan_finds_quiz_keys_and_explanations(tree, tmp_path):
+    chapter = tree.chapters["ch01"]
+    (tmp_path / "b.md").write_text(chapter.solutions["ch01.quiz"])
+    explanation = chapter.judges["ch01.quiz"].explanations["q3"]
+    (tmp_path / "c.html").write_text("<p>" + html.escape(explanation.replace(" ", "\n ")) + "</p>")
+    leaks = scan_tree(tree, files_under(tmp_path))
+    assert any("b.md" in leak and "answers of ch01.quiz" in leak for leak in leaks), leaks
+    assert any("c.html" in leak and "explanation of q3" in leak for leak in leaks), leaks
+
+
+def test_given_code_is_not_a_leak(tree):
+    """The buggy code of a diagnose exercise shares lines with its fix; those lines are public."""
+    given = given_code()
+    assert "ch01.fix-training-loop" in given and len(given["ch01.fix-training-loop"]) == 2
+    with_given = solution_markers("x", tree.chapters["ch01"].solutions["ch01.fix-training-loop"],
+                                  given["ch01.fix-training-loop"])
+    without = solution_markers("x", tree.chapters["ch01"].solutions["ch01.fix-training-loop"])
+    assert len(with_given) < len(without)
+
+
+# --- nothing leaks -----------------------------------------------------------------------------
+
+def test_book_sources_do_not_contain_hidden_material(tree):
+    assert scan_tree(tree, files_under(BOOK)) == []
+
+
+def test_installed_package_does_not_contain_hidden_material(tree):
     package = Path(course_utils.__file__).resolve().parent
     assert not (package / "instructor").exists()
-    assert scan(files_under(package)) == []
+    assert scan_tree(tree, files_under(package)) == []
 
 
 def test_hidden_tree_is_outside_the_book_and_the_package():
     package = Path(course_utils.__file__).resolve().parent
     assert INSTRUCTOR.resolve() not in package.parents and package not in INSTRUCTOR.resolve().parents
-    assert not list((ROOT / "book").rglob("checks.py")) and not list((ROOT / "book").rglob("solutions.py"))
+    assert not list(BOOK.rglob("checks.py")) and not list(BOOK.rglob("solutions.py"))
 
 
-def test_published_html_does_not_contain_hidden_material():
+def test_published_html_does_not_contain_hidden_material(tree):
     if not HTML.is_dir():
         pytest.skip("the book has not been built (_build/html missing): run `make book` first")
-    assert scan(files_under(HTML)) == []
+    assert scan_tree(tree, files_under(HTML)) == []

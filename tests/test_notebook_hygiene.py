@@ -86,6 +86,51 @@ def test_exercises_follow_the_format(path):
         nxt = cells[i + 1]
         assert nxt["metadata"].get("course", {}).get("check") == ex, f"exercise {ex}: no check cell right after it"
         assert f'check("{ex}"' in "".join(nxt["source"])
+        assert "remove-output" in nxt["metadata"].get("tags", []), \
+            f"{ex}: the book shows the task, not the stub's red cross: tag the check cell remove-output"
+
+
+BOX = re.compile(r"^:::\{admonition\} Exercise (\d+) · (build|extend|decide|diagnose) · (\d+) points?\n"
+                 r":class: note exercise$", re.M)
+QUIZ_BOX = re.compile(r"^:::\{admonition\} Quiz · (\d+) points?\n:class: note exercise$", re.M)
+HINTS = re.compile(r"^:::\{admonition\} Hints\n:class: dropdown tip\n\n- ", re.M)
+
+
+def exercise_boxes(nb: dict) -> dict[str, tuple[int, str, int]]:
+    """Exercise id -> (number, kind, points) from the box in the last markdown cell before it."""
+    boxes, last_md = {}, ""
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            last_md = "".join(cell["source"])
+        ex = cell["metadata"].get("course", {}).get("exercise")
+        if ex:
+            found = QUIZ_BOX.search(last_md) if ex.endswith("quiz") else BOX.search(last_md)
+            assert found, f"{ex}: the markdown above its cell has no exercise box"
+            boxes[ex] = (0, "quiz", int(found.group(1))) if ex.endswith("quiz") else \
+                (int(found.group(1)), found.group(2), int(found.group(3)))
+            if not ex.endswith("quiz"):
+                assert HINTS.search(last_md), f"{ex}: no collapsed Hints box"
+                assert "**Check it:**" in last_md, f"{ex}: the box does not say how to check it"
+    return boxes
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_exercises_are_numbered_boxes_with_kind_points_and_hints(path):
+    boxes = exercise_boxes(load(path))
+    numbers = [n for n, kind, _ in boxes.values() if kind != "quiz"]
+    assert numbers == list(range(1, len(numbers) + 1)), f"exercises numbered {numbers}"
+    kinds = {kind for _, kind, _ in boxes.values() if kind != "quiz"}
+    assert len(kinds) >= 3, f"a chapter's exercises should be of at least three kinds, got {sorted(kinds)}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_given_code_belongs_to_an_exercise_of_the_chapter(path):
+    nb = load(path)
+    exercises = {c["metadata"]["course"]["exercise"] for c in nb["cells"] if "exercise" in c["metadata"].get("course", {})}
+    for cell in nb["cells"]:
+        given = cell["metadata"].get("course", {}).get("given")
+        if given:
+            assert given in exercises and cell["cell_type"] == "code", given
 
 
 def html_pages() -> list[Path]:
@@ -103,3 +148,19 @@ def test_built_chapter_is_clean(name):
                 "WARNING: All log messages", "NBVAL", "nbval-ignore", "<Figure size"]:
         assert bad not in html, f"{page.name} shows {bad!r}"
     assert "Training on " in html, "the page must say which device trained"
+
+
+@pytest.mark.skipif(not html_pages(), reason="the book has not been built (run `make book` first)")
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_built_exercises_are_boxes_with_collapsed_hints_and_no_red_crosses(path):
+    page = next((p for p in html_pages() if p.stem == path.stem), None)
+    assert page is not None, f"{path.stem}.html missing from the built book"
+    html = page.read_text(encoding="utf-8")
+    section = html[html.index('id="exercises"'):]
+    numbers = [int(n) for n in re.findall(r'<p class="admonition-title">Exercise (\d+) ·', section)]
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 4, numbers
+    hints = re.findall(r'<div class="admonition dropdown tip[^"]*">\s*<p class="admonition-title">Hints</p>', section)
+    assert len(hints) == len(numbers), "every exercise needs a Hints box that starts collapsed (dropdown)"
+    assert "\u274c" not in section and "Not implemented yet" not in section, "the stubs' red crosses show"
+    assert 'check(&quot;' in section or "check(" in section, "the check cells themselves stay visible"
+

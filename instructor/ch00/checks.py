@@ -1,17 +1,15 @@
 """Hidden checks for chapter 0, "Getting started" (instructors only).
 
-The API (see course_utils.grade.HiddenChapter and the instructors' page of the book):
-
 PRELUDE      -- imports run before every snippet (the exercise section imports the same).
-EXPORTS[id]  -- a snippet run in the student's kernel after the exercise section. It builds
-                hidden inputs with fixed seeds, calls the student's code, never raises for the
-                student's errors (it records them), and leaves a JSON-able value in ``_export``.
+EXPORTS[id]  -- a snippet run in the student's kernel after the exercise section: hidden inputs
+                with fixed seeds, the student's code called through the kit's ``_call`` (which
+                never raises), and a JSON-able value left in ``_export``.
 JUDGES[id]   -- ``judge(student_export, reference_export) -> Verdict``, run in the grader's
-                process; reference_export is the same snippet's output with solutions.SOLUTIONS.
+                process; the reference export is the same snippet run on solutions.SOLUTIONS.
 POINTS[id]   -- points of the exercise (default 1).
 
-Hints come from course_utils.exercises.diagnose or name the mistake; they never reveal the
-hidden inputs or expected values.
+Judges use the same idiom as the visible checks (``fail``, ``diagnose``); their messages name
+the mistake and never reveal hidden inputs or expected values.
 """
 
 from __future__ import annotations
@@ -21,257 +19,205 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.exercises import Verdict, diagnose
+from course_utils.checking import Verdict, fail
+from course_utils.grading.kit import QUIZ_EXPORT, each_case, quiz_judge, snippet
 
 PRELUDE = "import numpy as np\nimport keras\n"
 
-_GUARD = '''
-def _safe(fn, *args, **kwargs):
-    try:
-        return {"ok": fn(*args, **kwargs)}
-    except NotImplementedError:
-        return {"error": "NotImplementedError (the stub is not completed yet)"}
-    except Exception as err:
-        return {"error": f"{type(err).__name__}: {err}"}
-
-def _plain(value):
-    """A result as a JSON-able value, with its type's name."""
-    if hasattr(value, "numpy"):
-        value = value.numpy()
-    kind = type(value).__name__
-    try:
-        arr = np.asarray(value)
-        if arr.dtype == object:
-            return {"type": kind, "value": None}
-        return {"type": kind, "value": arr.tolist(), "dtype_kind": arr.dtype.kind}
-    except Exception:
-        return {"type": kind, "value": None}
-
-def _softmax(z):
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-'''
-
 EXPORTS: dict[str, str] = {
-    "ch00.build-classifier": _GUARD + '''
-keras.utils.set_random_seed(31)
-_r = _safe(build_classifier, 37)
-_m = _r.get("ok")
-_export = {"error": _r.get("error"), "is_model": False, "type": type(_m).__name__}
-if _m is not None and isinstance(_m, keras.Model):
-    _export["is_model"] = True
-    _export["compiled"] = bool(getattr(_m, "compiled", False))
-    _x = np.random.default_rng(32).uniform(0.0, 1.0, size=(6, 28, 28)).astype("float32")
+    "ch00.top-k-accuracy": snippet('''
+_rng = np.random.default_rng(2101)
+_export = {"cases": []}
+for _n, _c, _k in [(60, 10, 3), (25, 5, 1), (9, 4, 4), (40, 10, 5), (1, 3, 2)]:
+    _probs = _rng.dirichlet(np.ones(_c), size=_n).astype("float32")
+    _labels = _rng.integers(0, _c, size=_n)
+    _case = _call("top_k_accuracy", _probs.copy(), _labels.copy(), _k)
+    _case["n"], _case["k"], _case["c"] = _n, _k, _c
+    _export["cases"].append(_case)
+'''),
+    "ch00.early-stopping": snippet('''
+_rng = np.random.default_rng(2102)
+_export = {"cases": []}
+_curves = []
+for _ in range(4):  # noisy curves that fall, then rise
+    _t = np.arange(1, 26)
+    _curves.append(0.05 + 1.5 / _t + 0.004 * _t + _rng.normal(0, 0.01, size=_t.size))
+_curves.append(np.linspace(1.0, 0.2, 12))                        # never stops
+_curves.append(np.array([1.0, 0.8, 0.795, 0.79, 0.787, 0.786, 0.7, 0.69, 0.689, 0.688, 0.7]))
+for _curve, _patience, _delta in zip(_curves, [2, 3, 5, 1, 2, 2], [0.0, 0.0, 0.002, 0.0, 0.0, 0.01]):
+    _values = [float(v) for v in np.round(_curve, 5)]
+    _case = _call("early_stopping", list(_values), _patience, _delta)
+    _case["patience"], _case["epochs"] = _patience, len(_values)
+    _export["cases"].append(_case)
+'''),
+    "ch00.split-and-scale": snippet('''
+_export = {"cases": []}
+for _n, _n_val, _seed, _shape in [(300, 60, 7, (4, 4)), (120, 100, 8, (3, 5)), (50, 1, 9, (2, 2))]:
+    _ids = np.arange(_n)
+    _images = np.zeros((_n,) + _shape, dtype="uint8")
+    _images[:, 0, 0], _images[:, 0, 1] = _ids // 256, _ids % 256   # each image says who it is
+    _images[:, -1, -1] = 255
+    _labels = np.sort(np.random.default_rng(_seed).integers(0, 10, size=_n)).astype("uint8")
+    _before = (_images.copy(), _labels.copy())
+    _case = _call("split_and_scale", _images, _labels, _n_val, _seed)
+    _again = _call("split_and_scale", _before[0].copy(), _before[1].copy(), _n_val, _seed)
+    _other = _call("split_and_scale", _before[0].copy(), _before[1].copy(), _n_val, _seed + 100)
+    _case["same_seed_same_result"] = repr(_again.get("ok")) == repr(_case.get("ok"))
+    _case["other_seed_same_result"] = repr(_other.get("ok")) == repr(_case.get("ok"))
+    _case["inputs_changed"] = bool(not np.array_equal(_images, _before[0])
+                                   or not np.array_equal(_labels, _before[1]))
+    _case["labels"], _case["n_val"] = _before[1], _n_val
+    _export["cases"].append(_case)
+'''),
+    "ch00.train-within-budget": snippet('''
+import time as _time
+from course_utils.data import load_mnist as _load_mnist
+_data = _load_mnist(validation=5000)
+_pick = np.random.default_rng(2104).permutation(len(_data.x_test))[:2000]
+_start = _time.perf_counter()
+_result = _run("train_digit_model", _data.x_train.copy(), _data.y_train.copy())
+_export = {"seconds": round(_time.perf_counter() - _start, 1), "labels": _data.y_test[_pick].astype("int64")}
+if "error" in _result:
+    _export["error"] = _result["error"]
+elif not isinstance(_result["ok"], keras.Model):
+    _export["error"] = f"train_digit_model should return a Keras model, got {type(_result['ok']).__name__}"
+else:
     try:
-        _y = np.asarray(_m(_x))
-        _export["layers"] = [{"class": type(_l).__name__, "units": getattr(_l, "units", None),
-                              "activation": getattr(getattr(_l, "activation", None), "__name__", None)}
-                             for _l in _m.layers]
-        _export["params"] = int(_m.count_params())
-        _export["out_shape"] = list(_y.shape)
-        _w_rng = np.random.default_rng(33)
-        _m.set_weights([_w_rng.normal(0.0, 0.1, size=_w.shape).astype("float32") for _w in _m.get_weights()])
-        _export["output"] = np.asarray(_m(_x), dtype="float64").tolist()
+        _p = np.asarray(_result["ok"].predict(_data.x_test[_pick], verbose=0))
+        _export["output_shape"] = list(_p.shape)
+        _export["predicted"] = _p.argmax(axis=-1).astype("int64") if _p.ndim == 2 else None
     except Exception as _err:
-        _export["error"] = f"calling the model failed: {type(_err).__name__}: {_err}"
-''',
-    "ch00.accuracy": _GUARD + '''
-_rng = np.random.default_rng(21)
-_export = {"cases": []}
-for _n, _k in [(50, 10), (10, 10), (7, 3), (1, 4)]:
-    _probs = _softmax(_rng.normal(size=(_n, _k))).astype("float32")
-    _labels = _rng.integers(0, _k, size=_n)
-    _r = _safe(accuracy, _probs.copy(), _labels.copy())
-    _case = {"error": _r.get("error"), "n": _n}
-    if "ok" in _r:
-        _case.update(_plain(_r["ok"]))
-    _export["cases"].append(_case)
-''',
-    "ch00.misclassified": _GUARD + '''
-_rng = np.random.default_rng(22)
-_export = {"cases": []}
-for _n, _k, _right in [(40, 10, 0.5), (12, 3, 0.3), (6, 4, 1.0)]:
-    _labels = _rng.integers(0, _k, size=_n)
-    _logits = _rng.normal(size=(_n, _k))
-    _keep = _rng.uniform(size=_n) < _right
-    _logits[_keep, _labels[_keep]] += 10.0
-    _probs = _softmax(_logits).astype("float32")
-    _r = _safe(misclassified, _probs, _labels)
-    _case = {"error": _r.get("error")}
-    if "ok" in _r:
-        _case.update(_plain(_r["ok"]))
-    _export["cases"].append(_case)
-''',
-    "ch00.best-epoch": _GUARD + '''
-_rng = np.random.default_rng(23)
-_export = {"cases": []}
-for _epochs, _as_history in [(9, False), (5, True), (12, True), (1, False)]:
-    _val = list(np.round(_rng.uniform(0.2, 1.0, size=_epochs), 6))
-    _train = list(np.round(np.sort(_rng.uniform(0.05, 0.9, size=_epochs))[::-1], 6))
-    _logs = {"loss": [float(v) for v in _train], "accuracy": [0.5] * _epochs,
-             "val_loss": [float(v) for v in _val], "val_accuracy": [0.5] * _epochs}
-    if _as_history:
-        _h = keras.callbacks.History()
-        _h.history = _logs
-    else:
-        _h = _logs
-    _r = _safe(best_epoch, _h)
-    _case = {"error": _r.get("error"), "as_history": _as_history}
-    if "ok" in _r:
-        _case.update(_plain(_r["ok"]))
-    _export["cases"].append(_case)
-''',
-    "ch00.quiz": '''
-def _answer(value):
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    try:
-        return float(value)
-    except Exception:
-        return str(value)[:50]
-_export = {"answers": {str(k): _answer(v) for k, v in quiz_answers.items()}
-           if isinstance(quiz_answers, dict) else None}
-''',
+        _export["error"] = f"predicting with the model failed: {type(_err).__name__}: {_err}"
+'''),
+    "ch00.quiz": QUIZ_EXPORT,
 }
 
-POINTS: dict[str, float] = {"ch00.build-classifier": 2, "ch00.accuracy": 1, "ch00.misclassified": 1,
-                            "ch00.best-epoch": 1, "ch00.quiz": 1}
+POINTS: dict[str, float] = {"ch00.top-k-accuracy": 1, "ch00.early-stopping": 2, "ch00.split-and-scale": 2,
+                            "ch00.train-within-budget": 2, "ch00.quiz": 2}
 
 
-def _no(message: str) -> Verdict:
-    """A failing verdict."""
-    return Verdict(False, message)
-
-
-def judge_build_classifier(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
-    """Layers, units, activations, parameter count and outputs with fixed weights, for a hidden size."""
-    if student.get("error") and not student.get("is_model"):
-        return _no(f"build_classifier raised {student['error']}")
-    if not student.get("is_model"):
-        return _no(f"build_classifier should return a Keras model, got {student.get('type')}.")
-    if student.get("error"):
-        return _no(f"The model could not be used on a batch of 28 x 28 images: {student['error']}")
-    if student["compiled"]:
-        return _no("The model is compiled: return it uncompiled; the chapter compiles it later.")
-    got, exp = student["layers"], reference["layers"]
-    if [layer["class"] for layer in got] != [layer["class"] for layer in exp]:
-        return _no(f"The layers are {[layer['class'] for layer in got]}, expected Flatten, then two Dense layers.")
-    if got[1]["units"] != exp[1]["units"]:
-        return _no(f"With a hidden size other than the visible check's, the hidden layer has {got[1]['units']} "
-                   "units: use the hidden_units argument, not a fixed number.")
-    if got[2]["units"] != 10:
-        return _no(f"The output layer has {got[2]['units']} units; there are 10 digit classes.")
-    if got[1]["activation"] != "relu":
-        return _no(f"The hidden layer's activation is {got[1]['activation']}, expected relu.")
-    if got[2]["activation"] != "softmax":
-        return _no(f"The output layer's activation is {got[2]['activation']}, expected softmax.")
-    if student["params"] != reference["params"]:
-        return _no(f"The model has {student['params']} parameters, which does not match these layers.")
-    hint = diagnose(student["output"], reference["output"], "the model's output with fixed weights", rtol=1e-4, atol=1e-6)
-    if hint is not None:
-        return _no(hint)
-    return Verdict(True, "The model is right for a hidden number of units.")
-
-
-def _cases(student: dict[str, Any], name: str) -> Verdict | None:
-    """The first error among the hidden cases, as a verdict."""
-    for i, case in enumerate(student["cases"], start=1):
-        if case.get("error"):
-            return _no(f"Hidden case {i}: {name} raised {case['error']}")
-        if case.get("value") is None:
-            if case.get("type") == "NoneType":
-                return _no(f"Hidden case {i}: {name} returned None: did you forget `return`?")
-            return _no(f"Hidden case {i}: {name} returned a {case.get('type')}, which is not a number or an array.")
-    return None
-
-
-def judge_accuracy(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
-    """Four hidden batches, one with as many examples as classes, one of a single example."""
-    stop = _cases(student, "accuracy")
-    if stop:
-        return stop
-    for i, (got, exp) in enumerate(zip(student["cases"], reference["cases"]), start=1):
-        value = np.asarray(got["value"], dtype=float)
+def judge_top_k_accuracy(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
+    """Five hidden batches: k = 1, k = the number of classes, a single example."""
+    for i, got, exp in each_case(student, reference, "top_k_accuracy"):
+        value = np.asarray(got, dtype=float)
         if value.shape != ():
-            return _no(f"Hidden case {i}: accuracy returned an array of shape {value.shape}; return one number.")
-        if np.isclose(value, exp["value"]):
+            fail(f"Hidden case {i}: top_k_accuracy returned an array of shape {value.shape}; return one number.")
+        expected = float(exp["ok"])
+        if np.isclose(value, expected):
             continue
-        if np.isclose(value, exp["value"] * exp["n"]):
-            return _no("accuracy returned the number of correct predictions; divide by the number of examples.")
-        if np.isclose(value, 1 - exp["value"]):
-            return _no("accuracy returned the error rate (the fraction of wrong predictions).")
-        return _no(f"Hidden case {i}: accuracy is wrong (check the axis of argmax: one prediction per row).")
-    return Verdict(True, "Correct on all hidden cases.")
+        if exp["n"] > 1 and np.isclose(value, expected * exp["n"]):
+            fail("top_k_accuracy returned the number of hits; divide by the number of examples.")
+        if exp["k"] == exp["c"]:
+            fail("With k equal to the number of classes every label is in the top k, so the result must be 1.0.")
+        fail(f"Hidden case {i} (k={exp['k']}): wrong value. Is the label among the k *largest* "
+             "probabilities of its row? Count the classes ranked above it, not the label itself.")
+    return Verdict(True, "Correct on all hidden cases, k = 1 and k = number of classes included.")
 
 
-def judge_misclassified(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
-    """Three hidden batches, one without any mistake."""
-    stop = _cases(student, "misclassified")
-    if stop:
-        return stop
-    for i, (got, exp) in enumerate(zip(student["cases"], reference["cases"]), start=1):
-        g, e = np.asarray(got["value"]), np.asarray(exp["value"])
-        if g.dtype == bool or got.get("dtype_kind") == "b":
-            return _no("misclassified returned a boolean mask; return the indices (np.flatnonzero or np.where).")
-        if g.size and got.get("dtype_kind") not in ("i", "u"):
-            return _no(f"misclassified should return integer indices, got values of kind {got.get('dtype_kind')!r}.")
-        if g.ndim != 1 and g.size:
-            return _no(f"misclassified should return a 1-D array of indices, got shape {g.shape}.")
-        if g.size == e.size and np.array_equal(g.ravel(), e):
+def judge_early_stopping(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
+    """Noisy curves with several patiences, a curve that never stops, and a plateau within min_delta."""
+    for i, got, exp in each_case(student, reference, "early_stopping"):
+        if not isinstance(got, list) or len(got) != 2:
+            fail("early_stopping should return a tuple (stop_epoch, best_epoch).")
+        stop, best = got
+        exp_stop, exp_best = exp["ok"]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (stop, best)):
+            fail(f"Hidden case {i}: the two epochs should be integers, got {stop!r} and {best!r}.")
+        if (stop, best) == (exp_stop, exp_best):
             continue
-        if g.size == e.size and e.size and np.array_equal(np.sort(g.ravel()), e):
-            return _no("The right indices, but not in increasing order.")
-        if g.size == e.size and e.size and np.array_equal(g.ravel(), e + 1):
-            return _no("The indices are off by one: NumPy indices count from 0.")
-        if e.size == 0:
-            return _no(f"Hidden case {i}: every prediction is right, so the result should be empty.")
-        more_or_fewer = "too many" if g.size > e.size else "too few"
-        return _no(f"Hidden case {i}: {more_or_fewer} indices returned: compare argmax over each "
-                   "row with the labels and keep the rows where they differ.")
-    return Verdict(True, "Correct on all hidden cases.")
+        if (stop + 1, best + 1) == (exp_stop, exp_best):
+            fail("The epochs are 0-based: count them from 1, as Keras prints them.")
+        if best == exp_best and stop == exp_stop + 1:
+            fail("Training stops one epoch late: stop as soon as `patience` epochs in a row brought no improvement.")
+        if best == exp_best and stop < exp_stop:
+            fail(f"Hidden case {i}: training stops too early. An epoch counts as an improvement when it beats "
+                 "the best value so far (by more than min_delta), not just the epoch before it.")
+        if stop == exp_stop:
+            fail(f"Hidden case {i}: right stopping epoch, wrong best epoch.")
+        fail(f"Hidden case {i}: wrong stopping epoch (patience {exp['patience']}). Does an improvement have "
+             "to beat the best value by more than min_delta?")
+    return Verdict(True, "Correct on all hidden curves, and consistent with keras.callbacks.EarlyStopping.")
 
 
-def judge_best_epoch(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
-    """Plain dicts and keras History objects, a one-epoch history included."""
-    for i, (got, exp) in enumerate(zip(student["cases"], reference["cases"]), start=1):
-        if got.get("error") and got["as_history"] and "subscriptable" in got["error"]:
-            return _no("best_epoch fails on a keras History object: use its .history dictionary.")
-    stop = _cases(student, "best_epoch")
-    if stop:
-        return stop
-    for i, (got, exp) in enumerate(zip(student["cases"], reference["cases"]), start=1):
-        if got.get("dtype_kind") not in ("i", "u") or np.ndim(got["value"]) != 0:
-            return _no(f"Hidden case {i}: best_epoch should return an integer epoch, got a {got.get('type')}.")
-        if got["value"] == exp["value"]:
-            continue
-        if got["value"] == exp["value"] - 1:
-            return _no("best_epoch is off by one: epochs count from 1, list indices from 0.")
-        return _no(f"Hidden case {i}: wrong epoch; look for the lowest value of history['val_loss'].")
-    return Verdict(True, "Correct on all hidden cases, with dicts and History objects.")
+def judge_split_and_scale(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
+    """Properties on hidden data whose images carry their own id: pairs kept, scaled, shuffled, repeatable."""
+    for i, got, exp in each_case(student, reference, "split_and_scale"):
+        case = student["cases"][i - 1]
+        try:
+            (x_train, y_train), (x_val, y_val) = got
+        except (TypeError, ValueError):
+            fail("split_and_scale should return ((x_train, y_train), (x_val, y_val)).")
+        x_train, x_val = np.asarray(x_train), np.asarray(x_val)
+        y_train, y_val = np.asarray(y_train), np.asarray(y_val)
+        n, n_val = len(exp["labels"]), exp["n_val"]
+        if len(x_val) != n_val or len(y_val) != n_val or len(x_train) != n - n_val or len(y_train) != n - n_val:
+            fail(f"Hidden case {i}: the validation set should hold the last n_val examples and the training set "
+                 "the others; the sizes are wrong.")
+        if case["inputs_changed"]:
+            fail("split_and_scale changes the caller's arrays (rng.shuffle works in place); leave them untouched.")
+        if x_train.dtype != np.float32 or x_val.dtype != np.float32:
+            fail(f"The images are {x_train.dtype}, expected float32: dividing uint8 by 255 gives float64, "
+                 "twice the memory Keras needs.")
+        x = np.concatenate([x_train, x_val]) * 255
+        if x.max() > 255.5 or not np.allclose(x[:, -1, -1], 255, atol=0.01):
+            fail("The pixels are not scaled to [0, 1] by dividing by 255.")
+        ids = np.rint(x[:, 0, 0]).astype(int) * 256 + np.rint(x[:, 0, 1]).astype(int)
+        if sorted(ids.tolist()) != list(range(n)):
+            fail(f"Hidden case {i}: some images are missing or repeated: every example must land in exactly "
+                 "one of the two sets.")
+        labels = np.asarray(exp["labels"])
+        if not np.array_equal(labels[ids], np.concatenate([y_train, y_val])):
+            fail("Images and labels are no longer paired: shuffle both with the same permutation.")
+        if ids[:n - n_val].tolist() == list(range(n - n_val)):
+            fail("The examples are not shuffled: on sorted data the validation set would be one class only.")
+        if not case["same_seed_same_result"]:
+            fail("Two calls with the same seed give different splits: draw the permutation from "
+                 "np.random.default_rng(seed).")
+        if case["other_seed_same_result"] and n_val < n - 1:
+            fail("Different seeds give the same split: use the seed you are given.")
+    return Verdict(True, "The pipeline is fixed: pairs kept, scaled float32, shuffled by the seed, inputs untouched.")
 
 
-def judge_quiz(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
-    """One point per question: letters case-insensitive, numbers within 0.5."""
-    answers, key = student.get("answers"), reference["answers"]
-    if not isinstance(answers, dict):
-        return Verdict(False, "quiz_answers is not a dict.", score=0.0)
-    right = 0
-    for q, expected in key.items():
-        given = answers.get(q)
-        if isinstance(expected, str):
-            right += isinstance(given, str) and given.strip().upper() == expected.upper()
-        else:
-            try:
-                right += abs(float(given) - float(expected)) <= 0.5
-            except (TypeError, ValueError):
-                pass
-    return Verdict(right == len(key), f"{right} of {len(key)} quiz answers are right.", score=right / len(key))
+def judge_train_within_budget(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
+    """Accuracy of the returned model on 2,000 hidden test images, against the true labels."""
+    if student.get("error"):
+        fail(f"train_digit_model could not be graded: {student['error']}")
+    if student.get("predicted") is None or student.get("output_shape", [0, 0])[-1] != 10:
+        fail(f"The model's output has shape {student.get('output_shape')}; expected (n, 10), one score per digit.")
+    predicted, labels = np.asarray(student["predicted"]), np.asarray(reference["labels"])
+    if predicted.shape != labels.shape:
+        fail("The model did not return one prediction per hidden test image.")
+    accuracy = float(np.mean(predicted == labels))
+    timing = f"training took {student.get('seconds', float('nan')):.0f} s in the grader"
+    if accuracy >= 0.97:
+        return Verdict(True, f"Test accuracy {accuracy:.1%} on the hidden images ({timing}).")
+    if accuracy >= 0.95:
+        return Verdict(False, f"Test accuracy {accuracy:.1%}: close, but below 97% ({timing}). Train longer or "
+                              "wider within the time budget.", score=0.5)
+    return Verdict(False, f"Test accuracy {accuracy:.1%}, far below 97% ({timing}). Is the model trained "
+                          "on all the images it receives, for several epochs?", score=0.0)
 
+
+judge_quiz = quiz_judge({
+    "q1": "The validation set guides decisions (the number of epochs, the model, the learning rate). "
+          "Each decision picks whatever happened to score well on those particular images, so their "
+          "accuracy becomes optimistic. Images never used for any decision give an unbiased estimate. "
+          "Keras accepts any data in evaluate, and a larger set is more precise but not less biased.",
+    "q2": "Accuracy only asks whether the largest probability is on the right digit; the loss, -log p_y, "
+          "also measures how much. If the model grows more confident on the few images it gets wrong, "
+          "the loss rises although no prediction changes. With fixed weights the validation loss is "
+          "deterministic, and both numbers are computed on the same validation images.",
+    "q3": "The sparse categorical cross-entropy of one image is -ln p_y, and Keras reports the mean over "
+          "the batch: (-ln 0.9 - ln 0.5 - ln 0.8 - ln 0.1) / 4 = (0.105 + 0.693 + 0.223 + 2.303) / 4, "
+          "about 0.831. The one image with p_y = 0.1 contributes more than the other three together.",
+    "q4": "One update per batch: 55,000 / 64 = 859.4, and the last, smaller batch of 24 images is a "
+          "batch too, so 860 updates. Keras rounds up (ceil); dropping the remainder would skip images.",
+})
 
 JUDGES: dict[str, Callable[[Any, Any], Verdict]] = {
-    "ch00.build-classifier": judge_build_classifier,
-    "ch00.accuracy": judge_accuracy,
-    "ch00.misclassified": judge_misclassified,
-    "ch00.best-epoch": judge_best_epoch,
+    "ch00.top-k-accuracy": judge_top_k_accuracy,
+    "ch00.early-stopping": judge_early_stopping,
+    "ch00.split-and-scale": judge_split_and_scale,
+    "ch00.train-within-budget": judge_train_within_budget,
     "ch00.quiz": judge_quiz,
 }

@@ -1,120 +1,178 @@
 """Reference solutions and plausible wrong answers for chapter 0's exercises (instructors only).
 
 SOLUTIONS maps each exercise id to the source a student could paste into the exercise cell;
-WRONG maps each id to (name, source) pairs that the hidden checks must reject.
+WRONG maps each id to (name, source) pairs that the hidden checks must reject. Each wrong
+answer is a mistake students really make, so the proof tests also show that its hint is useful.
 """
 
 from __future__ import annotations
 
 SOLUTIONS: dict[str, str] = {
-    "ch00.build-classifier": '''
-def build_classifier(hidden_units):
-    return keras.Sequential([
-        keras.Input(shape=(28, 28)),
-        keras.layers.Flatten(),
-        keras.layers.Dense(hidden_units, activation="relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    "ch00.top-k-accuracy": '''
+def top_k_accuracy(probs, labels, k):
+    probs = np.asarray(probs)
+    p_label = probs[np.arange(len(probs)), np.asarray(labels)]
+    n_above = np.count_nonzero(probs > p_label[:, None], axis=1)  # classes ranked above the label
+    return float(np.mean(n_above < k))
 ''',
-    "ch00.accuracy": '''
-def accuracy(probs, labels):
-    predicted = np.argmax(np.asarray(probs), axis=1)
-    return float(np.mean(predicted == np.asarray(labels)))
+    "ch00.early-stopping": '''
+def early_stopping(val_losses, patience, min_delta=0.0):
+    best_epoch, lowest, stale = 0, float("inf"), 0
+    for epoch, value in enumerate(val_losses, start=1):
+        if value < lowest - min_delta:
+            best_epoch, lowest, stale = epoch, value, 0
+            continue
+        stale += 1
+        if stale >= patience:
+            return epoch, best_epoch
+    return len(val_losses), best_epoch
 ''',
-    "ch00.misclassified": '''
-def misclassified(probs, labels):
-    return np.flatnonzero(np.argmax(probs, axis=1) != np.asarray(labels))
+    "ch00.split-and-scale": '''
+def split_and_scale(images, labels, n_val, seed):
+    shuffled = np.random.default_rng(seed).permutation(len(labels))
+    x = np.asarray(images)[shuffled].astype("float32") / np.float32(255)
+    y = np.asarray(labels)[shuffled]
+    n_train = len(y) - n_val
+    return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
 ''',
-    "ch00.best-epoch": '''
-def best_epoch(history):
-    logs = history.history if hasattr(history, "history") else history
-    return int(np.argmin(logs["val_loss"])) + 1
+    "ch00.train-within-budget": '''
+def train_digit_model(x_train, y_train):
+    keras.utils.set_random_seed(1)
+    net = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
+                            keras.layers.Dense(256, activation="relu"),
+                            keras.layers.Dense(10, activation="softmax")])
+    net.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy")
+    net.fit(x_train, y_train, epochs=4, batch_size=128, verbose=0)
+    return net
 ''',
     "ch00.quiz": '''
-quiz_answers = {"q1": "B", "q2": 101770, "q3": "C"}
+quiz_answers = {"q1": "C", "q2": "A", "q3": 0.8311, "q4": 860}
 ''',
 }
 
 WRONG: dict[str, list[tuple[str, str]]] = {
-    "ch00.build-classifier": [
-        ("ignores hidden_units", '''
-def build_classifier(hidden_units):
+    "ch00.top-k-accuracy": [
+        ("the k least probable classes (ascending argsort)", '''
+def top_k_accuracy(probs, labels, k):
+    top = np.argsort(probs, axis=1)[:, :k]
+    return float(np.mean([label in row for label, row in zip(labels, top)]))
+'''),
+        ("counts the label's own class, so only k - 1 others fit", '''
+def top_k_accuracy(probs, labels, k):
+    probs = np.asarray(probs)
+    p_label = probs[np.arange(len(probs)), labels]
+    return float(np.mean(np.count_nonzero(probs >= p_label[:, None], axis=1) < k))
+'''),
+        ("ignores k (plain accuracy)", '''
+def top_k_accuracy(probs, labels, k):
+    return float(np.mean(np.argmax(probs, axis=1) == labels))
+'''),
+        ("number of hits instead of the fraction", '''
+def top_k_accuracy(probs, labels, k):
+    top = np.argsort(probs, axis=1)[:, -k:]
+    return float(sum(label in row for label, row in zip(labels, top)))
+'''),
+    ],
+    "ch00.early-stopping": [
+        ("compares with the previous epoch, not the best so far", '''
+def early_stopping(val_losses, patience, min_delta=0.0):
+    best_epoch, stale = 1, 0
+    for epoch in range(2, len(val_losses) + 1):
+        if val_losses[epoch - 1] < val_losses[epoch - 2] - min_delta:
+            stale = 0
+            if val_losses[epoch - 1] < val_losses[best_epoch - 1]:
+                best_epoch = epoch
+        else:
+            stale += 1
+            if stale >= patience:
+                return epoch, best_epoch
+    return len(val_losses), best_epoch
+'''),
+        ("stops one epoch late (stale > patience)", '''
+def early_stopping(val_losses, patience, min_delta=0.0):
+    best_epoch, lowest, stale = 0, float("inf"), 0
+    for epoch, value in enumerate(val_losses, start=1):
+        if value < lowest - min_delta:
+            best_epoch, lowest, stale = epoch, value, 0
+        else:
+            stale += 1
+            if stale > patience:
+                return epoch, best_epoch
+    return len(val_losses), best_epoch
+'''),
+        ("ignores min_delta", '''
+def early_stopping(val_losses, patience, min_delta=0.0):
+    best_epoch, lowest, stale = 0, float("inf"), 0
+    for epoch, value in enumerate(val_losses, start=1):
+        if value < lowest:
+            best_epoch, lowest, stale = epoch, value, 0
+        else:
+            stale += 1
+            if stale >= patience:
+                return epoch, best_epoch
+    return len(val_losses), best_epoch
+'''),
+        ("0-based epochs", '''
+def early_stopping(val_losses, patience, min_delta=0.0):
+    best_epoch, lowest, stale = 0, float("inf"), 0
+    for epoch, value in enumerate(val_losses):
+        if value < lowest - min_delta:
+            best_epoch, lowest, stale = epoch, value, 0
+        else:
+            stale += 1
+            if stale >= patience:
+                return epoch, best_epoch
+    return len(val_losses) - 1, best_epoch
+'''),
+    ],
+    "ch00.split-and-scale": [
+        ("the original bug: two independent shuffles", '''
+def split_and_scale(images, labels, n_val, seed):
+    rng = np.random.default_rng(seed)
+    x = np.array(images, dtype="float32") / 255
+    y = np.array(labels)
+    rng.shuffle(x)
+    rng.shuffle(y)
+    return (x[:-n_val], y[:-n_val]), (x[-n_val:], y[-n_val:])
+'''),
+        ("shuffles the caller's labels in place", '''
+def split_and_scale(images, labels, n_val, seed):
+    order = np.random.default_rng(seed).permutation(len(labels))
+    labels[:] = labels[order]
+    x = images[order].astype("float32") / 255
+    return (x[:-n_val], labels[:-n_val]), (x[-n_val:], labels[-n_val:])
+'''),
+        ("float64 pixels", '''
+def split_and_scale(images, labels, n_val, seed):
+    order = np.random.default_rng(seed).permutation(len(labels))
+    x, y = images[order] / 255, labels[order]
+    return (x[:-n_val], y[:-n_val]), (x[-n_val:], y[-n_val:])
+'''),
+        ("no shuffle: the validation set is the tail of the data", '''
+def split_and_scale(images, labels, n_val, seed):
+    x, y = images.astype("float32") / 255, np.array(labels)
+    return (x[:-n_val], y[:-n_val]), (x[-n_val:], y[-n_val:])
+'''),
+    ],
+    "ch00.train-within-budget": [
+        ("too little training: one epoch on 1,000 images", '''
+def train_digit_model(x_train, y_train):
+    net = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
+                            keras.layers.Dense(32, activation="relu"),
+                            keras.layers.Dense(10, activation="softmax")])
+    net.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    net.fit(x_train[:1000], y_train[:1000], epochs=1, verbose=0)
+    return net
+'''),
+        ("returns the model without training it", '''
+def train_digit_model(x_train, y_train):
     return keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
-                             keras.layers.Dense(64, activation="relu"),
                              keras.layers.Dense(10, activation="softmax")])
-'''),
-        ("no softmax on the output", '''
-def build_classifier(hidden_units):
-    return keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
-                             keras.layers.Dense(hidden_units, activation="relu"), keras.layers.Dense(10)])
-'''),
-        ("sigmoid hidden layer", '''
-def build_classifier(hidden_units):
-    return keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
-                             keras.layers.Dense(hidden_units, activation="sigmoid"),
-                             keras.layers.Dense(10, activation="softmax")])
-'''),
-        ("compiled", '''
-def build_classifier(hidden_units):
-    model = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
-                              keras.layers.Dense(hidden_units, activation="relu"),
-                              keras.layers.Dense(10, activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    return model
-'''),
-    ],
-    "ch00.accuracy": [
-        ("count instead of fraction", '''
-def accuracy(probs, labels):
-    return float(np.sum(np.argmax(probs, axis=1) == labels))
-'''),
-        ("error rate", '''
-def accuracy(probs, labels):
-    return float(np.mean(np.argmax(probs, axis=1) != labels))
-'''),
-        ("argmax over the wrong axis", '''
-def accuracy(probs, labels):
-    return float(np.mean(np.argmax(probs, axis=0) == labels))
-'''),
-    ],
-    "ch00.misclassified": [
-        ("indices of the correct predictions", '''
-def misclassified(probs, labels):
-    return np.flatnonzero(np.argmax(probs, axis=1) == labels)
-'''),
-        ("boolean mask", '''
-def misclassified(probs, labels):
-    return np.argmax(probs, axis=1) != labels
-'''),
-        ("1-based indices", '''
-def misclassified(probs, labels):
-    return np.flatnonzero(np.argmax(probs, axis=1) != labels) + 1
-'''),
-    ],
-    "ch00.best-epoch": [
-        ("0-based", '''
-def best_epoch(history):
-    logs = history.history if hasattr(history, "history") else history
-    return int(np.argmin(logs["val_loss"]))
-'''),
-        ("training loss", '''
-def best_epoch(history):
-    logs = history.history if hasattr(history, "history") else history
-    return int(np.argmin(logs["loss"])) + 1
-'''),
-        ("dicts only", '''
-def best_epoch(history):
-    return int(np.argmin(history["val_loss"])) + 1
-'''),
-        ("returns the loss", '''
-def best_epoch(history):
-    logs = history.history if hasattr(history, "history") else history
-    return min(logs["val_loss"])
 '''),
     ],
     "ch00.quiz": [
-        ("validation data trains the model; parameters without biases", '''
-quiz_answers = {"q1": "A", "q2": 101632, "q3": "B"}
+        ("loss and accuracy must move together; forgets the last partial batch", '''
+quiz_answers = {"q1": "A", "q2": "B", "q3": 0.8311, "q4": 859}
 '''),
     ],
 }

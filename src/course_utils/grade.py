@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.exercises import Verdict
+from course_utils.checking import CheckFailed, Verdict
 
 EXPORT_MIME = "application/x-course-export+json"
 DENIED_MARK = "course-grader-denied"
@@ -145,8 +145,10 @@ class HiddenChapter:
     checks.py defines ``EXPORTS`` {id: snippet that leaves a JSON-able value in ``_export``},
     ``JUDGES`` {id: judge(student_export, reference_export) -> Verdict}, and optionally
     ``PRELUDE`` (source run before every snippet) and ``POINTS`` {id: points, default 1}.
-    solutions.py defines ``SOLUTIONS`` {id: source of the exercise cell} and ``WRONG``
-    {id: [(name, source), ...]} of plausible wrong answers.
+    solutions.py defines ``SOLUTIONS`` {id: source of the exercise cell}, ``WRONG``
+    {id: [(name, source), ...]} of plausible wrong answers and, optionally, ``TAUGHT``
+    {id: [source, ...]}: code that the chapter shows on purpose and a solution may repeat
+    (the leak scan does not search for it).
     """
 
     chapter: str                                   # "ch00"
@@ -156,6 +158,7 @@ class HiddenChapter:
     prelude: str = ""                              # imports every snippet may rely on
     solutions: dict[str, str] = field(default_factory=dict)
     wrong: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    taught: dict[str, list[str]] = field(default_factory=dict)  # id -> code the chapter shows on purpose
     references: dict[str, Any] | None = None       # id -> reference export (computed once)
 
     @property
@@ -213,15 +216,16 @@ def load_chapter(folder: Path) -> HiddenChapter:
     if bad:
         raise GraderError(f"{folder}/checks.py: exercise ids must start with '{chapter}.': {bad}")
     points = {i: float(getattr(checks, "POINTS", {}).get(i, 1.0)) for i in exports}
-    solutions, wrong = {}, {}
+    solutions, wrong, taught = {}, {}, {}
     if (folder / "solutions.py").is_file():
         sol = _load_module(folder / "solutions.py", f"_course_hidden_{chapter}_solutions")
         solutions, wrong = dict(getattr(sol, "SOLUTIONS", {})), dict(getattr(sol, "WRONG", {}))
+        taught = {k: list(v) for k, v in dict(getattr(sol, "TAUGHT", {})).items()}
     missing = sorted(set(exports) - set(solutions))
     if missing:
         raise GraderError(f"{folder}/solutions.py: no reference solution for {missing}")
     return HiddenChapter(chapter, dict(exports), dict(judges), points, getattr(checks, "PRELUDE", ""),
-                         solutions, {k: list(v) for k, v in wrong.items()})
+                         solutions, {k: list(v) for k, v in wrong.items()}, taught)
 
 
 def load_instructor_tree(root: Path) -> InstructorTree:
@@ -671,6 +675,7 @@ class ExerciseResult:
     max_points: float
     passed: bool
     message: str
+    details: list[str] = field(default_factory=list)   # e.g. explanations of wrong quiz answers
 
 
 @dataclass
@@ -714,14 +719,18 @@ def judge_exercise(chapter: HiddenChapter, exercise_id: str, raw: str | None, ru
         msg = str(exported["error"])[:MAX_MESSAGE]
         return Verdict(False, f"The hidden check could not run your code: {msg}"), None
     try:
-        verdict = chapter.judges[exercise_id](exported["value"], copy.deepcopy(chapter.references[exercise_id]))
+        try:
+            verdict = chapter.judges[exercise_id](exported["value"], copy.deepcopy(chapter.references[exercise_id]))
+        except CheckFailed as stop:  # a judge may stop at the first problem with fail(...)
+            verdict = stop.verdict
         if not isinstance(verdict, Verdict):
             raise TypeError(f"judge returned {type(verdict).__name__}, not a Verdict")
     except Exception as err:
         internal = f"{exercise_id}: judge raised {type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}"
         return Verdict(False, "Your answer has an unexpected form (type or structure) that the hidden "
                               "check could not read; compare it with the exercise's instructions."), internal
-    return Verdict(verdict.passed, str(verdict.message)[:2 * MAX_MESSAGE], verdict.score), None
+    details = tuple(str(d) for d in verdict.details)  # written by the instructor's judge, not by the student
+    return Verdict(verdict.passed, str(verdict.message)[:2 * MAX_MESSAGE], verdict.score, details), None
 
 
 def judge_submission(sub: Submission, chapter: HiddenChapter, plan: Plan, run: RunResult,
@@ -741,7 +750,7 @@ def judge_submission(sub: Submission, chapter: HiddenChapter, plan: Plan, run: R
             res.internal.append(internal)
         pts = chapter.points[exercise_id]
         res.exercises.append(ExerciseResult(exercise_id, round(pts * verdict.fraction, 4), pts,
-                                            verdict.passed, verdict.message))
+                                            verdict.passed, verdict.message, list(verdict.details)))
     res.score = round(sum(e.points for e in res.exercises), 4)
     return res
 
@@ -762,6 +771,11 @@ def feedback_markdown(res: SubmissionResult) -> str:
             msg = e.message.replace("|", "\\|").replace("\n", " ")
             lines.append(f"| {e.exercise} | {e.points:g} / {e.max_points:g} | {mark} {msg} |")
         lines.append("")
+    reviewed = [e for e in res.exercises if e.details]
+    if reviewed:
+        lines += ["## What to review", ""]
+        for e in reviewed:
+            lines += [f"### {e.exercise}", ""] + [f"- {d}" for d in e.details] + [""]
     if res.notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in res.notes] + [""]
     return "\n".join(lines)
@@ -773,10 +787,14 @@ def feedback_html(res: SubmissionResult) -> str:
                    f"<td>{'&#x2705;' if e.passed else '&#x274c;'} {html.escape(e.message)}</td></tr>"
                    for e in res.exercises)
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in res.notes)
+    review = "".join(f"<h3>{html.escape(e.exercise)}</h3><ul>"
+                     + "".join(f"<li>{html.escape(d.replace('**', ''))}</li>" for d in e.details) + "</ul>"
+                     for e in res.exercises if e.details)
     return (f"<!doctype html><meta charset='utf-8'><title>Feedback for {html.escape(res.student)}</title>"
             f"<h1>Feedback for {html.escape(res.student)}</h1><p>Notebook: <code>{html.escape(Path(res.path).name)}"
             f"</code></p><p><b>Score: {res.score:g} / {res.max_score:g} ({res.percent:.0f}%)</b></p>"
             f"<table border='1'><tr><th>Exercise</th><th>Points</th><th>Verdict</th></tr>{rows}</table>"
+            + (f"<h2>What to review</h2>{review}" if review else "")
             + (f"<h2>Notes</h2><ul>{notes}</ul>" if notes else ""))
 
 

@@ -9,7 +9,9 @@ completes. The *check cell* right after it calls :func:`check`::
 :func:`check` never raises: it prints one verdict line (✅ or ❌ with a hint), so an
 untouched notebook still runs top to bottom. Visible checks only use public, simple
 cases; the grade comes from hidden checks that students never see (see the
-instructors' guide). Each chapter's visible checks live in ``course_utils.exercises.chNN``.
+instructors' guide). Each chapter's visible checks live in ``course_utils.exercises.chNN``;
+the building blocks they use (``call``, ``expect_close``, ``fail``...) live in
+``course_utils.checking``, shared with the hidden checks.
 """
 
 from __future__ import annotations
@@ -20,39 +22,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+from course_utils.checking import (FAIL_MARK, PASS_MARK, CheckFailed, Verdict, as_array, call, diagnose,
+                                   expect_close, fail)
 
-PASS_MARK = "\u2705"  # ✅
-FAIL_MARK = "\u274c"  # ❌
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The outcome of one check: pass/fail, a specific message, a score in [0, 1] (chapter 0)."""
-
-    passed: bool
-    message: str
-    score: float | None = None  # None: 1.0 if passed else 0.0
-
-    @property
-    def fraction(self) -> float:
-        """The score as a fraction of the exercise's points."""
-        if self.score is None:
-            return 1.0 if self.passed else 0.0
-        return float(min(1.0, max(0.0, self.score)))
-
-    def line(self, exercise_id: str) -> str:
-        """The one line a student sees."""
-        return f"{PASS_MARK if self.passed else FAIL_MARK} [{exercise_id}] {self.message}"
-
-
-class _Fail(Exception):
-    """Raised inside a check to stop at the first problem found."""
-
-    def __init__(self, verdict: Verdict):
-        super().__init__(verdict.message)
-        self.verdict = verdict
-
+__all__ = ["FAIL_MARK", "PASS_MARK", "CheckFailed", "Question", "Verdict", "as_array", "call", "check",
+           "diagnose", "expect_close", "fail", "find_check", "run_check", "validate_answers", "visible_check"]
 
 VisibleCheck = Callable[..., Verdict]
 _REGISTRY: dict[str, VisibleCheck] = {}
@@ -93,7 +67,7 @@ def run_check(exercise_id: str, *args: Any, **kwargs: Any) -> Verdict:
                               "id in this cell against the exercise above.")
     try:
         return fn(*args, **kwargs)
-    except _Fail as stop:
+    except CheckFailed as stop:
         return stop.verdict
     except (Exception, SystemExit) as err:  # the student's code escaped the check's own guards
         return Verdict(False, f"The check stopped on an error: {type(err).__name__}: {err}")
@@ -105,102 +79,6 @@ def check(exercise_id: str, *args: Any, **kwargs: Any) -> None:
     if not isinstance(verdict, Verdict):  # a check that forgot to return its verdict
         verdict = Verdict(False, "The check returned no verdict; please report this to the course authors.")
     print(verdict.line(exercise_id))
-
-
-# ---------------------------------------------------------------------------------------------
-# Building blocks shared by visible checks (here) and hidden checks (instructor tree).
-# ---------------------------------------------------------------------------------------------
-
-def fail(message: str) -> None:
-    """Stop the current check with a failing verdict (chapter 0)."""
-    raise _Fail(Verdict(False, message))
-
-
-def call(fn: Any, *args: Any, what: str | None = None, **kwargs: Any) -> Any:
-    """Call the student's function, turning a stub or a crash into a specific failure (chapter 0)."""
-    name = what or getattr(fn, "__name__", "your function")
-    if fn is None or fn is Ellipsis:
-        fail(f"{name} is not defined yet: run the exercise cell above first.")
-    if not callable(fn):
-        fail(f"{name} should be a function, but it is a {type(fn).__name__}.")
-    try:
-        return fn(*args, **kwargs)
-    except NotImplementedError:
-        fail(f"Not implemented yet: replace the `raise NotImplementedError` in {name} with your code.")
-    except (Exception, SystemExit) as err:
-        fail(f"{name} raised {type(err).__name__}: {err}")
-
-
-def as_array(value: Any, name: str = "the result") -> np.ndarray:
-    """Convert a result (NumPy, TensorFlow tensor, list, number) to a NumPy array, or fail (chapter 0)."""
-    if value is None:
-        fail(f"{name} is None: did you forget to `return` it?")
-    if hasattr(value, "numpy") and callable(value.numpy):
-        value = value.numpy()
-    try:
-        arr = np.asarray(value)
-    except Exception as err:
-        fail(f"{name} could not be turned into an array ({type(err).__name__}: {err}).")
-    if arr.dtype == object:
-        fail(f"{name} is not numeric (it is a {type(value).__name__} of mixed objects).")
-    return arr
-
-
-def diagnose(got: Any, expected: Any, name: str = "the result", rtol: float = 1e-5,
-             atol: float = 1e-7, check_dtype: bool = False) -> str | None:
-    """None if `got` matches `expected`, else a hint that says *how* it differs (chapter 0).
-
-    The hints look for the usual mistakes: a missing return, a wrong shape (or a
-    transposed one), a wrong dtype, NaN or infinite values, a result off by a constant
-    factor, by a constant offset or by its sign.
-    """
-    try:
-        g = as_array(got, name)
-    except _Fail as stop:
-        return stop.verdict.message
-    e = np.asarray(expected)
-    if g.shape != e.shape:
-        if g.ndim == 2 and g.shape == e.shape[::-1]:
-            return f"{name} has shape {g.shape}, expected {e.shape}: it looks transposed."
-        if g.size == e.size:
-            return f"{name} has shape {g.shape}, expected {e.shape} (same number of values: reshape it)."
-        return f"{name} has shape {g.shape}, expected {e.shape}."
-    if check_dtype and g.dtype != e.dtype:
-        return f"{name} has dtype {g.dtype}, expected {e.dtype}."
-    if not np.issubdtype(g.dtype, np.number) and g.dtype != bool:
-        return f"{name} has dtype {g.dtype}, expected numbers."
-    gf, ef = g.astype(np.float64), e.astype(np.float64)
-    if np.isnan(gf).any() and not np.isnan(ef).any():
-        return f"{name} contains NaN values ({int(np.isnan(gf).sum())} of {gf.size})."
-    if np.isinf(gf).any() and not np.isinf(ef).any():
-        return f"{name} contains infinite values: look for a division by zero or an overflow."
-    if np.allclose(gf, ef, rtol=rtol, atol=atol, equal_nan=True):
-        return None
-    finite = np.isfinite(gf) & np.isfinite(ef)
-    gv, ev = gf[finite], ef[finite]
-    if gv.size and np.allclose(gv, -ev, rtol=rtol, atol=atol):
-        return f"{name} has the right size but the opposite sign."
-    nz = np.abs(ev) > 1e-12
-    if nz.sum() >= 1:
-        ratios = gv[nz] / ev[nz]
-        r = float(np.median(ratios))
-        if np.allclose(ratios, r, rtol=1e-4) and not math.isclose(r, 1.0, rel_tol=1e-4) and r != 0:
-            return f"{name} is off by a constant factor: it is about {r:.4g} times the expected values."
-    if gv.size > 1:
-        diff = gv - ev
-        d = float(np.median(diff))
-        if np.allclose(diff, d, atol=max(atol, 1e-6)) and abs(d) > atol:
-            return f"{name} is off by a constant offset of about {d:.4g}."
-    worst = float(np.max(np.abs(gv - ev))) if gv.size else float("nan")
-    return f"{name} differs from the expected values (largest absolute difference {worst:.3g})."
-
-
-def expect_close(got: Any, expected: Any, name: str = "the result", **kwargs: Any) -> np.ndarray:
-    """Fail with diagnose()'s hint unless `got` matches `expected`; return got as an array (chapter 0)."""
-    hint = diagnose(got, expected, name, **kwargs)
-    if hint is not None:
-        fail(hint)
-    return as_array(got, name)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,79 +2,140 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
 
-from . import Question, Verdict, as_array, call, expect_close, fail, validate_answers, visible_check
+from . import Question, Verdict, as_array, call, fail, validate_answers, visible_check
 
-QUIZ = (Question("q1", ("A", "B", "C", "D")), Question("q2"), Question("q3", ("A", "B", "C", "D")))
+QUIZ = (Question("q1", ("A", "B", "C", "D")), Question("q2", ("A", "B", "C", "D")), Question("q3"),
+        Question("q4"))
 
 
-@visible_check("ch00.build-classifier")
-def check_build_classifier(build_classifier: Any) -> Verdict:
-    """The model maps (n, 28, 28) images to (n, 10) probabilities with the right parameter count."""
+@visible_check("ch00.top-k-accuracy")
+def check_top_k_accuracy(top_k_accuracy: Any) -> Verdict:
+    """Four examples, three classes, k = 1, 2 and 3."""
+    probs = np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3], [0.2, 0.3, 0.5], [0.7, 0.2, 0.1]], dtype="float32")
+    labels = np.array([1, 1, 0, 2])
+    expected = {1: 0.25, 2: 0.5, 3: 1.0}  # label ranks: 2nd, 1st, 3rd, 3rd
+    got = {k: as_array(call(top_k_accuracy, probs.copy(), labels.copy(), k, what="top_k_accuracy"),
+                       f"top_k_accuracy(probs, labels, {k})") for k in expected}
+    for k, value in got.items():
+        if value.shape != ():
+            fail(f"top_k_accuracy(..., k={k}) returned an array of shape {value.shape}; return one number.")
+    values = {k: float(v) for k, v in got.items()}
+    if values[1] == 0.5:
+        fail("With k=1 the result should be the plain accuracy (0.25 here). Did you take the k *smallest* "
+             "probabilities? np.argsort sorts in increasing order.")
+    if values[1] == 0.0 and values[2] == 0.25:
+        fail("The result is the top-(k-1) accuracy: when you count the classes ranked above the label, "
+             "do not count the label's own class.")
+    if values[1] == 1.0 and values[2] == 2.0:
+        fail("top_k_accuracy returned the number of hits; divide by the number of examples.")
+    if values[3] != 1.0:
+        fail(f"With k=3 and three classes every label is in the top k, so the result is 1.0; got {values[3]:g}.")
+    for k, value in values.items():
+        if not np.isclose(value, expected[k]):
+            fail(f"top_k_accuracy(probs, labels, k={k}) is {value:g}; on this example it should be {expected[k]:g}.")
+    return Verdict(True, "Correct on the public example (k = 1, 2, 3).")
+
+
+def _keras_early_stopping(val_losses: list[float], patience: int, min_delta: float) -> tuple[int, int]:
+    """What keras.callbacks.EarlyStopping does with these validation losses: the oracle of the check."""
     import keras
-    model = call(build_classifier, 64, what="build_classifier")
-    if not isinstance(model, keras.Model):
-        fail(f"build_classifier should return a Keras model, got {type(model).__name__}.")
-    x = np.zeros((2, 28, 28), dtype="float32")
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, min_delta=min_delta,
+                                            restore_best_weights=True)
+    model.stop_training = False  # fit sets this flag; the callback raises it to stop
+    stopper.set_model(model)
+    stopper.on_train_begin()
+    epochs_run = 0
+    for epoch, value in enumerate(val_losses):
+        epochs_run = epoch + 1
+        stopper.on_epoch_end(epoch, {"val_loss": value})
+        if model.stop_training:
+            break
+    return epochs_run, stopper.best_epoch + 1
+
+
+@visible_check("ch00.early-stopping")
+def check_early_stopping(early_stopping: Any) -> Verdict:
+    """Three public curves, compared with what keras.callbacks.EarlyStopping does on them."""
+    curves = [([0.9, 0.6, 0.5, 0.52, 0.49, 0.5, 0.51, 0.53, 0.55], 2, 0.0),
+              ([0.9, 0.6, 0.5, 0.495, 0.49, 0.485, 0.6], 2, 0.01),
+              ([0.9, 0.5, 0.7, 0.6, 0.55, 0.52, 0.51], 2, 0.0)]
+    for values, patience, min_delta in curves:
+        got = call(early_stopping, list(values), patience, min_delta, what="early_stopping")
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            fail("early_stopping should return a tuple (stop_epoch, best_epoch).")
+        stop, best = got
+        if isinstance(stop, (bool, np.bool_)) or not isinstance(stop, (int, np.integer)) \
+                or not isinstance(best, (int, np.integer)):
+            fail(f"Both epochs should be integers, got {stop!r} and {best!r}.")
+        expected = _keras_early_stopping(values, patience, min_delta)
+        where = f"with val_loss={values}, patience={patience}, min_delta={min_delta}"
+        if (stop + 1, best + 1) == expected:
+            fail("The epochs are 0-based: count them from 1, as Keras prints them.")
+        if (stop, best) != expected:
+            fail(f"{where}: you return ({stop}, {best}); keras.callbacks.EarlyStopping stops after epoch "
+                 f"{expected[0]} and restores epoch {expected[1]}.")
+    return Verdict(True, "Matches keras.callbacks.EarlyStopping on the public curves.")
+
+
+@visible_check("ch00.split-and-scale")
+def check_split_and_scale(split_and_scale: Any) -> Verdict:
+    """Ten 2 x 2 images that carry their own index, sorted labels, three held out."""
+    images = np.zeros((10, 2, 2), dtype="uint8")
+    images[:, 0, 0] = np.arange(10) * 20       # image i has pixel (0, 0) = 20 i
+    labels = np.array([0, 0, 0, 1, 1, 1, 1, 2, 2, 2], dtype="uint8")
+    before = images.copy(), labels.copy()
+    result = call(split_and_scale, images, labels, 3, 0, what="split_and_scale")
     try:
-        out = as_array(model(x), "the model's output")
-    except Exception as err:
-        fail(f"Calling the model on a batch of shape (2, 28, 28) failed: {type(err).__name__}: {err}")
-    if out.shape != (2, 10):
-        fail(f"The model's output has shape {out.shape}, expected (2, 10): one score per digit class.")
-    if not np.allclose(out.sum(axis=1), 1.0, atol=1e-4) or (out < 0).any():
-        fail("The outputs are not probabilities (rows should be >= 0 and sum to 1): "
-             "use a softmax activation in the last layer.")
-    expected = 784 * 64 + 64 + 64 * 10 + 10
-    if model.count_params() != expected:
-        fail(f"With hidden_units=64 the model has {model.count_params()} parameters, expected {expected}: "
-             "does the hidden layer use the `hidden_units` argument?")
-    return Verdict(True, "The model has the right shape, parameter count and softmax output.")
+        (x_train, y_train), (x_val, y_val) = result
+    except (TypeError, ValueError):
+        fail("split_and_scale should return ((x_train, y_train), (x_val, y_val)).")
+    if not np.array_equal(labels, before[1]) or not np.array_equal(images, before[0]):
+        fail("Your function changed the caller's arrays: rng.shuffle shuffles in place. "
+             "Index with a permutation instead (a[order] makes a copy).")
+    x_train, x_val = as_array(x_train, "x_train"), as_array(x_val, "x_val")
+    y_train, y_val = as_array(y_train, "y_train"), as_array(y_val, "y_val")
+    if (len(x_train), len(y_train), len(x_val), len(y_val)) != (7, 7, 3, 3):
+        fail("With 10 examples and n_val=3, expect 7 training and 3 validation examples.")
+    if x_train.dtype != np.float32:
+        fail(f"The images are {x_train.dtype}; Keras trains in float32 (uint8 / 255 gives float64).")
+    ids = np.rint(np.concatenate([x_train, x_val])[:, 0, 0] * 255 / 20).astype(int)
+    if sorted(ids.tolist()) != list(range(10)):
+        fail("The pixels are not the original ones divided by 255, or some images are repeated or lost.")
+    if not np.array_equal(labels[ids], np.concatenate([y_train, y_val])):
+        fail("Images and labels are no longer paired: shuffle both with one permutation.")
+    if ids[:7].tolist() == list(range(7)):
+        fail("The data is not shuffled: with sorted labels the validation set holds only the last class.")
+    return Verdict(True, "Pairs kept, pixels scaled to float32, data shuffled, inputs untouched.")
 
 
-@visible_check("ch00.accuracy")
-def check_accuracy(accuracy: Any) -> Verdict:
-    """Accuracy of three hand-made predictions."""
-    probs = np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]], dtype="float32")
-    labels = np.array([1, 1, 1])
-    got = call(accuracy, probs, labels, what="accuracy")
-    expect_close(got, 2 / 3, "accuracy(probs, labels)")
-    got = call(accuracy, probs, np.array([1, 0, 1]), what="accuracy")
-    expect_close(got, 1.0, "accuracy(probs, labels) with all predictions right")
-    return Verdict(True, "Correct on the two public examples.")
+@visible_check("ch00.train-within-budget")
+def check_train_within_budget(train_digit_model: Any) -> Verdict:
+    """Trains on the 55,000 training images and measures the 5,000 validation images."""
+    import keras
 
-
-@visible_check("ch00.misclassified")
-def check_misclassified(misclassified: Any) -> Verdict:
-    """Indices of the wrong predictions in a five-example batch."""
-    probs = np.eye(3, dtype="float32")[[0, 1, 2, 2, 0]]
-    labels = np.array([0, 2, 2, 1, 0])
-    got = as_array(call(misclassified, probs, labels, what="misclassified"), "misclassified(...)")
-    if got.dtype == bool:
-        fail("misclassified returned a boolean mask; return the integer indices (np.flatnonzero or np.where).")
-    if not np.issubdtype(got.dtype, np.integer):
-        fail(f"misclassified should return integer indices, got dtype {got.dtype}.")
-    if got.tolist() == [0, 2, 4]:
-        fail("You returned the indices of the *correct* predictions; the exercise asks for the wrong ones.")
-    expect_close(got, np.array([1, 3]), "misclassified(...)")
-    return Verdict(True, "Correct on the public example.")
-
-
-@visible_check("ch00.best-epoch")
-def check_best_epoch(best_epoch: Any) -> Verdict:
-    """1-based epoch of the lowest validation loss in a hand-made history."""
-    history = {"loss": [0.9, 0.5, 0.3, 0.2], "val_loss": [0.8, 0.45, 0.5, 0.6]}
-    got = call(best_epoch, history, what="best_epoch")
-    if got == 4:
-        fail("best_epoch returned 4, the epoch of the lowest *training* loss: use history['val_loss'].")
-    if got == 1:
-        fail("best_epoch returned 1: that is the 0-based index of the best epoch. Epochs count from 1.")
-    if got != 2:
-        fail(f"best_epoch returned {got!r}, expected 2 for this history.")
-    return Verdict(True, "Correct on the public example.")
+    from course_utils.data import load_mnist
+    data = load_mnist(validation=5000)
+    start = time.perf_counter()
+    model = call(train_digit_model, data.x_train, data.y_train, what="train_digit_model")
+    seconds = time.perf_counter() - start
+    if not isinstance(model, keras.Model):
+        fail(f"train_digit_model should return a trained Keras model, got {type(model).__name__}.")
+    probs = as_array(model.predict(data.x_val, verbose=0), "the model's predictions")
+    if probs.ndim != 2 or probs.shape[1] != 10:
+        fail(f"The model's output has shape {probs.shape}; expected (n, 10), one score per digit.")
+    accuracy = float(np.mean(probs.argmax(axis=1) == data.y_val))
+    summary = f"validation accuracy {accuracy:.1%}, training took {seconds:.0f} s"
+    if seconds > 60:
+        fail(f"{summary}: over the 60 s budget. Use fewer epochs, a larger batch or a smaller model.")
+    if accuracy < 0.97:
+        fail(f"{summary}: below the 97% target.")
+    return Verdict(True, f"{summary}. The grade uses other test images.")
 
 
 @visible_check("ch00.quiz")

@@ -1,0 +1,173 @@
+"""The hidden-check kit: what every chapter's ``instructor/chNN/checks.py`` builds on.
+
+A hidden check has two halves (see the instructors' page of the book):
+
+- an **export snippet**, source code run in the student's kernel after the exercise section.
+  It starts with :data:`KERNEL_HELPERS`, builds hidden inputs, calls the student's function
+  through ``_call`` (which never raises) and leaves a JSON-able value in ``_export``;
+- a **judge**, a function run in the grader's process that compares the student's export
+  with the reference export (the same snippet run on the reference solution) and returns a
+  :class:`~course_utils.checking.Verdict`, or stops early with
+  :func:`~course_utils.checking.fail`, exactly as a visible check does.
+
+Nothing here is secret: the hidden inputs, the expected values and the quiz explanations
+live in the instructors' tree, never in this package.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from course_utils.checking import Verdict, fail
+
+Judge = Callable[[Any, Any], Verdict]
+
+# Kernel side. Plain source text, prepended to every snippet: the snippet runs on a copy of the
+# student's namespace, so ``globals()`` below is that namespace. Every name starts with "_" so
+# that it cannot collide with the student's own.
+KERNEL_HELPERS = '''
+def _plain(value, _depth=0):
+    """A student's result as JSON-able data: arrays stay arrays, objects become their type's name."""
+    import numpy as _np
+    if _depth > 20:
+        return {"__object__": "too deeply nested"}
+    if hasattr(value, "numpy") and callable(value.numpy):
+        try:
+            value = value.numpy()
+        except Exception:
+            return {"__object__": type(value).__name__}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, _np.generic):
+        return value.item()
+    if isinstance(value, _np.ndarray):
+        return value if value.dtype.kind in "biuf" else {"__object__": f"array of {value.dtype}"}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, _depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v, _depth + 1) for k, v in value.items()}
+    return {"__object__": type(value).__name__}
+
+def _run(_name, *args, **kwargs):
+    """Call the student's function by name: {"ok": its result as it is} or {"error": what went wrong}."""
+    _fn = globals().get(_name)
+    if _fn is None:
+        return {"error": f"{_name} is not defined: run its exercise cell"}
+    if not callable(_fn):
+        return {"error": f"{_name} should be a function, but it is a {type(_fn).__name__}"}
+    try:
+        return {"ok": _fn(*args, **kwargs)}
+    except NotImplementedError:
+        return {"error": "NotImplementedError (the stub is not completed yet)"}
+    except Exception as _err:
+        return {"error": f"{type(_err).__name__}: {_err}"}
+
+def _call(_name, *args, **kwargs):
+    """Like _run, with the result reduced to JSON-able data by _plain."""
+    _result = _run(_name, *args, **kwargs)
+    if "ok" in _result:
+        _result["ok"] = _plain(_result["ok"])
+    return _result
+'''
+
+# The export snippet of every quiz: the student's answers, reduced to plain values.
+QUIZ_EXPORT = '''
+def _answer(value):
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    try:
+        return float(value)
+    except Exception:
+        return str(value)[:50]
+_export = {"answers": {str(k): _answer(v) for k, v in quiz_answers.items()}
+           if isinstance(globals().get("quiz_answers"), dict) else None}
+'''
+
+
+def snippet(source: str) -> str:
+    """An export snippet: the kernel helpers, then the exercise's own source."""
+    return KERNEL_HELPERS + "\n" + source
+
+
+# Grader side: building blocks of judges.
+
+def ok(result: Any, name: str, allow_none: bool = False) -> Any:
+    """The value of a ``_call`` result, or a failing verdict that says what went wrong."""
+    if not isinstance(result, Mapping):
+        fail(f"{name}: the hidden check could not read your result.")
+    if result.get("error"):
+        fail(f"{name} raised {result['error']}" if "not defined" not in str(result["error"])
+             else str(result["error"]) + ".")
+    value = result.get("ok")
+    if value is None and not allow_none:
+        fail(f"{name} returned None: did you forget `return`?")
+    if isinstance(value, Mapping) and "__object__" in value:
+        fail(f"{name} returned a {value['__object__']}, not numbers.")
+    return value
+
+
+def each_case(student: Mapping[str, Any], reference: Mapping[str, Any], name: str,
+              key: str = "cases", allow_none: bool = False) -> Iterator[tuple[int, Any, Any]]:
+    """(case number, the student's value, the reference case) for every hidden case.
+
+    Each case is a dict holding at least ``_call``'s result; the reference case is the whole
+    dict (its value is ``case["ok"]``), so a judge can also use anything else the snippet
+    recorded. Stops with a specific failure at the first case where the student's function
+    raised, returned None (unless ``allow_none``) or returned something that is not numbers.
+    """
+    cases, expected = student.get(key), reference[key]
+    if not isinstance(cases, list) or len(cases) != len(expected):
+        fail(f"{name}: the hidden check could not read your results.")
+    for i, (got, exp) in enumerate(zip(cases, expected), start=1):
+        if not isinstance(got, Mapping):
+            fail(f"{name}: the hidden check could not read your results.")
+        try:
+            value = ok(got, name, allow_none)
+        except Exception as stop:  # add the case number to the message
+            fail(f"Hidden case {i}: {stop}")
+        yield i, value, exp
+
+
+def _same_answer(given: Any, expected: Any, rtol: float) -> bool:
+    """A letter case-insensitively, a number within a relative tolerance."""
+    if isinstance(expected, str):
+        return isinstance(given, str) and given.strip().upper() == expected.strip().upper()
+    if isinstance(given, bool) or given is None:
+        return False
+    try:
+        g = float(given)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(g) and math.isclose(g, float(expected), rel_tol=rtol, abs_tol=1e-9)
+
+
+def _given(answer: Any) -> str:
+    """How the feedback names a student's answer."""
+    return "not answered" if answer is None else f"your answer: {answer!r}"
+
+
+def quiz_judge(explanations: Mapping[str, str], rtol: float = 1e-3) -> Judge:
+    """The judge of a quiz: one point per right answer, and the explanation of every wrong one.
+
+    ``explanations`` maps each question ("q1") to the text that explains its right answer.
+    The explanations of the questions a student got wrong go into the verdict's ``details``,
+    which the grader writes into that student's feedback file, and nowhere else.
+    """
+
+    def judge(student: Mapping[str, Any], reference: Mapping[str, Any]) -> Verdict:
+        key = reference["answers"]
+        answers = student.get("answers")
+        if not isinstance(answers, Mapping):
+            answers = {}
+        wrong = [q for q in key if not _same_answer(answers.get(q), key[q], rtol)]
+        right = len(key) - len(wrong)
+        details = tuple(f"**{q}** ({_given(answers.get(q))}). {explanations[q]}" for q in wrong)
+        message = f"{right} of {len(key)} quiz answers are right."
+        if wrong:
+            message += f" Explanations of {', '.join(wrong)} are below."
+        return Verdict(not wrong, message, score=right / len(key), details=details)
+
+    judge.explanations = dict(explanations)  # type: ignore[attr-defined]  # for the leak scan
+    return judge

@@ -1,0 +1,99 @@
+"""The hidden-check kit (course_utils.grading.kit): kernel helpers and judge building blocks, no kernel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from course_utils import grade as g
+from course_utils.checking import CheckFailed, Verdict, fail
+from course_utils.grading.kit import KERNEL_HELPERS, QUIZ_EXPORT, each_case, ok, quiz_judge, snippet
+
+
+def run_snippet(source: str, **namespace) -> dict:
+    """Run a snippet the way the grader runs a reference export, with a given namespace."""
+    exec(compile(snippet(source), "<snippet>", "exec"), namespace)
+    return g.decode(g.encode(namespace["_export"]))
+
+
+def stopped(fn, *args) -> str:
+    with pytest.raises(CheckFailed) as info:
+        fn(*args)
+    return info.value.verdict.message
+
+
+def test_call_records_results_errors_stubs_and_missing_functions():
+    def stub(x):
+        raise NotImplementedError
+
+    out = run_snippet('_export = [_call("f", 2), _call("stub", 1), _call("boom", 1), _call("absent"), '
+                      '_call("number")]', f=lambda x: np.arange(x), stub=stub,
+                      boom=lambda x: 1 / 0, number=3)
+    assert out[0]["ok"].tolist() == [0, 1]
+    assert "NotImplementedError" in out[1]["error"]
+    assert "ZeroDivisionError" in out[2]["error"]
+    assert "absent is not defined" in out[3]["error"]
+    assert "should be a function" in out[4]["error"]
+
+
+def test_plain_makes_any_result_exportable():
+    class Thing:
+        pass
+    out = run_snippet('_export = _call("f")', f=lambda: (np.float32(1.5), [np.int64(2)], {"a": Thing()},
+                                                           np.array(["x"]), None))
+    assert out["ok"] == [1.5, [2], {"a": {"__object__": "Thing"}}, {"__object__": "array of <U1"}, None]
+
+
+def test_run_keeps_the_object():
+    namespace = {"f": lambda: object}
+    exec(compile(KERNEL_HELPERS + "\n_r = _run('f')", "<s>", "exec"), namespace)
+    assert namespace["_r"]["ok"] is object
+
+
+def test_ok_and_each_case_fail_with_specific_messages():
+    assert ok({"ok": [1]}, "f") == [1]
+    assert "f raised ValueError: x" in stopped(ok, {"error": "ValueError: x"}, "f")
+    assert "forget `return`" in stopped(ok, {"ok": None}, "f")
+    assert ok({"ok": None}, "f", allow_none=True) is None
+    assert "not numbers" in stopped(ok, {"ok": {"__object__": "Model"}}, "f")
+    student = {"cases": [{"ok": 1.0}, {"error": "KeyError: 'a'"}]}
+    reference = {"cases": [{"ok": 1.0, "n": 3}, {"ok": 2.0, "n": 4}]}
+    seen = []
+    with pytest.raises(CheckFailed, match=r"Hidden case 2: f raised KeyError"):
+        for i, got, exp in each_case(student, reference, "f"):
+            seen.append((i, got, exp["n"]))
+    assert seen == [(1, 1.0, 3)]
+    assert "could not read" in stopped(lambda: list(each_case({"cases": []}, reference, "f")))
+
+
+def test_quiz_judge_scores_and_explains_only_the_wrong_answers():
+    judge = quiz_judge({"q1": "Because A.", "q2": "Half of it.", "q3": "Ten."})
+    reference = {"answers": {"q1": "A", "q2": 0.5, "q3": 10}}
+    right = judge({"answers": {"q1": "a ", "q2": 0.5001, "q3": 10.0}}, reference)
+    assert right.passed and right.fraction == 1.0 and right.details == ()
+    wrong = judge({"answers": {"q1": "B", "q2": 0.5, "q3": None}}, reference)
+    assert not wrong.passed and wrong.fraction == pytest.approx(1 / 3)
+    assert wrong.details == ("**q1** (your answer: 'B'). Because A.", "**q3** (not answered). Ten.")
+    assert judge({"answers": None}, reference).fraction == 0.0
+    assert judge({"answers": {"q1": True, "q2": "0.5", "q3": float("nan")}}, reference).fraction == pytest.approx(1 / 3)
+
+
+def test_quiz_export_reduces_answers_to_plain_values():
+    out = run_snippet(QUIZ_EXPORT, quiz_answers={"q1": "B", "q2": np.float64(0.25), "q3": object()})
+    assert out["answers"]["q1"] == "B" and out["answers"]["q2"] == 0.25 and isinstance(out["answers"]["q3"], str)
+    assert run_snippet(QUIZ_EXPORT)["answers"] is None  # no quiz_answers at all
+
+
+def test_judges_may_stop_with_fail_and_their_details_reach_the_report():
+    chapter = g.HiddenChapter("ch97", {"ch97.x": "", "ch97.q": ""},
+                              {"ch97.x": lambda s, r: fail("specific hint"),
+                               "ch97.q": lambda s, r: Verdict(False, "1 of 2", score=0.5, details=("why",))},
+                              {"ch97.x": 1.0, "ch97.q": 1.0}, references={"ch97.x": {}, "ch97.q": {}})
+    run = g.RunResult(exports={"ch97.x": g.encode({"value": {}}), "ch97.q": g.encode({"value": {}})})
+    verdict, internal = g.judge_exercise(chapter, "ch97.x", run.exports["ch97.x"], run, True, 10_000)
+    assert (verdict.passed, verdict.message, internal) == (False, "specific hint", None)
+    plan = g.Plan("ch97", present={"ch97.x", "ch97.q"})
+    result = g.judge_submission(g.Submission("ann", g.Path("ann.ipynb")), chapter, plan, run, g.Limits())
+    assert result.score == 0.5 and result.exercises[1].details == ["why"]
+    assert "## What to review" in g.feedback_markdown(result) and "- why" in g.feedback_markdown(result)
+    assert "<li>why</li>" in g.feedback_html(result)
