@@ -86,12 +86,34 @@ def test_raw_pixels_when_not_scaled(real):
     assert d.x_train.dtype == np.uint8 and d.x_train.max() > 1
 
 
-@needs_real
-@pytest.mark.parametrize("kwargs", [dict(train_size=0), dict(train_size=70000), dict(test_size=-1),
-                                    dict(validation=1.5), dict(validation=60000)])
-def test_bad_arguments_are_rejected(real, kwargs):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(train_size=0), "train_size must be between 1 and 60000"),
+    (dict(train_size=70000), "train_size must be between 1 and 60000"),
+    (dict(test_size=-1), "test_size must be between 1 and 10000"),
+    (dict(validation=1.5), "fractional validation split must be in"),
+    (dict(validation=60000), "must leave some training data"),
+    (dict(train_size=100, validation=100), "must leave some training data: got 100 of 100"),
+])
+def test_bad_arguments_are_rejected_before_anything_is_read(monkeypatch, kwargs, message):
+    def no_reading():
+        raise AssertionError("the data was read before the arguments were checked")
+    monkeypatch.setattr(data, "load_raw_mnist", no_reading)
+    with pytest.raises(ValueError, match=message):
         load_mnist(**kwargs)
+
+
+@needs_real
+def test_verified_arrays_are_cached_per_file_and_read_only(real, monkeypatch):
+    load_mnist(test_size=10)
+    calls = []
+    monkeypatch.setattr(data, "verify_arrays", lambda arrays, source: calls.append(source))
+    first = load_mnist(train_size=50, validation=10, seed=3)
+    load_mnist(train_size=50)
+    assert calls == [], "the same file was hashed again"
+    first.y_train[:] = 0  # what a caller gets is its own copy...
+    assert load_mnist(train_size=50, validation=10, seed=3).y_train.any()  # ...the cache is untouched
+    raw = data.load_raw_mnist()
+    assert not raw["x_train"].flags.writeable
 
 
 def test_local_source_accepts_a_folder_or_the_file(monkeypatch, tmp_path):

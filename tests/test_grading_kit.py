@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -93,7 +95,7 @@ def test_judges_may_stop_with_fail_and_their_details_reach_the_report():
     verdict, internal = g.judge_exercise(chapter, "ch97.x", run.exports["ch97.x"], run, True, 10_000)
     assert (verdict.passed, verdict.message, internal) == (False, "specific hint", None)
     plan = g.Plan("ch97", present={"ch97.x", "ch97.q"})
-    result = g.judge_submission(g.Submission("ann", g.Path("ann.ipynb")), chapter, plan, run, g.Limits())
+    result = g.judge_submission(g.Submission("ann", Path("ann.ipynb")), chapter, plan, run, g.Limits())
     assert result.score == 0.5 and result.exercises[1].details == ["why"]
     assert "## What to review" in g.feedback_markdown(result) and "- why" in g.feedback_markdown(result)
     assert "<li>why</li>" in g.feedback_html(result)

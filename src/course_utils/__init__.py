@@ -6,7 +6,9 @@ One module per concern, each readable on its own:
 - ``course_utils.runtime``    quiet logs, seeds, the training device
 - ``course_utils.plots``      training curves, digit grids, confusion matrices
 - ``course_utils.training``   clean per-epoch logging for static pages
+- ``course_utils.checking``   verdicts and the building blocks of every check
 - ``course_utils.exercises``  visible checks of the graded exercises
+- ``course_utils.grading``    the hidden-check kit that instructors write hidden checks with
 - ``course_utils.grade``      the instructors' grader (``python -m course_utils.grade``)
 
 Importing the package imports neither TensorFlow nor Keras.

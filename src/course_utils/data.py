@@ -50,6 +50,9 @@ class MNIST(NamedTuple):
     y_test: np.ndarray
 
 
+N_TRAIN, N_TEST = EXPECTED["y_train"][0][0], EXPECTED["y_test"][0][0]  # 60,000 and 10,000 images
+
+
 def sha256_of(array: np.ndarray) -> str:
     """SHA-256 of an array's raw bytes, independent of how it was stored (chapter 0)."""
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
@@ -114,15 +117,34 @@ def download_with_keras() -> dict[str, np.ndarray]:
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
 
+_VERIFIED: dict[tuple[str, int, int], dict[str, np.ndarray]] = {}  # (source, mtime_ns, size) -> arrays
+
+
 def load_raw_mnist() -> dict[str, np.ndarray]:
-    """The verified uint8 MNIST arrays, from COURSE_DATA_DIR if set, else Keras' download (chapter 0)."""
+    """The verified uint8 MNIST arrays, from COURSE_DATA_DIR if set, else Keras' download (chapter 0).
+
+    Hashing 55 MB takes a while, so the verified arrays are kept per file (a changed file is
+    read and verified again). They are read-only: every caller gets copies of what it selects.
+    """
     path = local_source()
-    if path is not None:
-        arrays, source = read_npz(path), str(path)
+    if path is None:
+        key = ("keras", 0, 0)
     else:
-        arrays, source = download_with_keras(), "Keras' MNIST download"
-    verify_arrays(arrays, source)
-    return arrays
+        if not path.is_file():
+            read_npz(path)  # raises the DataError that says where it looked
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _VERIFIED:
+        if path is not None:
+            arrays, source = read_npz(path), str(path)
+        else:
+            arrays, source = download_with_keras(), "Keras' MNIST download"
+        verify_arrays(arrays, source)
+        for array in arrays.values():
+            array.flags.writeable = False
+        _VERIFIED.clear()  # one data set at a time
+        _VERIFIED[key] = arrays
+    return _VERIFIED[key]
 
 
 def _subset(n_total: int, size: int | None, rng: np.random.Generator, what: str) -> np.ndarray:
@@ -131,6 +153,19 @@ def _subset(n_total: int, size: int | None, rng: np.random.Generator, what: str)
     if not 0 < size <= n_total:
         raise ValueError(f"{what} must be between 1 and {n_total}, got {size}.")
     return np.sort(rng.permutation(n_total)[:size])
+
+
+def _check_sizes(validation: int | float, train_size: int | None, test_size: int | None) -> None:
+    """Refuse impossible subset and split sizes with a clear message (MNIST: 60,000 and 10,000 images)."""
+    for name, size, total in (("train_size", train_size, N_TRAIN), ("test_size", test_size, N_TEST)):
+        if size is not None and not 0 < size <= total:
+            raise ValueError(f"{name} must be between 1 and {total}, got {size}.")
+    n_train = train_size or N_TRAIN
+    if isinstance(validation, float):
+        if not 0 <= validation < 1:
+            raise ValueError(f"A fractional validation split must be in [0, 1), got {validation}.")
+    elif not 0 <= int(validation) < n_train:
+        raise ValueError(f"validation must leave some training data: got {validation} of {n_train}.")
 
 
 def load_mnist(scale: bool = True, validation: int | float = 0, train_size: int | None = None,
@@ -145,6 +180,7 @@ def load_mnist(scale: bool = True, validation: int | float = 0, train_size: int 
     seed        -- picks the subsets; the same seed always gives the same images, in original order
     flatten     -- images as vectors of 784 pixels instead of 28 x 28 arrays
     """
+    _check_sizes(validation, train_size, test_size)  # before anything is read or hashed
     raw = load_raw_mnist()
     rng = np.random.default_rng(seed)
     train_idx = _subset(len(raw["y_train"]), train_size, rng, "train_size")

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from . import Question, Verdict, as_array, call, diagnose, expect_close, fail, validate_answers, visible_check
+from . import Question, Verdict, as_array, call, expect_close, fail, validate_answers, visible_check
 
 QUIZ = (Question("q1"), Question("q2", ("A", "B", "C", "D")), Question("q3", ("A", "B", "C", "D")),
         Question("q4"), Question("q5", ("A", "B", "C", "D")))
