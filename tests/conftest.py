@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 INSTRUCTOR = ROOT / "instructor"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+HTML = ROOT / "_build" / "html"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -31,3 +32,30 @@ def tree():
     if not INSTRUCTOR.is_dir():
         pytest.skip("no instructor tree in this checkout")
     return g.load_instructor_tree(INSTRUCTOR)
+
+
+@pytest.fixture(scope="session")
+def built_book() -> Path:
+    """The built site in _build/html; a test fails on a build older than the pages' sources."""
+    if not (HTML / "index.html").is_file():
+        pytest.skip("the book has not been built: run `make book` first")
+    settings = [ROOT / name for name in ("_config.yml", "_toc.yml", "references.bib")]
+    stale = []
+    for source in sorted(BOOK.glob("*.ipynb")) + sorted(BOOK.glob("*.md")):
+        page = HTML / "book" / f"{source.stem}.html"
+        newest = max(p.stat().st_mtime for p in [source, *settings] if p.exists())
+        if not page.is_file() or page.stat().st_mtime < newest:
+            stale.append(source.name)
+    if stale:
+        pytest.fail(f"_build/html is older than {', '.join(stale)} (or the book settings): run `make book` "
+                    "again before testing the built pages")
+    return HTML
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark what the fast loop (`make test-fast`) leaves out: notebooks and the grader's kernels."""
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.notebook)
+        if "batch" in getattr(item, "fixturenames", ()):  # test_grader's graded batch of notebooks
+            item.add_marker(pytest.mark.kernel)

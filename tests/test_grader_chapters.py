@@ -77,6 +77,7 @@ def test_hidden_checks_cover_exactly_the_notebook_exercises(tree, chapter):
     assert all(hidden.wrong[i] for i in hidden.ids), "every exercise needs at least one wrong answer"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chapter", CHAPTERS)
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # diverging wrong answers
 def test_hidden_checks_pass_references_and_reject_stubs_and_wrong_answers(tree, chapter):
@@ -91,6 +92,7 @@ def test_hidden_checks_pass_references_and_reject_stubs_and_wrong_answers(tree, 
             assert not wrong.passed and wrong.fraction < 1.0, (exercise_id, name, wrong.message)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chapter", CHAPTERS)
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_visible_checks_pass_references_and_reject_wrong_answers(tree, chapter):
@@ -118,6 +120,8 @@ def test_every_quiz_question_has_an_explanation(tree, chapter):
         assert all(len(text) > 80 for text in explanations.values()), "explain the answer, do not just state it"
 
 
+@pytest.mark.kernel
+@pytest.mark.slow
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_end_to_end_reference_untouched_and_wrong_notebooks(tree, chapter, tmp_path):
     hidden = tree.chapters[chapter]

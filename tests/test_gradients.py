@@ -1,4 +1,4 @@
-"""Tests of course_utils.gradients (chapter 1)."""
+"""Tests of course_utils.gradients and of the contour plots it is used with (chapter 1)."""
 
 import matplotlib
 
@@ -8,7 +8,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from course_utils.gradients import grid_values, plot_contours, relative_error  # noqa: E402
+from course_utils.gradients import relative_error  # noqa: E402
+from course_utils.plots import grid_values, plot_contours  # noqa: E402
 
 
 def test_relative_error_zero_for_equal_and_scale_free():
@@ -21,7 +22,7 @@ def test_relative_error_zero_for_equal_and_scale_free():
 def test_relative_error_handles_zeros_and_shapes():
     assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
     assert relative_error(np.ones((2, 2)), np.ones(4)) == 0.0  # compared as flat vectors
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="with 3 and 4 values"):
         relative_error(np.ones(3), np.ones(4))
 
 
@@ -43,7 +44,7 @@ def test_plot_contours_draws_paths_and_labels():
 
 
 def test_plot_contours_rejects_bad_path():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"must have shape \(steps, 2\)"):
         plot_contours(lambda x, y: x + y, (0, 1), (0, 1), paths=[np.zeros((3, 3))])
     plt.close("all")
 

@@ -13,12 +13,10 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import BOOK, INSTRUCTOR, ROOT
+from conftest import BOOK, INSTRUCTOR
 from leak_scan import Marker, files_under, fingerprints, scan, solution_markers
 
 import course_utils
-
-HTML = ROOT / "_build" / "html"
 
 pytestmark = pytest.mark.skipif(not INSTRUCTOR.is_dir(), reason="no instructor tree in this checkout")
 
@@ -144,7 +142,6 @@ def test_hidden_tree_is_outside_the_book_and_the_package():
     assert not list(BOOK.rglob("checks.py")) and not list(BOOK.rglob("solutions.py"))
 
 
-def test_published_html_does_not_contain_hidden_material(tree):
-    if not HTML.is_dir():
-        pytest.skip("the book has not been built (_build/html missing): run `make book` first")
-    assert scan_tree(tree, files_under(HTML)) == []
+@pytest.mark.book
+def test_published_html_does_not_contain_hidden_material(tree, built_book):
+    assert scan_tree(tree, files_under(built_book)) == []

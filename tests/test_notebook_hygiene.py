@@ -15,7 +15,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p for p in (ROOT / "book").glob("*.ipynb"))
-HTML = ROOT / "_build" / "html"
 CONTROL = re.compile(r"[\x08\x0d\x1b]")  # backspace, carriage return, escape
 
 
@@ -133,14 +132,14 @@ def test_given_code_belongs_to_an_exercise_of_the_chapter(path):
             assert given in exercises and cell["cell_type"] == "code", given
 
 
-def html_pages() -> list[Path]:
-    return sorted(HTML.rglob("*.html")) if HTML.is_dir() else []
+def html_pages(html: Path) -> list[Path]:
+    return sorted(html.rglob("*.html"))
 
 
-@pytest.mark.skipif(not html_pages(), reason="the book has not been built (run `make book` first)")
+@pytest.mark.book
 @pytest.mark.parametrize("name", [p.stem for p in NOTEBOOKS])
-def test_built_chapter_is_clean(name):
-    page = next((p for p in html_pages() if p.stem == name), None)
+def test_built_chapter_is_clean(built_book, name):
+    page = next((p for p in html_pages(built_book) if p.stem == name), None)
     assert page is not None, f"{name}.html missing from the built book"
     # Cell tags become CSS classes (class="... tag_nbval-ignore-output"): invisible, so drop them.
     html = re.sub(r"tag_[\w-]+", "", page.read_text(encoding="utf-8"))
@@ -150,10 +149,10 @@ def test_built_chapter_is_clean(name):
     assert "Training on " in html, "the page must say which device trained"
 
 
-@pytest.mark.skipif(not html_pages(), reason="the book has not been built (run `make book` first)")
+@pytest.mark.book
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_built_exercises_are_boxes_with_collapsed_hints_and_no_red_crosses(path):
-    page = next((p for p in html_pages() if p.stem == path.stem), None)
+def test_built_exercises_are_boxes_with_collapsed_hints_and_no_red_crosses(built_book, path):
+    page = next((p for p in html_pages(built_book) if p.stem == path.stem), None)
     assert page is not None, f"{path.stem}.html missing from the built book"
     html = page.read_text(encoding="utf-8")
     section = html[html.index('id="exercises"'):]

@@ -69,3 +69,16 @@ def test_format_logs_is_one_plain_line():
     line = format_logs(3, 10, {"loss": 0.12345, "val_loss": 0.2, "learning_rate": 0.001}, 2.04)
     assert line == "epoch  3/10  loss 0.1235  val_loss 0.2000  (2.0 s)"
     assert "\r" not in line and "\b" not in line and "\x1b" not in line
+
+
+def test_importing_course_utils_has_no_side_effects():
+    """No module imports TensorFlow or Keras, or changes warning filters, merely by being imported."""
+    import subprocess
+    import sys
+    code = ("import sys, warnings, numpy, matplotlib.pyplot, nbformat; before = list(warnings.filters)\n"
+            "import course_utils, course_utils.checking, course_utils.data, course_utils.exercises, "
+            "course_utils.grade, course_utils.gradients, course_utils.grading.kit, course_utils.plots, "
+            "course_utils.runtime, course_utils.training\n"
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules), warnings.filters == before)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[] True", out

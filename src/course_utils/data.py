@@ -81,7 +81,7 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         raise DataError(f"No MNIST file at {path}. Put Keras' mnist.npz there, or unset {ENV_VAR} "
                         "to let Keras download it.")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as npz:  # closed on errors too
             return {name: npz[name] for name in npz.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
         raise DataError(f"{path} could not be read as an .npz archive ({type(err).__name__}: {err}). "

@@ -49,7 +49,7 @@ def _course_meta(cell_or_nb: Any) -> dict[str, Any]:
     return course if isinstance(course, Mapping) else {}
 
 
-def _source(cell: Mapping[str, Any]) -> str:
+def cell_source(cell: Mapping[str, Any]) -> str:
     """A cell's source as one string."""
     src = cell.get("source", "")
     return "".join(src) if isinstance(src, list) else str(src)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from course_utils.grading.plan import _source
+from course_utils.grading.plan import cell_source
 from course_utils.grading.types import DENIED_MARK, EXPORT_MIME, MAX_MESSAGE, Limits, RunResult
 
 
@@ -106,7 +106,7 @@ def build_notebook(guard: str, cells: list[Any], exports: list[tuple[str, str]])
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells.append(nbformat.v4.new_code_cell(guard))
-    nb.cells += [nbformat.v4.new_code_cell(_source(c)) for c in cells]
+    nb.cells += [nbformat.v4.new_code_cell(cell_source(c)) for c in cells]
     nb.cells += [nbformat.v4.new_code_cell(src) for _, src in exports]
     return nb
 
