@@ -1,11 +1,13 @@
-# The two commands of the README:  `make book` builds the book, `make test` runs the tests.
+# The two commands of the README: `make book` builds the book, `make test` runs the tests.
 # Both create the pinned environment in .venv on first use (Python 3.11).
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+CODE   := src tests instructor benchmarks
+FAST   := not notebook and not kernel and not slow and not book
 
-.PHONY: book test env clean
+.PHONY: book test test-fast lint coverage requirements env clean
 
 env: $(STAMP)
 
@@ -13,6 +15,8 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@# notebook-aware `git diff` and merges (nbdime), for this clone only
+	@if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/nbdime config-git --enable >/dev/null; fi
 	touch $(STAMP)
 
 # Executes every notebook afresh and fails on any Sphinx warning.
@@ -20,9 +24,28 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "Open _build/html/index.html"
 
-# Unit tests of course_utils and the grader, then every notebook under nbval.
+# Everything: unit tests, the grader on real kernels, the chapters' proofs, every notebook under
+# nbval, and the checks of the built pages (build them first with `make book`).
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The contributor's loop: everything but notebooks, kernels, slow proofs and the built pages.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "$(FAST)" -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
+
+# Line and branch coverage of course_utils by the tests that run in this process (kernels are
+# separate processes and are not measured).
+coverage: $(STAMP)
+	$(BIN)/coverage run -m pytest -m "not notebook and not book" -q
+	$(BIN)/coverage report
+
+# Re-pin requirements.txt after editing requirements.in (keeps existing pins where it can).
+requirements: $(STAMP)
+	$(BIN)/uv pip compile requirements.in -o requirements.txt --python-version 3.11
+
 clean:
-	rm -rf _build
+	rm -rf _build .coverage

@@ -18,8 +18,12 @@ from course_utils import data
 def bare_load() -> tuple[np.ndarray, ...]:
     """The baseline: read the four arrays and scale the images, no checks."""
     with np.load(data.local_source(), allow_pickle=False) as npz:
-        return (npz["x_train"].astype("float32") / 255.0, npz["y_train"],
-                npz["x_test"].astype("float32") / 255.0, npz["y_test"])
+        return (
+            npz["x_train"].astype("float32") / 255.0,
+            npz["y_train"],
+            npz["x_test"].astype("float32") / 255.0,
+            npz["y_test"],
+        )
 
 
 def median_seconds(fn, repeat: int = 5) -> float:
@@ -48,8 +52,10 @@ def main() -> None:
     print(f"numpy.load + scale   {base * 1000:8.1f} ms")
     print(f"load_mnist()         {helper * 1000:8.1f} ms")
     print(f"time ratio           {helper / base:8.2f}  (target < 3)")
-    print(f"peak memory ratio    {peak_bytes(data.load_mnist) / result_bytes:8.2f}  "
-          f"(peak allocation / returned arrays; baseline {peak_bytes(bare_load) / result_bytes:.2f})")
+    print(
+        f"peak memory ratio    {peak_bytes(data.load_mnist) / result_bytes:8.2f}  "
+        f"(peak allocation / returned arrays; baseline {peak_bytes(bare_load) / result_bytes:.2f})"
+    )
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ def offline_mnist():
 def tree():
     """The instructors' hidden tree, loaded once (skips where the tree is kept private)."""
     from course_utils import grade as g
+
     if not INSTRUCTOR.is_dir():
         pytest.skip("no instructor tree in this checkout")
     return g.load_instructor_tree(INSTRUCTOR)
@@ -47,8 +48,10 @@ def built_book() -> Path:
         if not page.is_file() or page.stat().st_mtime < newest:
             stale.append(source.name)
     if stale:
-        pytest.fail(f"_build/html is older than {', '.join(stale)} (or the book settings): run `make book` "
-                    "again before testing the built pages")
+        pytest.fail(
+            f"_build/html is older than {', '.join(stale)} (or the book settings): run `make book` "
+            "again before testing the built pages"
+        )
     return HTML
 
 

@@ -46,8 +46,12 @@ class _Canonical(ast.NodeTransformer):
 
     def _body(self, node: ast.AST) -> ast.AST:
         body = getattr(node, "body", None)
-        if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-                and isinstance(body[0].value.value, str):
+        if (
+            body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(getattr(body[0], "value", None), ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             node.body = body[1:] or [ast.Pass()]
         return node
 
@@ -178,8 +182,12 @@ def files_under(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file() and p.suffix in SUFFIXES and "__pycache__" not in p.parts]
 
 
-def scan(files: Iterable[Path], markers: list[Marker], quiz_patterns: list[tuple[str, list[re.Pattern[str]]]],
-         texts: list[Marker]) -> list[str]:
+def scan(
+    files: Iterable[Path],
+    markers: list[Marker],
+    quiz_patterns: list[tuple[str, list[re.Pattern[str]]]],
+    texts: list[Marker],
+) -> list[str]:
     """Every leak found in the files: code by structure, quiz keys by pattern, texts verbatim."""
     forms = {m.form: m.what for m in markers}
     leaks = []
@@ -189,7 +197,8 @@ def scan(files: Iterable[Path], markers: list[Marker], quiz_patterns: list[tuple
             found |= {forms[f] for f in fingerprints(chunk) if f in forms}
         leaks += [f"{path}: {what}" for what in sorted(found)]
         text = plain_text(path)
-        leaks += [f"{path}: answers of {quiz}" for quiz, patterns in quiz_patterns
-                  if all(p.search(text) for p in patterns)]
+        leaks += [
+            f"{path}: answers of {quiz}" for quiz, patterns in quiz_patterns if all(p.search(text) for p in patterns)
+        ]
         leaks += [f"{path}: {m.what}" for m in texts if normalize(m.form) in text]
     return leaks

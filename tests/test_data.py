@@ -25,8 +25,9 @@ def real_data_dir() -> str | None:
     return str(SHARED) if (SHARED / "mnist.npz").is_file() else None
 
 
-needs_real = pytest.mark.skipif(real_data_dir() is None,
-                                reason="no local MNIST copy (set COURSE_DATA_DIR to run these tests)")
+needs_real = pytest.mark.skipif(
+    real_data_dir() is None, reason="no local MNIST copy (set COURSE_DATA_DIR to run these tests)"
+)
 
 
 @pytest.fixture
@@ -41,13 +42,16 @@ def write_npz(path: Path, **arrays: np.ndarray) -> Path:
 
 def small_arrays() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
-    return {"x_train": rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
-            "y_train": rng.integers(0, 10, 20, dtype=np.uint8),
-            "x_test": rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
-            "y_test": rng.integers(0, 10, 5, dtype=np.uint8)}
+    return {
+        "x_train": rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+        "y_train": rng.integers(0, 10, 20, dtype=np.uint8),
+        "x_test": rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
+        "y_test": rng.integers(0, 10, 5, dtype=np.uint8),
+    }
 
 
 # ---- real data -----------------------------------------------------------------------------
+
 
 @needs_real
 def test_full_load_is_verified_and_scaled(real):
@@ -86,17 +90,21 @@ def test_raw_pixels_when_not_scaled(real):
     assert d.x_train.dtype == np.uint8 and d.x_train.max() > 1
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(train_size=0), "train_size must be between 1 and 60000"),
-    (dict(train_size=70000), "train_size must be between 1 and 60000"),
-    (dict(test_size=-1), "test_size must be between 1 and 10000"),
-    (dict(validation=1.5), "fractional validation split must be in"),
-    (dict(validation=60000), "must leave some training data"),
-    (dict(train_size=100, validation=100), "must leave some training data: got 100 of 100"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(train_size=0), "train_size must be between 1 and 60000"),
+        (dict(train_size=70000), "train_size must be between 1 and 60000"),
+        (dict(test_size=-1), "test_size must be between 1 and 10000"),
+        (dict(validation=1.5), "fractional validation split must be in"),
+        (dict(validation=60000), "must leave some training data"),
+        (dict(train_size=100, validation=100), "must leave some training data: got 100 of 100"),
+    ],
+)
 def test_bad_arguments_are_rejected_before_anything_is_read(monkeypatch, kwargs, message):
     def no_reading():
         raise AssertionError("the data was read before the arguments were checked")
+
     monkeypatch.setattr(data, "load_raw_mnist", no_reading)
     with pytest.raises(ValueError, match=message):
         load_mnist(**kwargs)
@@ -126,6 +134,7 @@ def test_local_source_accepts_a_folder_or_the_file(monkeypatch, tmp_path):
 
 
 # ---- error paths on synthetic files -----------------------------------------------------------
+
 
 def test_missing_file_says_where_it_looked(monkeypatch, tmp_path):
     monkeypatch.setenv(data.ENV_VAR, str(tmp_path))
@@ -200,8 +209,7 @@ def test_no_network_and_no_local_copy_fails_clearly(tmp_path):
     """)
     env = {k: v for k, v in os.environ.items() if k != data.ENV_VAR}
     env.update(KERAS_HOME=str(tmp_path / "keras-home"), TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert "DATAERROR:" in out.stdout, out.stdout + out.stderr
     assert "could not download MNIST" in out.stdout and data.ENV_VAR in out.stdout
     assert not (tmp_path / "keras-home" / "datasets" / "mnist.npz").exists()

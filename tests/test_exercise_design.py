@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from conftest import BOOK
 from test_notebook_hygiene import NOTEBOOKS, exercise_boxes
 
@@ -18,10 +19,15 @@ OPTION = re.compile(r"^- ([A-D])\. (.+?)(?=^- [A-D]\. |\Z)", re.S | re.M)
 def quiz_options(path: Path) -> dict[str, dict[str, str]]:
     """Question -> {letter: option text} for the multiple-choice questions of a chapter's quiz."""
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    text = next("".join(c["source"]) for c in cells if c["cell_type"] == "markdown"
-                and "".join(c["source"]).startswith("### Quiz"))
-    return {q: {letter: " ".join(option.split()) for letter, option in OPTION.findall(body)}
-            for q, body in QUESTION.findall(text)}
+    text = next(
+        "".join(c["source"])
+        for c in cells
+        if c["cell_type"] == "markdown" and "".join(c["source"]).startswith("### Quiz")
+    )
+    return {
+        q: {letter: " ".join(option.split()) for letter, option in OPTION.findall(body)}
+        for q, body in QUESTION.findall(text)
+    }
 
 
 def answer_key(tree, chapter: str) -> dict:
@@ -43,8 +49,9 @@ def test_instructors_page_lists_every_exercise_with_its_kind():
     for path in NOTEBOOKS:
         for ex, (_, kind, _) in exercise_boxes(json.loads(path.read_text(encoding="utf-8"))).items():
             if kind != "quiz":
-                assert re.search(rf"^\| `{re.escape(ex)}` \| \*{kind}\* \|", page, re.M), \
+                assert re.search(rf"^\| `{re.escape(ex)}` \| \*{kind}\* \|", page, re.M), (
                     f"book/exercises_instructors.md has no row for {ex} ({kind})"
+                )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -53,13 +60,16 @@ def test_quiz_options_do_not_give_the_answer_away(tree, path):
     options = quiz_options(path)
     assert set(options) == set(key), "every question of the key is in the quiz, and only those"
     choice = {q: opts for q, opts in options.items() if opts}
-    assert all(isinstance(key[q], str) for q in choice) and all(not isinstance(key[q], str) for q in set(key) - set(choice))
+    assert all(isinstance(key[q], str) for q in choice) and all(
+        not isinstance(key[q], str) for q in set(key) - set(choice)
+    )
     for q, opts in choice.items():
         assert sorted(opts) == ["A", "B", "C", "D"], q
         lengths = {letter: len(text) for letter, text in opts.items()}
         right = lengths[key[q]]
-        assert right < max(lengths.values()) or list(lengths.values()).count(right) > 1, \
+        assert right < max(lengths.values()) or list(lengths.values()).count(right) > 1, (
             f"{q}: the right answer is the longest option"
+        )
         assert max(lengths.values()) <= 1.25 * min(lengths.values()), f"{q}: option lengths {lengths} differ too much"
     letters = [key[q] for q in choice]
     assert len(letters) < 2 or len(set(letters)) > 1, "every right answer sits at the same letter"

@@ -9,8 +9,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course_utils.exercises import (FAIL_MARK, PASS_MARK, CheckFailed, Question, Verdict, as_array, call, check,
-                                    diagnose, expect_close, run_check, validate_answers)
+from course_utils.exercises import (
+    FAIL_MARK,
+    PASS_MARK,
+    CheckFailed,
+    Question,
+    Verdict,
+    as_array,
+    call,
+    check,
+    diagnose,
+    expect_close,
+    run_check,
+    validate_answers,
+)
 
 
 def failure(fn, *args, **kwargs) -> str:
@@ -21,6 +33,7 @@ def failure(fn, *args, **kwargs) -> str:
 
 
 # --- Verdict, run_check, check ------------------------------------------------------------------
+
 
 def test_verdict_fraction_and_line():
     assert Verdict(True, "ok").fraction == 1.0 and Verdict(False, "no").fraction == 0.0
@@ -37,6 +50,7 @@ def test_unknown_exercise_and_chapter():
 def test_check_never_raises_and_prints_one_line(capsys):
     def exits(*args):
         raise SystemExit(1)
+
     check("ch00.early-stopping", exits)
     check("ch00.early-stopping", "not a function")
     check("ch00.top-k-accuracy")  # missing argument
@@ -47,12 +61,14 @@ def test_check_never_raises_and_prints_one_line(capsys):
 
 # --- call and as_array --------------------------------------------------------------------------
 
+
 def test_call_turns_stubs_and_crashes_into_hints():
     def stub(x):
         raise NotImplementedError
 
     def crash(x):
         raise ValueError("boom")
+
     assert "Not implemented yet" in failure(call, stub, 1)
     assert "crash raised ValueError: boom" in failure(call, crash, 1)
     assert "not defined yet" in failure(call, None, 1)
@@ -71,19 +87,22 @@ def test_as_array():
 EXPECTED = np.arange(1.0, 7.0).reshape(2, 3)
 
 
-@pytest.mark.parametrize("got, hint", [
-    (None, "forget to `return`"),
-    (EXPECTED.T, "transposed"),
-    (EXPECTED.ravel(), "reshape it"),
-    (EXPECTED[:1], "expected (2, 3)"),
-    (-EXPECTED, "opposite sign"),
-    (2.5 * EXPECTED, "constant factor: it is about 2.5 times"),
-    (EXPECTED + 0.5, "constant offset of about 0.5"),
-    (np.where(EXPECTED > 3, np.nan, EXPECTED), "NaN values (3 of 6)"),
-    (np.where(EXPECTED > 5, np.inf, EXPECTED), "infinite values"),
-    (EXPECTED + np.array([[0, 0, 1], [0, 0, 0]]), "largest absolute difference 1"),
-    (np.array([["a", "b", "c"], ["d", "e", "f"]]), "expected numbers"),
-])
+@pytest.mark.parametrize(
+    "got, hint",
+    [
+        (None, "forget to `return`"),
+        (EXPECTED.T, "transposed"),
+        (EXPECTED.ravel(), "reshape it"),
+        (EXPECTED[:1], "expected (2, 3)"),
+        (-EXPECTED, "opposite sign"),
+        (2.5 * EXPECTED, "constant factor: it is about 2.5 times"),
+        (EXPECTED + 0.5, "constant offset of about 0.5"),
+        (np.where(EXPECTED > 3, np.nan, EXPECTED), "NaN values (3 of 6)"),
+        (np.where(EXPECTED > 5, np.inf, EXPECTED), "infinite values"),
+        (EXPECTED + np.array([[0, 0, 1], [0, 0, 0]]), "largest absolute difference 1"),
+        (np.array([["a", "b", "c"], ["d", "e", "f"]]), "expected numbers"),
+    ],
+)
 def test_diagnose_names_the_mistake(got, hint):
     message = diagnose(got, EXPECTED)
     assert message is not None and hint in message, message

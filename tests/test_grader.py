@@ -77,8 +77,14 @@ def make_tree(root: Path) -> Path:
     return root
 
 
-def make_nb(double: str | None = STUB, quiz: str | None = QUIZ_STUB, extra: tuple[str, ...] = (),
-            chapter: str = CHAPTER, marker: bool = True, duplicate: str | None = None) -> nbformat.NotebookNode:
+def make_nb(
+    double: str | None = STUB,
+    quiz: str | None = QUIZ_STUB,
+    extra: tuple[str, ...] = (),
+    chapter: str = CHAPTER,
+    marker: bool = True,
+    duplicate: str | None = None,
+) -> nbformat.NotebookNode:
     """A fake chapter notebook: a slow part the grader must skip, then the exercise section."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["course"] = {"chapter": chapter}
@@ -88,8 +94,11 @@ def make_nb(double: str | None = STUB, quiz: str | None = QUIZ_STUB, extra: tupl
     start = md("## Exercises")
     if marker:
         start.metadata["course"] = {"grading": "start"}
-    nb.cells += [start, code("import numpy as np\nfrom course_utils.exercises import check"),
-                 *[code(textwrap.dedent(e)) for e in extra]]
+    nb.cells += [
+        start,
+        code("import numpy as np\nfrom course_utils.exercises import check"),
+        *[code(textwrap.dedent(e)) for e in extra],
+    ]
     for exercise_id, source in ((f"{chapter}.double", double), (f"{chapter}.quiz", quiz)):
         if source is None:
             continue
@@ -124,20 +133,26 @@ def hostile(tree: Path) -> dict[str, object]:
         "missingmodule": make_nb(RIGHT, QUIZ_RIGHT, extra=("import not_a_real_module_xyz",)),
         "bigoutput": make_nb(RIGHT, QUIZ_RIGHT, extra=("while True:\n    print('x' * 10000)",)),
         "exit": make_nb(RIGHT, QUIZ_RIGHT, extra=("import os\nos._exit(3)",)),
-        "memory": make_nb(RIGHT, QUIZ_RIGHT, extra=(
-            "blocks = []\nwhile True:\n    blocks.append(np.ones(10**7))",)),
+        "memory": make_nb(RIGHT, QUIZ_RIGHT, extra=("blocks = []\nwhile True:\n    blocks.append(np.ones(10**7))",)),
         "readhidden": make_nb(RIGHT, QUIZ_RIGHT, extra=(f"print(open({checks!r}).read())",)),
-        "readquietly": make_nb(RIGHT, QUIZ_RIGHT, extra=(
-            f"import os\ntry:\n    os.listdir({str(tree)!r})\nexcept Exception:\n    pass",)),
+        "readquietly": make_nb(
+            RIGHT, QUIZ_RIGHT, extra=(f"import os\ntry:\n    os.listdir({str(tree)!r})\nexcept Exception:\n    pass",)
+        ),
         "overwrite": make_nb(RIGHT, QUIZ_RIGHT, extra=(f"open({checks!r}, 'w').write('JUDGES = {{}}')",)),
-        "subprocess": make_nb(RIGHT, QUIZ_RIGHT, extra=(
-            f"import subprocess\nsubprocess.run(['cp', '/dev/null', {checks!r}])",)),
-        "patcher": make_nb("def double(x):\n    return np.asarray(x) ** 2", "quiz_answers = {'q1': 'A'}", extra=(
-            "import course_utils.exercises as ex\n"
-            "ex.diagnose = lambda *a, **k: None\n"
-            "ex.Verdict.fraction = property(lambda self: 1.0)\n"
-            "np.allclose = lambda *a, **k: True\nnp.isclose = lambda *a, **k: True",
-            f"open({pkg!r}, 'w').write('x = 1')")),
+        "subprocess": make_nb(
+            RIGHT, QUIZ_RIGHT, extra=(f"import subprocess\nsubprocess.run(['cp', '/dev/null', {checks!r}])",)
+        ),
+        "patcher": make_nb(
+            "def double(x):\n    return np.asarray(x) ** 2",
+            "quiz_answers = {'q1': 'A'}",
+            extra=(
+                "import course_utils.exercises as ex\n"
+                "ex.diagnose = lambda *a, **k: None\n"
+                "ex.Verdict.fraction = property(lambda self: 1.0)\n"
+                "np.allclose = lambda *a, **k: True\nnp.isclose = lambda *a, **k: True",
+                f"open({pkg!r}, 'w').write('x = 1')",
+            ),
+        ),
     }
 
 
@@ -186,9 +201,14 @@ def test_untouched_notebook_scores_zero_with_specific_verdicts(batch):
     assert "NotImplementedError" in messages["ch98.double"]
 
 
-@pytest.mark.parametrize("student, expected", [
-    ("invalid", "invalid JSON"), ("empty", "empty"), ("otherchapter", "ch97 notebook, but ch98 was expected"),
-])
+@pytest.mark.parametrize(
+    "student, expected",
+    [
+        ("invalid", "invalid JSON"),
+        ("empty", "empty"),
+        ("otherchapter", "ch97 notebook, but ch98 was expected"),
+    ],
+)
 def test_unreadable_or_wrong_notebooks_are_reported(batch, student, expected):
     results, _, _ = batch
     assert results[student].score == 0 and expected in notes(results, student)
@@ -213,9 +233,13 @@ def test_infinite_loop_in_a_function_costs_only_that_exercise(batch):
     assert "did not finish" in {e.exercise: e.message for e in results["loop"].exercises}["ch98.double"]
 
 
-@pytest.mark.parametrize("student, expected", [
-    ("firstcell", "raised ZeroDivisionError"), ("missingmodule", "ModuleNotFoundError"),
-])
+@pytest.mark.parametrize(
+    "student, expected",
+    [
+        ("firstcell", "raised ZeroDivisionError"),
+        ("missingmodule", "ModuleNotFoundError"),
+    ],
+)
 def test_errors_in_cells_are_reported_and_the_rest_is_graded(batch, student, expected):
     results, _, _ = batch
     assert expected in notes(results, student) and results[student].score == 3
@@ -272,8 +296,11 @@ def test_reports_are_written_and_never_contain_hidden_material(batch):
     assert "Score: 3 / 3 (100%)" in feedback["ref"]
     # the explanation of a wrong quiz answer reaches that student's feedback, and no one else's
     assert "EXPLANATION-OF-Q1" in feedback["patcher"] and "## What to review" in feedback["patcher"]
-    assert all("EXPLANATION-OF-Q1" not in text for student, text in feedback.items()
-               if score(results, student).get("ch98.quiz") == 1)
+    assert all(
+        "EXPLANATION-OF-Q1" not in text
+        for student, text in feedback.items()
+        if score(results, student).get("ch98.quiz") == 1
+    )
     hidden_x = np.random.default_rng(5).normal(size=7)
     forbidden = ["default_rng", "_export", "'q1': 'D'", "return 2 * np.asarray", str(tree)]
     forbidden += [f"{v:.3f}" for v in np.concatenate([hidden_x, 2 * hidden_x])]
@@ -292,6 +319,7 @@ def test_notebook_time_limit(tmp_path):
 
 
 # --- pure functions (no kernel) ---------------------------------------------------------------
+
 
 def test_codec_round_trip_and_refusals():
     value = {"a": np.arange(6, dtype="int32").reshape(2, 3), "b": np.float32(1.5), "c": [True, None, "s"]}

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import BOOK, INSTRUCTOR
 
 from course_utils import grade as g
 from course_utils.checking import CheckFailed
 from course_utils.exercises import run_check
+
+from conftest import BOOK, INSTRUCTOR
 
 CHAPTERS = sorted(p.name for p in INSTRUCTOR.glob("ch*") if (p / "checks.py").is_file()) if INSTRUCTOR.is_dir() else []
 
@@ -36,8 +37,7 @@ def notebook_of(chapter: str) -> Path:
 def stubs(chapter: str) -> dict[str, str]:
     """Exercise id -> the stub in the book's notebook."""
     nb = nbformat.read(notebook_of(chapter), as_version=4)
-    return {c.metadata["course"]["exercise"]: c.source for c in nb.cells
-            if "exercise" in c.metadata.get("course", {})}
+    return {c.metadata["course"]["exercise"]: c.source for c in nb.cells if "exercise" in c.metadata.get("course", {})}
 
 
 def filled(chapter: str, sources: dict[str, str]) -> nbformat.NotebookNode:
@@ -62,8 +62,11 @@ def hidden_verdict(chapter: g.HiddenChapter, exercise_id: str, source: str):
 def visible_verdict(chapter: g.HiddenChapter, exercise_id: str, source: str):
     """The visible check's verdict on a source, called as the notebook's check cell calls it."""
     nb = nbformat.read(notebook_of(chapter.chapter), as_version=4)
-    calls = {c.metadata["course"]["check"]: ast.parse(c.source).body[0].value for c in nb.cells
-             if "check" in c.metadata.get("course", {})}
+    calls = {
+        c.metadata["course"]["check"]: ast.parse(c.source).body[0].value
+        for c in nb.cells
+        if "check" in c.metadata.get("course", {})
+    }
     namespace: dict = {}
     exec(chapter.prelude + "\n" + source, namespace)
     args = [eval(compile(ast.Expression(arg), "<check>", "eval"), namespace) for arg in calls[exercise_id].args[1:]]
@@ -142,8 +145,9 @@ def test_end_to_end_reference_untouched_and_wrong_notebooks(tree, chapter, tmp_p
     assert all("NotImplementedError" in e.message or "quiz" in e.exercise for e in untouched.exercises)
 
     wrong = results["wrong"]
-    assert all(not e.passed and e.points < e.max_points for e in wrong.exercises), \
-        [(e.exercise, e.points, e.message) for e in wrong.exercises]
+    assert all(not e.passed and e.points < e.max_points for e in wrong.exercises), [
+        (e.exercise, e.points, e.message) for e in wrong.exercises
+    ]
 
     # The explanation of every quiz question the wrong notebook missed is in its feedback, and only there.
     quiz = next(i for i in hidden.ids if i.endswith("quiz"))

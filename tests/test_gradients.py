@@ -4,12 +4,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-from course_utils.gradients import relative_error  # noqa: E402
-from course_utils.plots import grid_values, plot_contours  # noqa: E402
+from course_utils.gradients import relative_error
+from course_utils.plots import grid_values, plot_contours
 
 
 def test_relative_error_zero_for_equal_and_scale_free():
@@ -34,8 +34,7 @@ def test_grid_values_shape_and_values():
 
 def test_plot_contours_draws_paths_and_labels():
     path = np.array([[1.0, 1.0], [0.5, 0.2], [0.0, 0.0]])
-    fig = plot_contours(lambda x, y: x**2 + y**2, (-2, 2), (-2, 2), paths=[path], labels=["lr 0.5"],
-                        title="bowl")
+    fig = plot_contours(lambda x, y: x**2 + y**2, (-2, 2), (-2, 2), paths=[path], labels=["lr 0.5"], title="bowl")
     ax = fig.axes[0]
     assert ax.get_xlabel() == "$x_1$" and ax.get_title() == "bowl"
     assert ax.get_legend() is not None
@@ -52,12 +51,15 @@ def test_plot_contours_rejects_bad_path():
 def test_gradient_norms_matches_hand_computation():
     pytest.importorskip("tensorflow")
     from course_utils.runtime import import_tensorflow
+
     import_tensorflow()
     import keras
+
     from course_utils.gradients import gradient_norms
 
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, kernel_initializer="ones",
-                                                                   bias_initializer="zeros")])
+    model = keras.Sequential(
+        [keras.Input((2,)), keras.layers.Dense(1, kernel_initializer="ones", bias_initializer="zeros")]
+    )
     x = np.array([[1.0, 2.0]], dtype="float32")
     y = np.array([[0.0]], dtype="float32")
     # MSE: loss = (w.x)^2 = 9, d loss / d w = 2 * 3 * x = [6, 12]

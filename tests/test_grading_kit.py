@@ -28,9 +28,13 @@ def test_call_records_results_errors_stubs_and_missing_functions():
     def stub(x):
         raise NotImplementedError
 
-    out = run_snippet('_export = [_call("f", 2), _call("stub", 1), _call("boom", 1), _call("absent"), '
-                      '_call("number")]', f=lambda x: np.arange(x), stub=stub,
-                      boom=lambda x: 1 / 0, number=3)
+    out = run_snippet(
+        '_export = [_call("f", 2), _call("stub", 1), _call("boom", 1), _call("absent"), _call("number")]',
+        f=lambda x: np.arange(x),
+        stub=stub,
+        boom=lambda x: 1 / 0,
+        number=3,
+    )
     assert out[0]["ok"].tolist() == [0, 1]
     assert "NotImplementedError" in out[1]["error"]
     assert "ZeroDivisionError" in out[2]["error"]
@@ -41,8 +45,10 @@ def test_call_records_results_errors_stubs_and_missing_functions():
 def test_plain_makes_any_result_exportable():
     class Thing:
         pass
-    out = run_snippet('_export = _call("f")', f=lambda: (np.float32(1.5), [np.int64(2)], {"a": Thing()},
-                                                           np.array(["x"]), None))
+
+    out = run_snippet(
+        '_export = _call("f")', f=lambda: (np.float32(1.5), [np.int64(2)], {"a": Thing()}, np.array(["x"]), None)
+    )
     assert out["ok"] == [1.5, [2], {"a": {"__object__": "Thing"}}, {"__object__": "array of <U1"}, None]
 
 
@@ -87,10 +93,16 @@ def test_quiz_export_reduces_answers_to_plain_values():
 
 
 def test_judges_may_stop_with_fail_and_their_details_reach_the_report():
-    chapter = g.HiddenChapter("ch97", {"ch97.x": "", "ch97.q": ""},
-                              {"ch97.x": lambda s, r: fail("specific hint"),
-                               "ch97.q": lambda s, r: Verdict(False, "1 of 2", score=0.5, details=("why",))},
-                              {"ch97.x": 1.0, "ch97.q": 1.0}, references={"ch97.x": {}, "ch97.q": {}})
+    chapter = g.HiddenChapter(
+        "ch97",
+        {"ch97.x": "", "ch97.q": ""},
+        {
+            "ch97.x": lambda s, r: fail("specific hint"),
+            "ch97.q": lambda s, r: Verdict(False, "1 of 2", score=0.5, details=("why",)),
+        },
+        {"ch97.x": 1.0, "ch97.q": 1.0},
+        references={"ch97.x": {}, "ch97.q": {}},
+    )
     run = g.RunResult(exports={"ch97.x": g.encode({"value": {}}), "ch97.q": g.encode({"value": {}})})
     verdict, internal = g.judge_exercise(chapter, "ch97.x", run.exports["ch97.x"], run, True, 10_000)
     assert (verdict.passed, verdict.message, internal) == (False, "specific hint", None)

@@ -24,8 +24,7 @@ def executed(outputs_per_cell: list[list[dict]]) -> nbformat.NotebookNode:
 
 
 def export(exercise_id: str, text: str) -> dict:
-    return {"output_type": "display_data", "metadata": {},
-            "data": {g.EXPORT_MIME: {"id": exercise_id, "json": text}}}
+    return {"output_type": "display_data", "metadata": {}, "data": {g.EXPORT_MIME: {"id": exercise_id, "json": text}}}
 
 
 def error(ename: str, evalue: str = "") -> dict:
@@ -33,18 +32,21 @@ def error(ename: str, evalue: str = "") -> dict:
 
 
 def test_collect_outputs_reads_exports_and_notes_without_a_kernel():
-    nb = executed([
-        [],                                                    # the guard cell
-        [error("NameError", "name 'x' is not defined")],       # a student's cell
-        [error(runner.TIMEOUT_ENAME)],                         # a student's cell over its limit
-        [error("PermissionError", f"{g.DENIED_MARK}: open /secret")],
-        [export("ch97.a", '{"value": 1}'), export("ch97.b", "forged")],   # export of ch97.a
-        [],                                                    # export of ch97.b timed out
-    ])
+    nb = executed(
+        [
+            [],  # the guard cell
+            [error("NameError", "name 'x' is not defined")],  # a student's cell
+            [error(runner.TIMEOUT_ENAME)],  # a student's cell over its limit
+            [error("PermissionError", f"{g.DENIED_MARK}: open /secret")],
+            [export("ch97.a", '{"value": 1}'), export("ch97.b", "forged")],  # export of ch97.a
+            [],  # export of ch97.b timed out
+        ]
+    )
     limits = g.Limits(cell_timeout=5, max_output_kb=1)
-    result = g.collect_outputs(nb, ["ch97.a", "ch97.b"], timed_out={2, 5}, limits=limits,
-                               flooded=True, output_size=4096)
-    assert result.exports == {"ch97.a": '{"value": 1}'}        # another id in the same cell is ignored
+    result = g.collect_outputs(
+        nb, ["ch97.a", "ch97.b"], timed_out={2, 5}, limits=limits, flooded=True, output_size=4096
+    )
+    assert result.exports == {"ch97.a": '{"value": 1}'}  # another id in the same cell is ignored
     assert result.timed_out == {"ch97.b"}
     notes = " | ".join(result.notes)
     assert "Cell 1 of the exercise section raised NameError" in notes
@@ -66,8 +68,12 @@ def test_kernel_side_code_uses_no_module_level_name(fn):
     tree = ast.parse(inspect.getsource(fn))
     local = {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
     local |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    local |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
-              for a in n.names}
+    local |= {
+        (a.asname or a.name).split(".")[0]
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+        for a in n.names
+    }
     local |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ExceptHandler)) and n.name}
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     assert used - local - set(dir(builtins)) == set()
@@ -76,12 +82,13 @@ def test_kernel_side_code_uses_no_module_level_name(fn):
 def test_export_cell_source_runs_standalone(monkeypatch):
     """The export cell's source defines what it needs and passes the constants it uses."""
     chapter = g.HiddenChapter("ch97", {"ch97.a": "_export = 2 * x"}, {}, {"ch97.a": 1.0}, prelude="")
-    (exercise_id, source), = g.export_cells_source(chapter, ["ch97.a"], 1000)
+    ((exercise_id, source),) = g.export_cells_source(chapter, ["ch97.a"], 1000)
     shown = []
     import IPython.display
 
     class Shell:
         user_ns = {"x": 21}
+
     monkeypatch.setattr(IPython, "get_ipython", lambda: Shell())
     monkeypatch.setattr(IPython.display, "display", lambda obj, raw: shown.append(obj))
     exec(compile(source, "<export cell>", "exec"), {})
@@ -89,8 +96,19 @@ def test_export_cell_source_runs_standalone(monkeypatch):
 
 
 def test_cli_builds_limits_by_keyword_with_every_flag(tmp_path):
-    settings = g.parse_args([str(tmp_path), "--instructor", str(tmp_path), "--max-export-kb", "64",
-                             "--memory-mb", "900", "--cell-timeout", "7"])
+    settings = g.parse_args(
+        [
+            str(tmp_path),
+            "--instructor",
+            str(tmp_path),
+            "--max-export-kb",
+            "64",
+            "--memory-mb",
+            "900",
+            "--cell-timeout",
+            "7",
+        ]
+    )
     assert settings.limits == g.Limits(cell_timeout=7, memory_mb=900, max_export_kb=64)
 
 

@@ -13,10 +13,11 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import BOOK, INSTRUCTOR
-from leak_scan import Marker, files_under, fingerprints, scan, solution_markers
 
 import course_utils
+
+from conftest import BOOK, INSTRUCTOR
+from leak_scan import Marker, files_under, fingerprints, scan, solution_markers
 
 pytestmark = pytest.mark.skipif(not INSTRUCTOR.is_dir(), reason="no instructor tree in this checkout")
 
@@ -43,16 +44,29 @@ def secrets(tree) -> tuple[list[Marker], list[tuple[str, list[re.Pattern[str]]]]
             if exercise_id.endswith("quiz"):
                 namespace: dict = {}
                 exec(chapter.solutions[exercise_id], namespace)
-                quizzes.append((exercise_id, [
-                    re.compile(rf"""['"]{re.escape(q)}['"]\s*:\s*['"]?{re.escape(str(a))}['"]?(?![\w.])""")
-                    for q, a in namespace["quiz_answers"].items()]))
-                texts += [Marker(f"{exercise_id}: explanation of {q}", text)
-                          for q, text in getattr(chapter.judges[exercise_id], "explanations", {}).items()]
+                quizzes.append(
+                    (
+                        exercise_id,
+                        [
+                            re.compile(rf"""['"]{re.escape(q)}['"]\s*:\s*['"]?{re.escape(str(a))}['"]?(?![\w.])""")
+                            for q, a in namespace["quiz_answers"].items()
+                        ],
+                    )
+                )
+                texts += [
+                    Marker(f"{exercise_id}: explanation of {q}", text)
+                    for q, text in getattr(chapter.judges[exercise_id], "explanations", {}).items()
+                ]
                 continue
             markers += solution_markers(exercise_id, chapter.solutions[exercise_id], given.get(exercise_id, []))
             for name, source in chapter.wrong[exercise_id]:  # whole wrong answers are secret too
-                markers += [m for m in solution_markers(f"{exercise_id} wrong answer '{name}'", source,
-                                                        given.get(exercise_id, [])) if ": function" in m.what]
+                markers += [
+                    m
+                    for m in solution_markers(
+                        f"{exercise_id} wrong answer '{name}'", source, given.get(exercise_id, [])
+                    )
+                    if ": function" in m.what
+                ]
     return markers, quizzes, texts
 
 
@@ -78,15 +92,23 @@ def test_the_scan_would_have_caught_the_first_editions_gd_step():
 def test_the_scan_finds_a_renamed_recommented_reformatted_copy(tree, tmp_path):
     chapter = tree.chapters["ch00"]
     solution = chapter.solutions["ch00.early-stopping"]
-    disguised = (solution.replace("early_stopping", "when_to_stop").replace("best_epoch", "keep")
-                 .replace("lowest", "record").replace("stale", "n_bad").replace("value", "v")
-                 .replace("):\n", "):  # my own work\n", 1))
-    disguised = disguised.replace("def when_to_stop(val_losses, patience, min_delta=0.0):",
-                                  'def when_to_stop(val_losses, patience,\n                 min_delta=0.0):\n'
-                                  '    """Written from scratch, honestly."""')
+    disguised = (
+        solution.replace("early_stopping", "when_to_stop")
+        .replace("best_epoch", "keep")
+        .replace("lowest", "record")
+        .replace("stale", "n_bad")
+        .replace("value", "v")
+        .replace("):\n", "):  # my own work\n", 1)
+    )
+    disguised = disguised.replace(
+        "def when_to_stop(val_losses, patience, min_delta=0.0):",
+        'def when_to_stop(val_losses, patience,\n                 min_delta=0.0):\n'
+        '    """Written from scratch, honestly."""',
+    )
     assert disguised != solution and "early_stopping" not in disguised
-    (tmp_path / "copy.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "source": disguised,
-                                                                "metadata": {}, "outputs": []}]}))
+    (tmp_path / "copy.ipynb").write_text(
+        json.dumps({"cells": [{"cell_type": "code", "source": disguised, "metadata": {}, "outputs": []}]})
+    )
     (tmp_path / "page.html").write_text("<pre>" + html.escape(disguised) + "</pre>")
     (tmp_path / "clean.py").write_text("def early_stopping(losses):\n    return len(losses), 1\n")
     leaks = scan_tree(tree, files_under(tmp_path))
@@ -97,9 +119,11 @@ def test_the_scan_finds_a_renamed_recommented_reformatted_copy(tree, tmp_path):
 
 def test_the_scan_finds_one_expression_of_a_solution(tree, tmp_path):
     """A large expression copied out of a solution into other code is found too."""
-    (tmp_path / "a.py").write_text("def helper(g, y):\n    g = g.copy()\n"
-                                   "    g[np.arange(len(g)), np.asarray(y)] -= 1.0  # pick the labels\n"
-                                   "    return g\n")
+    (tmp_path / "a.py").write_text(
+        "def helper(g, y):\n    g = g.copy()\n"
+        "    g[np.arange(len(g)), np.asarray(y)] -= 1.0  # pick the labels\n"
+        "    return g\n"
+    )
     leaks = scan_tree(tree, files_under(tmp_path))
     assert any("ch01.softmax-xent-grad" in leak for leak in leaks), leaks
 
@@ -118,13 +142,15 @@ def test_given_code_is_not_a_leak(tree):
     """The buggy code of a diagnose exercise shares lines with its fix; those lines are public."""
     given = given_code()
     assert "ch01.fix-training-loop" in given and len(given["ch01.fix-training-loop"]) == 2
-    with_given = solution_markers("x", tree.chapters["ch01"].solutions["ch01.fix-training-loop"],
-                                  given["ch01.fix-training-loop"])
+    with_given = solution_markers(
+        "x", tree.chapters["ch01"].solutions["ch01.fix-training-loop"], given["ch01.fix-training-loop"]
+    )
     without = solution_markers("x", tree.chapters["ch01"].solutions["ch01.fix-training-loop"])
     assert len(with_given) < len(without)
 
 
 # --- nothing leaks -----------------------------------------------------------------------------
+
 
 def test_book_sources_do_not_contain_hidden_material(tree):
     assert scan_tree(tree, files_under(BOOK)) == []

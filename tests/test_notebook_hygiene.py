@@ -85,12 +85,16 @@ def test_exercises_follow_the_format(path):
         nxt = cells[i + 1]
         assert nxt["metadata"].get("course", {}).get("check") == ex, f"exercise {ex}: no check cell right after it"
         assert f'check("{ex}"' in "".join(nxt["source"])
-        assert "remove-output" in nxt["metadata"].get("tags", []), \
+        assert "remove-output" in nxt["metadata"].get("tags", []), (
             f"{ex}: the book shows the task, not the stub's red cross: tag the check cell remove-output"
+        )
 
 
-BOX = re.compile(r"^:::\{admonition\} Exercise (\d+) · (build|extend|decide|diagnose) · (\d+) points?\n"
-                 r":class: note exercise$", re.M)
+BOX = re.compile(
+    r"^:::\{admonition\} Exercise (\d+) · (build|extend|decide|diagnose) · (\d+) points?\n"
+    r":class: note exercise$",
+    re.M,
+)
 QUIZ_BOX = re.compile(r"^:::\{admonition\} Quiz · (\d+) points?\n:class: note exercise$", re.M)
 HINTS = re.compile(r"^:::\{admonition\} Hints\n:class: dropdown tip\n\n- ", re.M)
 
@@ -105,8 +109,11 @@ def exercise_boxes(nb: dict) -> dict[str, tuple[int, str, int]]:
         if ex:
             found = QUIZ_BOX.search(last_md) if ex.endswith("quiz") else BOX.search(last_md)
             assert found, f"{ex}: the markdown above its cell has no exercise box"
-            boxes[ex] = (0, "quiz", int(found.group(1))) if ex.endswith("quiz") else \
-                (int(found.group(1)), found.group(2), int(found.group(3)))
+            boxes[ex] = (
+                (0, "quiz", int(found.group(1)))
+                if ex.endswith("quiz")
+                else (int(found.group(1)), found.group(2), int(found.group(3)))
+            )
             if not ex.endswith("quiz"):
                 assert HINTS.search(last_md), f"{ex}: no collapsed Hints box"
                 assert "**Check it:**" in last_md, f"{ex}: the box does not say how to check it"
@@ -125,7 +132,9 @@ def test_exercises_are_numbered_boxes_with_kind_points_and_hints(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_given_code_belongs_to_an_exercise_of_the_chapter(path):
     nb = load(path)
-    exercises = {c["metadata"]["course"]["exercise"] for c in nb["cells"] if "exercise" in c["metadata"].get("course", {})}
+    exercises = {
+        c["metadata"]["course"]["exercise"] for c in nb["cells"] if "exercise" in c["metadata"].get("course", {})
+    }
     for cell in nb["cells"]:
         given = cell["metadata"].get("course", {}).get("given")
         if given:
@@ -143,8 +152,17 @@ def test_built_chapter_is_clean(built_book, name):
     assert page is not None, f"{name}.html missing from the built book"
     # Cell tags become CSS classes (class="... tag_nbval-ignore-output"): invisible, so drop them.
     html = re.sub(r"tag_[\w-]+", "", page.read_text(encoding="utf-8"))
-    for bad in ["\x1b[", "\x08", "Traceback (most recent call last)", "absl::", "cudart_stub",
-                "WARNING: All log messages", "NBVAL", "nbval-ignore", "<Figure size"]:
+    for bad in [
+        "\x1b[",
+        "\x08",
+        "Traceback (most recent call last)",
+        "absl::",
+        "cudart_stub",
+        "WARNING: All log messages",
+        "NBVAL",
+        "nbval-ignore",
+        "<Figure size",
+    ]:
         assert bad not in html, f"{page.name} shows {bad!r}"
     assert "Training on " in html, "the page must say which device trained"
 
@@ -155,7 +173,7 @@ def test_built_exercises_are_boxes_with_collapsed_hints_and_no_red_crosses(built
     page = next((p for p in html_pages(built_book) if p.stem == path.stem), None)
     assert page is not None, f"{path.stem}.html missing from the built book"
     html = page.read_text(encoding="utf-8")
-    section = html[html.index('id="exercises"'):]
+    section = html[html.index('id="exercises"') :]
     numbers = [int(n) for n in re.findall(r'<p class="admonition-title">Exercise (\d+) ·', section)]
     assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 4, numbers
     hints = re.findall(r'<div class="[^"]*\bdropdown\b[^"]*">\s*<p class="admonition-title">Hints</p>', section)
@@ -163,4 +181,3 @@ def test_built_exercises_are_boxes_with_collapsed_hints_and_no_red_crosses(built
     assert "\u274c [" not in section and "Not implemented yet" not in section, "the stubs' red crosses show"
     text = re.sub(r"<[^>]+>", "", section).replace("&quot;", '"')
     assert len(re.findall(r'check\("ch\d\d\.', text)) == len(numbers) + 1, "the check cells themselves stay visible"
-

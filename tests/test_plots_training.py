@@ -25,8 +25,12 @@ def test_confusion_matrix_rejects_mismatched_lengths():
 
 
 def test_plot_history_draws_train_and_validation():
-    hist = {"loss": [1.0, 0.5, 0.3], "val_loss": [1.1, 0.7, 0.6], "accuracy": [0.5, 0.8, 0.9],
-            "val_accuracy": [0.4, 0.7, 0.8]}
+    hist = {
+        "loss": [1.0, 0.5, 0.3],
+        "val_loss": [1.1, 0.7, 0.6],
+        "accuracy": [0.5, 0.8, 0.9],
+        "val_accuracy": [0.4, 0.7, 0.8],
+    }
     fig = plots.plot_history(hist)
     assert len(fig.axes) == 2
     ax = fig.axes[0]
@@ -75,10 +79,13 @@ def test_importing_course_utils_has_no_side_effects():
     """No module imports TensorFlow or Keras, or changes warning filters, merely by being imported."""
     import subprocess
     import sys
-    code = ("import sys, warnings, numpy, matplotlib.pyplot, nbformat; before = list(warnings.filters)\n"
-            "import course_utils, course_utils.checking, course_utils.data, course_utils.exercises, "
-            "course_utils.grade, course_utils.gradients, course_utils.grading.kit, course_utils.plots, "
-            "course_utils.runtime, course_utils.training\n"
-            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules), warnings.filters == before)")
+
+    code = (
+        "import sys, warnings, numpy, matplotlib.pyplot, nbformat; before = list(warnings.filters)\n"
+        "import course_utils, course_utils.checking, course_utils.data, course_utils.exercises, "
+        "course_utils.grade, course_utils.gradients, course_utils.grading.kit, course_utils.plots, "
+        "course_utils.runtime, course_utils.training\n"
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules), warnings.filters == before)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[] True", out

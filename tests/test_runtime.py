@@ -44,6 +44,7 @@ def test_seeding_makes_keras_initialization_repeatable(info):
 
 def test_mixed_precision_is_switched_on_and_off():
     import keras
+
     try:
         runtime.setup(seed=None, mixed_precision=True, verbose=False)
         assert keras.mixed_precision.global_policy().name == "mixed_float16"
@@ -58,6 +59,7 @@ def test_cpu_reason_mentions_cuda_when_a_driver_exists_without_cuda(monkeypatch)
             @staticmethod
             def is_built_with_cuda():
                 return False
+
     monkeypatch.setattr(runtime.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
     assert "no CUDA support" in runtime.cpu_reason(FakeTF)
     monkeypatch.setattr(runtime.shutil, "which", lambda name: None)
@@ -68,6 +70,7 @@ def test_cpu_reason_mentions_cuda_when_a_driver_exists_without_cuda(monkeypatch)
 
 def test_silenced_stderr_hides_file_descriptor_output(capfd):
     import os
+
     with runtime.silenced_stderr():
         os.write(2, b"C++ log line\n")
     os.write(2, b"after\n")
@@ -77,7 +80,9 @@ def test_silenced_stderr_hides_file_descriptor_output(capfd):
 
 def test_epoch_logger_prints_clean_lines(info, capsys):
     import keras
+
     from course_utils.training import EpochLogger, summary_text
+
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     model.compile(loss="mse", optimizer="sgd")
     x, y = np.ones((8, 3), "float32"), np.zeros((8, 1), "float32")

@@ -92,8 +92,13 @@ else:
     "ch00.quiz": QUIZ_EXPORT,
 }
 
-POINTS: dict[str, float] = {"ch00.top-k-accuracy": 1, "ch00.early-stopping": 2, "ch00.split-and-scale": 2,
-                            "ch00.train-within-budget": 2, "ch00.quiz": 2}
+POINTS: dict[str, float] = {
+    "ch00.top-k-accuracy": 1,
+    "ch00.early-stopping": 2,
+    "ch00.split-and-scale": 2,
+    "ch00.train-within-budget": 2,
+    "ch00.quiz": 2,
+}
 
 
 def judge_top_k_accuracy(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
@@ -109,8 +114,10 @@ def judge_top_k_accuracy(student: dict[str, Any], reference: dict[str, Any]) -> 
             fail("top_k_accuracy returned the number of hits; divide by the number of examples.")
         if exp["k"] == exp["c"]:
             fail("With k equal to the number of classes every label is in the top k, so the result must be 1.0.")
-        fail(f"Hidden case {i} (k={exp['k']}): wrong value. Is the label among the k *largest* "
-             "probabilities of its row? Count the classes ranked above it, not the label itself.")
+        fail(
+            f"Hidden case {i} (k={exp['k']}): wrong value. Is the label among the k *largest* "
+            "probabilities of its row? Count the classes ranked above it, not the label itself."
+        )
     return Verdict(True, "Correct on all hidden cases, k = 1 and k = number of classes included.")
 
 
@@ -130,12 +137,16 @@ def judge_early_stopping(student: dict[str, Any], reference: dict[str, Any]) -> 
         if best == exp_best and stop == exp_stop + 1:
             fail("Training stops one epoch late: stop as soon as `patience` epochs in a row brought no improvement.")
         if best == exp_best and stop < exp_stop:
-            fail(f"Hidden case {i}: training stops too early. An epoch counts as an improvement when it beats "
-                 "the best value so far (by more than min_delta), not just the epoch before it.")
+            fail(
+                f"Hidden case {i}: training stops too early. An epoch counts as an improvement when it beats "
+                "the best value so far (by more than min_delta), not just the epoch before it."
+            )
         if stop == exp_stop:
             fail(f"Hidden case {i}: right stopping epoch, wrong best epoch.")
-        fail(f"Hidden case {i}: wrong stopping epoch (patience {exp['patience']}). Does an improvement have "
-             "to beat the best value by more than min_delta?")
+        fail(
+            f"Hidden case {i}: wrong stopping epoch (patience {exp['patience']}). Does an improvement have "
+            "to beat the best value by more than min_delta?"
+        )
     return Verdict(True, "Correct on all hidden curves, and consistent with keras.callbacks.EarlyStopping.")
 
 
@@ -151,28 +162,36 @@ def judge_split_and_scale(student: dict[str, Any], reference: dict[str, Any]) ->
         y_train, y_val = np.asarray(y_train), np.asarray(y_val)
         n, n_val = len(exp["labels"]), exp["n_val"]
         if len(x_val) != n_val or len(y_val) != n_val or len(x_train) != n - n_val or len(y_train) != n - n_val:
-            fail(f"Hidden case {i}: the validation set should hold the last n_val examples and the training set "
-                 "the others; the sizes are wrong.")
+            fail(
+                f"Hidden case {i}: the validation set should hold the last n_val examples and the training set "
+                "the others; the sizes are wrong."
+            )
         if case["inputs_changed"]:
             fail("split_and_scale changes the caller's arrays (rng.shuffle works in place); leave them untouched.")
         if x_train.dtype != np.float32 or x_val.dtype != np.float32:
-            fail(f"The images are {x_train.dtype}, expected float32: dividing uint8 by 255 gives float64, "
-                 "twice the memory Keras needs.")
+            fail(
+                f"The images are {x_train.dtype}, expected float32: dividing uint8 by 255 gives float64, "
+                "twice the memory Keras needs."
+            )
         x = np.concatenate([x_train, x_val]) * 255
         if x.max() > 255.5 or not np.allclose(x[:, -1, -1], 255, atol=0.01):
             fail("The pixels are not scaled to [0, 1] by dividing by 255.")
         ids = np.rint(x[:, 0, 0]).astype(int) * 256 + np.rint(x[:, 0, 1]).astype(int)
         if sorted(ids.tolist()) != list(range(n)):
-            fail(f"Hidden case {i}: some images are missing or repeated: every example must land in exactly "
-                 "one of the two sets.")
+            fail(
+                f"Hidden case {i}: some images are missing or repeated: every example must land in exactly "
+                "one of the two sets."
+            )
         labels = np.asarray(exp["labels"])
         if not np.array_equal(labels[ids], np.concatenate([y_train, y_val])):
             fail("Images and labels are no longer paired: shuffle both with the same permutation.")
-        if ids[:n - n_val].tolist() == list(range(n - n_val)):
+        if ids[: n - n_val].tolist() == list(range(n - n_val)):
             fail("The examples are not shuffled: on sorted data the validation set would be one class only.")
         if not case["same_seed_same_result"]:
-            fail("Two calls with the same seed give different splits: draw the permutation from "
-                 "np.random.default_rng(seed).")
+            fail(
+                "Two calls with the same seed give different splits: draw the permutation from "
+                "np.random.default_rng(seed)."
+            )
         if case["other_seed_same_result"] and n_val < n - 1:
             fail("Different seeds give the same split: use the seed you are given.")
     return Verdict(True, "The pipeline is fixed: pairs kept, scaled float32, shuffled by the seed, inputs untouched.")
@@ -192,27 +211,37 @@ def judge_train_within_budget(student: dict[str, Any], reference: dict[str, Any]
     if accuracy >= 0.97:
         return Verdict(True, f"Test accuracy {accuracy:.1%} on the hidden images ({timing}).")
     if accuracy >= 0.95:
-        return Verdict(False, f"Test accuracy {accuracy:.1%}: close, but below 97% ({timing}). Train longer or "
-                              "wider within the time budget.", score=0.5)
-    return Verdict(False, f"Test accuracy {accuracy:.1%}, far below 97% ({timing}). Is the model trained "
-                          "on all the images it receives, for several epochs?", score=0.0)
+        return Verdict(
+            False,
+            f"Test accuracy {accuracy:.1%}: close, but below 97% ({timing}). Train longer or "
+            "wider within the time budget.",
+            score=0.5,
+        )
+    return Verdict(
+        False,
+        f"Test accuracy {accuracy:.1%}, far below 97% ({timing}). Is the model trained "
+        "on all the images it receives, for several epochs?",
+        score=0.0,
+    )
 
 
-judge_quiz = quiz_judge({
-    "q1": "The validation set guides decisions (the number of epochs, the model, the learning rate). "
-          "Each decision picks whatever happened to score well on those particular images, so their "
-          "accuracy becomes optimistic. Images never used for any decision give an unbiased estimate. "
-          "Keras accepts any data in evaluate, and a larger set is more precise but not less biased.",
-    "q2": "Accuracy only asks whether the largest probability is on the right digit; the loss, -log p_y, "
-          "also measures how much. If the model grows more confident on the few images it gets wrong, "
-          "the loss rises although no prediction changes. With fixed weights the validation loss is "
-          "deterministic, and both numbers are computed on the same validation images.",
-    "q3": "The sparse categorical cross-entropy of one image is -ln p_y, and Keras reports the mean over "
-          "the batch: (-ln 0.9 - ln 0.5 - ln 0.8 - ln 0.1) / 4 = (0.105 + 0.693 + 0.223 + 2.303) / 4, "
-          "about 0.831. The one image with p_y = 0.1 contributes more than the other three together.",
-    "q4": "One update per batch: 55,000 / 64 = 859.4, and the last, smaller batch of 24 images is a "
-          "batch too, so 860 updates. Keras rounds up (ceil); dropping the remainder would skip images.",
-})
+judge_quiz = quiz_judge(
+    {
+        "q1": "The validation set guides decisions (the number of epochs, the model, the learning rate). "
+        "Each decision picks whatever happened to score well on those particular images, so their "
+        "accuracy becomes optimistic. Images never used for any decision give an unbiased estimate. "
+        "Keras accepts any data in evaluate, and a larger set is more precise but not less biased.",
+        "q2": "Accuracy only asks whether the largest probability is on the right digit; the loss, -log p_y, "
+        "also measures how much. If the model grows more confident on the few images it gets wrong, "
+        "the loss rises although no prediction changes. With fixed weights the validation loss is "
+        "deterministic, and both numbers are computed on the same validation images.",
+        "q3": "The sparse categorical cross-entropy of one image is -ln p_y, and Keras reports the mean over "
+        "the batch: (-ln 0.9 - ln 0.5 - ln 0.8 - ln 0.1) / 4 = (0.105 + 0.693 + 0.223 + 2.303) / 4, "
+        "about 0.831. The one image with p_y = 0.1 contributes more than the other three together.",
+        "q4": "One update per batch: 55,000 / 64 = 859.4, and the last, smaller batch of 24 images is a "
+        "batch too, so 860 updates. Keras rounds up (ceil); dropping the remainder would skip images.",
+    }
+)
 
 JUDGES: dict[str, Callable[[Any, Any], Verdict]] = {
     "ch00.top-k-accuracy": judge_top_k_accuracy,

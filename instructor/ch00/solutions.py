@@ -52,29 +52,43 @@ quiz_answers = {"q1": "C", "q2": "A", "q3": 0.8311, "q4": 860}
 
 WRONG: dict[str, list[tuple[str, str]]] = {
     "ch00.top-k-accuracy": [
-        ("the k least probable classes (ascending argsort)", '''
+        (
+            "the k least probable classes (ascending argsort)",
+            '''
 def top_k_accuracy(probs, labels, k):
     top = np.argsort(probs, axis=1)[:, :k]
     return float(np.mean([label in row for label, row in zip(labels, top)]))
-'''),
-        ("counts the label's own class, so only k - 1 others fit", '''
+''',
+        ),
+        (
+            "counts the label's own class, so only k - 1 others fit",
+            '''
 def top_k_accuracy(probs, labels, k):
     probs = np.asarray(probs)
     p_label = probs[np.arange(len(probs)), labels]
     return float(np.mean(np.count_nonzero(probs >= p_label[:, None], axis=1) < k))
-'''),
-        ("ignores k (plain accuracy)", '''
+''',
+        ),
+        (
+            "ignores k (plain accuracy)",
+            '''
 def top_k_accuracy(probs, labels, k):
     return float(np.mean(np.argmax(probs, axis=1) == labels))
-'''),
-        ("number of hits instead of the fraction", '''
+''',
+        ),
+        (
+            "number of hits instead of the fraction",
+            '''
 def top_k_accuracy(probs, labels, k):
     top = np.argsort(probs, axis=1)[:, -k:]
     return float(sum(label in row for label, row in zip(labels, top)))
-'''),
+''',
+        ),
     ],
     "ch00.early-stopping": [
-        ("compares with the previous epoch, not the best so far", '''
+        (
+            "compares with the previous epoch, not the best so far",
+            '''
 def early_stopping(val_losses, patience, min_delta=0.0):
     best_epoch, stale = 1, 0
     for epoch in range(2, len(val_losses) + 1):
@@ -87,8 +101,11 @@ def early_stopping(val_losses, patience, min_delta=0.0):
             if stale >= patience:
                 return epoch, best_epoch
     return len(val_losses), best_epoch
-'''),
-        ("stops one epoch late (stale > patience)", '''
+''',
+        ),
+        (
+            "stops one epoch late (stale > patience)",
+            '''
 def early_stopping(val_losses, patience, min_delta=0.0):
     best_epoch, lowest, stale = 0, float("inf"), 0
     for epoch, value in enumerate(val_losses, start=1):
@@ -99,8 +116,11 @@ def early_stopping(val_losses, patience, min_delta=0.0):
             if stale > patience:
                 return epoch, best_epoch
     return len(val_losses), best_epoch
-'''),
-        ("ignores min_delta", '''
+''',
+        ),
+        (
+            "ignores min_delta",
+            '''
 def early_stopping(val_losses, patience, min_delta=0.0):
     best_epoch, lowest, stale = 0, float("inf"), 0
     for epoch, value in enumerate(val_losses, start=1):
@@ -111,8 +131,11 @@ def early_stopping(val_losses, patience, min_delta=0.0):
             if stale >= patience:
                 return epoch, best_epoch
     return len(val_losses), best_epoch
-'''),
-        ("0-based epochs", '''
+''',
+        ),
+        (
+            "0-based epochs",
+            '''
 def early_stopping(val_losses, patience, min_delta=0.0):
     best_epoch, lowest, stale = 0, float("inf"), 0
     for epoch, value in enumerate(val_losses):
@@ -123,10 +146,13 @@ def early_stopping(val_losses, patience, min_delta=0.0):
             if stale >= patience:
                 return epoch, best_epoch
     return len(val_losses) - 1, best_epoch
-'''),
+''',
+        ),
     ],
     "ch00.split-and-scale": [
-        ("the original bug: two independent shuffles", '''
+        (
+            "the original bug: two independent shuffles",
+            '''
 def split_and_scale(images, labels, n_val, seed):
     rng = np.random.default_rng(seed)
     x = np.array(images, dtype="float32") / 255
@@ -134,28 +160,40 @@ def split_and_scale(images, labels, n_val, seed):
     rng.shuffle(x)
     rng.shuffle(y)
     return (x[:-n_val], y[:-n_val]), (x[-n_val:], y[-n_val:])
-'''),
-        ("shuffles the caller's labels in place", '''
+''',
+        ),
+        (
+            "shuffles the caller's labels in place",
+            '''
 def split_and_scale(images, labels, n_val, seed):
     order = np.random.default_rng(seed).permutation(len(labels))
     labels[:] = labels[order]
     x = images[order].astype("float32") / 255
     return (x[:-n_val], labels[:-n_val]), (x[-n_val:], labels[-n_val:])
-'''),
-        ("float64 pixels", '''
+''',
+        ),
+        (
+            "float64 pixels",
+            '''
 def split_and_scale(images, labels, n_val, seed):
     order = np.random.default_rng(seed).permutation(len(labels))
     x, y = images[order] / 255, labels[order]
     return (x[:-n_val], y[:-n_val]), (x[-n_val:], y[-n_val:])
-'''),
-        ("no shuffle: the validation set is the tail of the data", '''
+''',
+        ),
+        (
+            "no shuffle: the validation set is the tail of the data",
+            '''
 def split_and_scale(images, labels, n_val, seed):
     x, y = images.astype("float32") / 255, np.array(labels)
     return (x[:-n_val], y[:-n_val]), (x[-n_val:], y[-n_val:])
-'''),
+''',
+        ),
     ],
     "ch00.train-within-budget": [
-        ("too little training: one epoch on 1,000 images", '''
+        (
+            "too little training: one epoch on 1,000 images",
+            '''
 def train_digit_model(x_train, y_train):
     net = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
                             keras.layers.Dense(32, activation="relu"),
@@ -163,16 +201,23 @@ def train_digit_model(x_train, y_train):
     net.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     net.fit(x_train[:1000], y_train[:1000], epochs=1, verbose=0)
     return net
-'''),
-        ("returns the model without training it", '''
+''',
+        ),
+        (
+            "returns the model without training it",
+            '''
 def train_digit_model(x_train, y_train):
     return keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
                              keras.layers.Dense(10, activation="softmax")])
-'''),
+''',
+        ),
     ],
     "ch00.quiz": [
-        ("loss and accuracy must move together; forgets the last partial batch", '''
+        (
+            "loss and accuracy must move together; forgets the last partial batch",
+            '''
 quiz_answers = {"q1": "A", "q2": "B", "q3": 0.8311, "q4": 859}
-'''),
+''',
+        ),
     ],
 }

@@ -87,8 +87,13 @@ if "error" not in _export:
     "ch01.quiz": QUIZ_EXPORT,
 }
 
-POINTS: dict[str, float] = {"ch01.central-difference": 1, "ch01.softmax-xent-grad": 2, "ch01.stable-lr": 2,
-                            "ch01.fix-training-loop": 2, "ch01.quiz": 2}
+POINTS: dict[str, float] = {
+    "ch01.central-difference": 1,
+    "ch01.softmax-xent-grad": 2,
+    "ch01.stable-lr": 2,
+    "ch01.fix-training-loop": 2,
+    "ch01.quiz": 2,
+}
 
 
 def judge_central_difference(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
@@ -107,8 +112,10 @@ def judge_softmax_xent_grad(student: dict[str, Any], reference: dict[str, Any]) 
     for i, got, exp in each_case(student, reference, "softmax_cross_entropy_grad"):
         got, expected = np.asarray(got, dtype=float), np.asarray(exp["ok"], dtype=float)
         if got.shape == expected.shape and not np.all(np.isfinite(got)):
-            fail("The gradient contains NaN or inf for large logits: exp overflows. Subtract each row's "
-                 "maximum before exponentiating; softmax does not change.")
+            fail(
+                "The gradient contains NaN or inf for large logits: exp overflows. Subtract each row's "
+                "maximum before exponentiating; softmax does not change."
+            )
         if got.shape == expected.shape and exp["n"] > 1 and np.allclose(got, expected * exp["n"], atol=1e-9):
             fail("The gradient is n times too large: the loss is the *mean* over the batch, so divide by n.")
         hint = diagnose(got, expected, f"the gradient in hidden case {i}", rtol=1e-6, atol=1e-9)
@@ -130,10 +137,14 @@ def judge_stable_lr(student: dict[str, Any], reference: dict[str, Any]) -> Verdi
         if got is None:
             fail(f"Hidden case {i}: you returned None, but some candidates are stable.")
         if isinstance(got, (int, float)) and got > exp:
-            fail(f"Hidden case {i}: you chose a learning rate that diverges over the full run. A rate can "
-                 "shrink the gradient for a few steps and still blow up later: judge it after all the steps.")
-        fail(f"Hidden case {i}: a larger candidate is also stable. Try every candidate (they need not be "
-             "sorted) and return the largest stable one.")
+            fail(
+                f"Hidden case {i}: you chose a learning rate that diverges over the full run. A rate can "
+                "shrink the gradient for a few steps and still blow up later: judge it after all the steps."
+            )
+        fail(
+            f"Hidden case {i}: a larger candidate is also stable. Try every candidate (they need not be "
+            "sorted) and return the largest stable one."
+        )
     return Verdict(True, "Correct on all hidden functions.")
 
 
@@ -143,44 +154,55 @@ def judge_fix_training_loop(student: dict[str, Any], reference: dict[str, Any]) 
         fail(f"train_softmax_regression could not be graded: {student['error']}")
     init = [np.asarray(w) for w in reference["init"]]
     step, expected = student.get("one_step"), reference["one_step"]
-    if not isinstance(step, list) or len(step) != len(expected) or any(np.shape(s) != np.shape(e) for s, e in zip(step, expected)):
-        fail("The model's weights have other shapes than the buggy version's: keep its model and only fix "
-             "the training.")
+    if (
+        not isinstance(step, list)
+        or len(step) != len(expected)
+        or any(np.shape(s) != np.shape(e) for s, e in zip(step, expected))
+    ):
+        fail(
+            "The model's weights have other shapes than the buggy version's: keep its model and only fix the training."
+        )
     uphill = [2 * w0 - e for w0, e in zip(init, expected)]
     if all(diagnose(s, u, rtol=1e-4, atol=1e-6) is None for s, u in zip(step, uphill)):
         fail("After one step the loss went up: an update must subtract lr times the gradient.")
     if not all(diagnose(s, e, rtol=1e-3, atol=1e-6) is None for s, e in zip(step, expected)):
-        fail("One full-batch step does not match SGD on the mean cross-entropy. A single step depends on "
-             "two things: which label goes with which image, and what the loss assumes about the model's "
-             "outputs (its last layer has no softmax).")
+        fail(
+            "One full-batch step does not match SGD on the mean cross-entropy. A single step depends on "
+            "two things: which label goes with which image, and what the loss assumes about the model's "
+            "outputs (its last layer has no softmax)."
+        )
     labels = np.asarray(reference["labels"])
     acc = float(np.mean(np.asarray(student["predicted"]) == labels))
     ref_acc = float(np.mean(np.asarray(reference["predicted"]) == labels))
     if acc < ref_acc - 0.05:
-        fail(f"Each step is right, but after training the accuracy on hidden points is only {acc:.0%}. "
-             "Does every batch of images come with its own labels?")
+        fail(
+            f"Each step is right, but after training the accuracy on hidden points is only {acc:.0%}. "
+            "Does every batch of images come with its own labels?"
+        )
     return Verdict(True, f"Fixed: the steps match SGD and the model reaches {acc:.0%} on hidden points.")
 
 
-judge_quiz = quiz_judge({
-    "q1": "For f(x) = 3x^2 the update is x <- x - lr * 6x = (1 - 6 lr) x. It shrinks only while "
-          "|1 - 6 lr| < 1, that is lr < 2/6 = 1/3: the threshold is 2 over the curvature f'' = 6, not 1 over it. "
-          "Between 1/6 and 1/3 the iterates overshoot and alternate in sign, but still converge.",
-    "q2": "A loss that jumps and then turns into NaN is the signature of steps that are too large: the "
-          "weights overshoot into a region where the loss and its gradient explode. A smaller learning "
-          "rate or a cap on the gradient's norm fixes the cause; a larger rate makes it worse, and "
-          "neither more epochs nor another loss removes the oversized steps.",
-    "q3": "An epoch visits every example once, so 16 times larger batches give 16 times fewer updates. "
-          "Each mini-batch gradient is still an unbiased estimate of the full gradient, with a variance "
-          "16 times smaller. With the same learning rate and number of epochs, the model usually makes "
-          "less progress per epoch, although each epoch often takes less time.",
-    "q4": "Each step multiplies the coordinate x2 by 1 - lr * lambda2 = 1 - 0.03 * 50 = -0.5: it flips "
-          "sign and halves at every step, so it still converges. x1 is multiplied by 0.97.",
-    "q5": "A first layer whose gradient is 10^5 times smaller than the output layer's is the vanishing "
-          "gradient of deep sigmoid networks: each sigmoid multiplies the backward signal by at most 0.25. "
-          "ReLU units with He initialization keep the gradient's size from layer to layer. Clipping only "
-          "shrinks large gradients, and a larger batch reduces noise, not the layer-to-layer decay.",
-})
+judge_quiz = quiz_judge(
+    {
+        "q1": "For f(x) = 3x^2 the update is x <- x - lr * 6x = (1 - 6 lr) x. It shrinks only while "
+        "|1 - 6 lr| < 1, that is lr < 2/6 = 1/3: the threshold is 2 over the curvature f'' = 6, not 1 over it. "
+        "Between 1/6 and 1/3 the iterates overshoot and alternate in sign, but still converge.",
+        "q2": "A loss that jumps and then turns into NaN is the signature of steps that are too large: the "
+        "weights overshoot into a region where the loss and its gradient explode. A smaller learning "
+        "rate or a cap on the gradient's norm fixes the cause; a larger rate makes it worse, and "
+        "neither more epochs nor another loss removes the oversized steps.",
+        "q3": "An epoch visits every example once, so 16 times larger batches give 16 times fewer updates. "
+        "Each mini-batch gradient is still an unbiased estimate of the full gradient, with a variance "
+        "16 times smaller. With the same learning rate and number of epochs, the model usually makes "
+        "less progress per epoch, although each epoch often takes less time.",
+        "q4": "Each step multiplies the coordinate x2 by 1 - lr * lambda2 = 1 - 0.03 * 50 = -0.5: it flips "
+        "sign and halves at every step, so it still converges. x1 is multiplied by 0.97.",
+        "q5": "A first layer whose gradient is 10^5 times smaller than the output layer's is the vanishing "
+        "gradient of deep sigmoid networks: each sigmoid multiplies the backward signal by at most 0.25. "
+        "ReLU units with He initialization keep the gradient's size from layer to layer. Clipping only "
+        "shrinks large gradients, and a larger batch reduces noise, not the layer-to-layer decay.",
+    }
+)
 
 JUDGES: dict[str, Callable[[dict[str, Any], dict[str, Any]], Verdict]] = {
     "ch01.central-difference": judge_central_difference,

@@ -70,7 +70,9 @@ TAUGHT: dict[str, list[str]] = {
 
 WRONG: dict[str, list[tuple[str, str]]] = {
     "ch01.central-difference": [
-        ("forward difference", '''
+        (
+            "forward difference",
+            '''
 def central_difference(f, x, h=1e-5):
     x = np.array(x, dtype=float)
     grad = np.zeros_like(x)
@@ -79,8 +81,11 @@ def central_difference(f, x, h=1e-5):
         step[idx] = h
         grad[idx] = (f(x + step) - f(x)) / h
     return grad
-'''),
-        ("divides by h instead of 2h", '''
+''',
+        ),
+        (
+            "divides by h instead of 2h",
+            '''
 def central_difference(f, x, h=1e-5):
     x = np.array(x, dtype=float)
     grad = np.zeros_like(x)
@@ -89,8 +94,11 @@ def central_difference(f, x, h=1e-5):
         step[idx] = h
         grad[idx] = (f(x + step) - f(x - step)) / h
     return grad
-'''),
-        ("only works for vectors (flattens)", '''
+''',
+        ),
+        (
+            "only works for vectors (flattens)",
+            '''
 def central_difference(f, x, h=1e-5):
     x = np.array(x, dtype=float).ravel()
     grad = np.zeros_like(x)
@@ -99,8 +107,11 @@ def central_difference(f, x, h=1e-5):
         step[i] = h
         grad[i] = (f(x + step) - f(x - step)) / (2 * h)
     return grad
-'''),
-        ("ignores h", '''
+''',
+        ),
+        (
+            "ignores h",
+            '''
 def central_difference(f, x, h=1e-5):
     x = np.array(x, dtype=float)
     grad = np.zeros_like(x)
@@ -109,44 +120,62 @@ def central_difference(f, x, h=1e-5):
         step[idx] = 1e-5
         grad[idx] = (f(x + step) - f(x - step)) / (2 * 1e-5)
     return grad
-'''),
+''',
+        ),
     ],
     "ch01.softmax-xent-grad": [
-        ("sum over the batch instead of the mean", '''
+        (
+            "sum over the batch instead of the mean",
+            '''
 def softmax_cross_entropy_grad(logits, labels):
     z = logits - logits.max(axis=1, keepdims=True)
     p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     p[np.arange(len(p)), labels] -= 1
     return p
-'''),
-        ("softmax without subtracting the maximum (overflows)", '''
+''',
+        ),
+        (
+            "softmax without subtracting the maximum (overflows)",
+            '''
 def softmax_cross_entropy_grad(logits, labels):
     p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     p[np.arange(len(p)), labels] -= 1
     return p / len(p)
-'''),
-        ("one-hot minus probabilities (the descent direction, not the gradient)", '''
+''',
+        ),
+        (
+            "one-hot minus probabilities (the descent direction, not the gradient)",
+            '''
 def softmax_cross_entropy_grad(logits, labels):
     z = logits - logits.max(axis=1, keepdims=True)
     p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     onehot = np.eye(logits.shape[1])[labels]
     return (onehot - p) / len(p)
-'''),
-        ("logits instead of probabilities", '''
+''',
+        ),
+        (
+            "logits instead of probabilities",
+            '''
 def softmax_cross_entropy_grad(logits, labels):
     onehot = np.eye(logits.shape[1])[labels]
     return (logits - onehot) / len(logits)
-'''),
+''',
+        ),
     ],
     "ch01.stable-lr": [
-        ("judges a rate by its first step only", '''
+        (
+            "judges a rate by its first step only",
+            '''
 def largest_stable_lr(grad_fn, x0, candidates, steps=100):
     x0 = np.array(x0, dtype=float)
     g0 = grad_fn(x0)
     ok = [lr for lr in candidates if np.linalg.norm(grad_fn(x0 - lr * g0)) < np.linalg.norm(g0)]
     return max(ok) if ok else None
-'''),
-        ("assumes the candidates are sorted", '''
+''',
+        ),
+        (
+            "assumes the candidates are sorted",
+            '''
 def largest_stable_lr(grad_fn, x0, candidates, steps=100):
     best = None
     for lr in candidates:
@@ -158,8 +187,11 @@ def largest_stable_lr(grad_fn, x0, candidates, steps=100):
                 return best
         best = lr
     return best
-'''),
-        ("the smallest stable rate", '''
+''',
+        ),
+        (
+            "the smallest stable rate",
+            '''
 def largest_stable_lr(grad_fn, x0, candidates, steps=100):
     for lr in sorted(candidates):
         x = np.array(x0, dtype=float)
@@ -169,10 +201,13 @@ def largest_stable_lr(grad_fn, x0, candidates, steps=100):
             if np.linalg.norm(grad_fn(x)) < np.linalg.norm(grad_fn(np.array(x0, dtype=float))):
                 return lr
     return None
-'''),
+''',
+        ),
     ],
     "ch01.fix-training-loop": [
-        ("fixes the labels only (still no from_logits, still uphill)", '''
+        (
+            "fixes the labels only (still no from_logits, still uphill)",
+            '''
 def train_softmax_regression(x, y, epochs, batch_size, lr, seed):
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(int(y.max()) + 1)])
@@ -188,8 +223,11 @@ def train_softmax_regression(x, y, epochs, batch_size, lr, seed):
             for variable, grad in zip(model.trainable_variables, grads):
                 variable.assign_add(lr * grad)
     return model
-'''),
-        ("fixes the step and the loss, not the labels", '''
+''',
+        ),
+        (
+            "fixes the step and the loss, not the labels",
+            '''
 def train_softmax_regression(x, y, epochs, batch_size, lr, seed):
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(int(y.max()) + 1)])
@@ -206,8 +244,11 @@ def train_softmax_regression(x, y, epochs, batch_size, lr, seed):
             for variable, grad in zip(model.trainable_variables, grads):
                 variable.assign_sub(lr * grad)
     return model
-'''),
-        ("fixes the labels and the step, not the loss", '''
+''',
+        ),
+        (
+            "fixes the labels and the step, not the loss",
+            '''
 def train_softmax_regression(x, y, epochs, batch_size, lr, seed):
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(int(y.max()) + 1)])
@@ -223,11 +264,15 @@ def train_softmax_regression(x, y, epochs, batch_size, lr, seed):
             for variable, grad in zip(model.trainable_variables, grads):
                 variable.assign_sub(lr * grad)
     return model
-'''),
+''',
+        ),
     ],
     "ch01.quiz": [
-        ("threshold 1/f'', clipping misread, batch-size and vanishing misconceptions", '''
+        (
+            "threshold 1/f'', clipping misread, batch-size and vanishing misconceptions",
+            '''
 quiz_answers = {"q1": 0.1667, "q2": "B", "q3": "C", "q4": 0.5, "q5": "C"}
-'''),
+''',
+        ),
     ],
 }

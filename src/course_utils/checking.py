@@ -34,8 +34,8 @@ class Verdict:
 
     passed: bool
     message: str
-    score: float | None = None          # None: 1.0 if passed else 0.0
-    details: tuple[str, ...] = ()       # longer notes for the feedback file (quiz explanations)
+    score: float | None = None  # None: 1.0 if passed else 0.0
+    details: tuple[str, ...] = ()  # longer notes for the feedback file (quiz explanations)
 
     @property
     def fraction(self) -> float:
@@ -92,8 +92,9 @@ def as_array(value: Any, name: str = "the result") -> np.ndarray:
     return arr
 
 
-def diagnose(got: Any, expected: Any, name: str = "the result", rtol: float = 1e-5,
-             atol: float = 1e-7, check_dtype: bool = False) -> str | None:
+def diagnose(
+    got: Any, expected: Any, name: str = "the result", rtol: float = 1e-5, atol: float = 1e-7, check_dtype: bool = False
+) -> str | None:
     """None if `got` matches `expected`, else a hint that says *how* it differs.
 
     The hints look for the usual mistakes: a missing return, a wrong shape (or a

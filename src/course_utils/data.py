@@ -22,14 +22,10 @@ FILE_NAME = "mnist.npz"
 
 # name -> (shape, dtype, SHA-256 of the array's raw bytes)
 EXPECTED: dict[str, tuple[tuple[int, ...], str, str]] = {
-    "x_train": ((60000, 28, 28), "uint8",
-                "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757"),
-    "y_train": ((60000,), "uint8",
-                "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13"),
-    "x_test": ((10000, 28, 28), "uint8",
-               "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161"),
-    "y_test": ((10000,), "uint8",
-               "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5"),
+    "x_train": ((60000, 28, 28), "uint8", "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757"),
+    "y_train": ((60000,), "uint8", "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13"),
+    "x_test": ((10000, 28, 28), "uint8", "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161"),
+    "y_test": ((10000,), "uint8", "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5"),
 }
 
 CLASS_NAMES = tuple(str(d) for d in range(10))
@@ -62,30 +58,39 @@ def verify_arrays(arrays: dict[str, np.ndarray], source: str) -> None:
     """Raise DataError unless all four MNIST arrays match shape, dtype and checksum (chapter 0)."""
     missing = [name for name in EXPECTED if name not in arrays]
     if missing:
-        raise DataError(f"{source}: the array '{missing[0]}' is missing; this is not Keras' MNIST layout "
-                        f"(expected keys {sorted(EXPECTED)}, found {sorted(arrays)}).")
+        raise DataError(
+            f"{source}: the array '{missing[0]}' is missing; this is not Keras' MNIST layout "
+            f"(expected keys {sorted(EXPECTED)}, found {sorted(arrays)})."
+        )
     for name, (shape, dtype, digest) in EXPECTED.items():
         a = arrays[name]
         if a.shape != shape or str(a.dtype) != dtype:
-            raise DataError(f"{source}: '{name}' has shape {a.shape} and dtype {a.dtype}, expected "
-                            f"{shape} and {dtype}. The file is incomplete or not MNIST; delete it and "
-                            "download it again.")
+            raise DataError(
+                f"{source}: '{name}' has shape {a.shape} and dtype {a.dtype}, expected "
+                f"{shape} and {dtype}. The file is incomplete or not MNIST; delete it and "
+                "download it again."
+            )
         if sha256_of(a) != digest:
-            raise DataError(f"{source}: '{name}' has the right shape but different contents (SHA-256 "
-                            "mismatch). The file was altered or corrupted; replace it with a fresh copy.")
+            raise DataError(
+                f"{source}: '{name}' has the right shape but different contents (SHA-256 "
+                "mismatch). The file was altered or corrupted; replace it with a fresh copy."
+            )
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     """Read the four arrays of an MNIST .npz file, turning every failure into a DataError (chapter 0)."""
     if not path.is_file():
-        raise DataError(f"No MNIST file at {path}. Put Keras' mnist.npz there, or unset {ENV_VAR} "
-                        "to let Keras download it.")
+        raise DataError(
+            f"No MNIST file at {path}. Put Keras' mnist.npz there, or unset {ENV_VAR} to let Keras download it."
+        )
     try:
         with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as npz:  # closed on errors too
             return {name: npz[name] for name in npz.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
-        raise DataError(f"{path} could not be read as an .npz archive ({type(err).__name__}: {err}). "
-                        "It is probably truncated or corrupted; replace it with a fresh copy.") from err
+        raise DataError(
+            f"{path} could not be read as an .npz archive ({type(err).__name__}: {err}). "
+            "It is probably truncated or corrupted; replace it with a fresh copy."
+        ) from err
 
 
 def local_source() -> Path | None:
@@ -104,8 +109,10 @@ def download_with_keras() -> dict[str, np.ndarray]:
     try:
         from keras.datasets import mnist
     except ImportError as err:  # pragma: no cover - depends on the environment
-        raise DataError("Keras is not installed, so MNIST cannot be downloaded. Install the course "
-                        f"requirements, or set {ENV_VAR} to a folder holding mnist.npz.") from err
+        raise DataError(
+            "Keras is not installed, so MNIST cannot be downloaded. Install the course "
+            f"requirements, or set {ENV_VAR} to a folder holding mnist.npz."
+        ) from err
     try:
         (x_train, y_train), (x_test, y_test) = mnist.load_data()
     except Exception as err:  # network errors come in many types (URLError, OSError, HTTPError...)
@@ -168,8 +175,14 @@ def _check_sizes(validation: int | float, train_size: int | None, test_size: int
         raise ValueError(f"validation must leave some training data: got {validation} of {n_train}.")
 
 
-def load_mnist(scale: bool = True, validation: int | float = 0, train_size: int | None = None,
-               test_size: int | None = None, seed: int = 0, flatten: bool = False) -> MNIST:
+def load_mnist(
+    scale: bool = True,
+    validation: int | float = 0,
+    train_size: int | None = None,
+    test_size: int | None = None,
+    seed: int = 0,
+    flatten: bool = False,
+) -> MNIST:
     """MNIST as arrays: scaled to [0, 1], with an optional validation split and subset (chapter 0).
 
     scale       -- float32 pixels in [0, 1] (True) or the raw uint8 values 0..255 (False)
@@ -200,6 +213,5 @@ def load_mnist(scale: bool = True, validation: int | float = 0, train_size: int 
 
     x_train, x_test = prepare(x_train), prepare(x_test)
     if n_val:
-        return MNIST(x_train[:-n_val], y_train[:-n_val], x_train[-n_val:], y_train[-n_val:],
-                     x_test, y_test)
+        return MNIST(x_train[:-n_val], y_train[:-n_val], x_train[-n_val:], y_train[-n_val:], x_test, y_test)
     return MNIST(x_train, y_train, None, None, x_test, y_test)

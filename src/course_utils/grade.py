@@ -34,29 +34,83 @@ from pathlib import Path
 from course_utils.checking import CheckFailed, Verdict
 from course_utils.grading.batch import grade
 from course_utils.grading.codec import decode, encode, encode_default
-from course_utils.grading.hidden import (HiddenChapter, InstructorTree, Judge, ensure_references, load_chapter,
-                                         load_instructor_tree, run_export_in_process, tree_digest)
+from course_utils.grading.hidden import (
+    HiddenChapter,
+    InstructorTree,
+    Judge,
+    ensure_references,
+    load_chapter,
+    load_instructor_tree,
+    run_export_in_process,
+    tree_digest,
+)
 from course_utils.grading.judge import judge_exercise, judge_submission
 from course_utils.grading.kernel_side import export_cells_source, guard_cell_source
 from course_utils.grading.plan import find_submissions, plan_submission
 from course_utils.grading.reports import feedback_html, feedback_markdown, write_reports
 from course_utils.grading.runner import collect_outputs, run_submission
-from course_utils.grading.types import (DENIED_MARK, EXPORT_MIME, MAX_MESSAGE, ExerciseResult, GraderError, Limits,
-                                        Plan, RunResult, Settings, Submission, SubmissionResult)
+from course_utils.grading.types import (
+    DENIED_MARK,
+    EXPORT_MIME,
+    MAX_MESSAGE,
+    ExerciseResult,
+    GraderError,
+    Limits,
+    Plan,
+    RunResult,
+    Settings,
+    Submission,
+    SubmissionResult,
+)
 
-__all__ = ["DENIED_MARK", "EXPORT_MIME", "MAX_MESSAGE", "CheckFailed", "ExerciseResult", "GraderError",
-           "HiddenChapter", "InstructorTree", "Judge", "Limits", "Plan", "RunResult", "Settings", "Submission",
-           "SubmissionResult", "Verdict", "collect_outputs", "decode", "encode", "encode_default",
-           "ensure_references", "export_cells_source", "feedback_html", "feedback_markdown", "find_submissions",
-           "grade", "guard_cell_source", "judge_exercise", "judge_submission", "load_chapter",
-           "load_instructor_tree", "main", "parse_args", "plan_submission", "run_export_in_process",
-           "run_submission", "tree_digest", "write_reports"]
+__all__ = [
+    "DENIED_MARK",
+    "EXPORT_MIME",
+    "MAX_MESSAGE",
+    "CheckFailed",
+    "ExerciseResult",
+    "GraderError",
+    "HiddenChapter",
+    "InstructorTree",
+    "Judge",
+    "Limits",
+    "Plan",
+    "RunResult",
+    "Settings",
+    "Submission",
+    "SubmissionResult",
+    "Verdict",
+    "collect_outputs",
+    "decode",
+    "encode",
+    "encode_default",
+    "ensure_references",
+    "export_cells_source",
+    "feedback_html",
+    "feedback_markdown",
+    "find_submissions",
+    "grade",
+    "guard_cell_source",
+    "judge_exercise",
+    "judge_submission",
+    "load_chapter",
+    "load_instructor_tree",
+    "main",
+    "parse_args",
+    "plan_submission",
+    "run_export_in_process",
+    "run_submission",
+    "tree_digest",
+    "write_reports",
+]
 
 
 def parse_args(argv: list[str] | None) -> Settings:
     """Command-line options -> Settings."""
     p = argparse.ArgumentParser(prog="course-grade", description="Grade course notebooks with the hidden checks.")
-    p.add_argument("submissions", type=Path, help="a notebook, or a folder of notebooks (one per student or per folder)")
+    p.add_argument(
+        "submissions", type=Path, help="a notebook, or a folder of notebooks (one per student or per folder)"
+    )
     p.add_argument("--instructor", type=Path, required=True, help="the hidden tree (instructor/, with chNN/checks.py)")
     p.add_argument("--out", type=Path, default=Path("grades"), help="output folder (default: ./grades)")
     p.add_argument("--chapter", help="expected chapter, e.g. ch00 (other chapters' notebooks score 0)")
@@ -65,14 +119,30 @@ def parse_args(argv: list[str] | None) -> Settings:
     p.add_argument("--notebook-timeout", type=float, default=Limits.notebook_timeout, help="seconds per notebook")
     p.add_argument("--memory-mb", type=int, default=Limits.memory_mb, help="kernel memory limit in MB")
     p.add_argument("--max-output-kb", type=int, default=Limits.max_output_kb, help="output kept per notebook")
-    p.add_argument("--max-export-kb", type=int, default=Limits.max_export_kb,
-                   help="JSON an exercise may export (default %(default)s)")
+    p.add_argument(
+        "--max-export-kb",
+        type=int,
+        default=Limits.max_export_kb,
+        help="JSON an exercise may export (default %(default)s)",
+    )
     p.add_argument("--feedback", choices=["md", "html"], default="md", help="feedback format")
     a = p.parse_args(argv)
-    limits = Limits(cell_timeout=a.cell_timeout, notebook_timeout=a.notebook_timeout, memory_mb=a.memory_mb,
-                    max_output_kb=a.max_output_kb, max_export_kb=a.max_export_kb)
-    return Settings(submissions=a.submissions, instructor=a.instructor, out=a.out, chapter=a.chapter,
-                    jobs=a.jobs, limits=limits, feedback_format=a.feedback)
+    limits = Limits(
+        cell_timeout=a.cell_timeout,
+        notebook_timeout=a.notebook_timeout,
+        memory_mb=a.memory_mb,
+        max_output_kb=a.max_output_kb,
+        max_export_kb=a.max_export_kb,
+    )
+    return Settings(
+        submissions=a.submissions,
+        instructor=a.instructor,
+        out=a.out,
+        chapter=a.chapter,
+        jobs=a.jobs,
+        limits=limits,
+        feedback_format=a.feedback,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,8 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"course-grade: error: {err}", file=sys.stderr)
         return 2
     for r in results:
-        print(f"{r.student:24s} {r.chapter or '-':6s} {r.score:6g} / {r.max_score:<4g} {r.percent:5.1f}%"
-              + (f"  ({len(r.notes)} note{'s' if len(r.notes) != 1 else ''})" if r.notes else ""))
+        print(
+            f"{r.student:24s} {r.chapter or '-':6s} {r.score:6g} / {r.max_score:<4g} {r.percent:5.1f}%"
+            + (f"  ({len(r.notes)} note{'s' if len(r.notes) != 1 else ''})" if r.notes else "")
+        )
     print(f"Wrote {settings.out / 'grades.csv'}, grades.json and feedback/ for {len(results)} submission(s).")
     return 0
 

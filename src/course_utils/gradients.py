@@ -22,12 +22,13 @@ def relative_error(a: Any, b: Any, eps: float = 1e-12) -> float:
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), eps))
 
 
-def gradient_norms(model: Any, x: Any, y: Any, loss_fn: Callable[[Any, Any], Any],
-                   kernels_only: bool = True) -> dict[str, float]:
+def gradient_norms(
+    model: Any, x: Any, y: Any, loss_fn: Callable[[Any, Any], Any], kernels_only: bool = True
+) -> dict[str, float]:
     """L2 norm of the loss gradient for each trainable variable (or only the kernels), by path (chapter 1)."""
     import tensorflow as tf
-    variables = [v for v in model.trainable_variables
-                 if not kernels_only or v.path.endswith("kernel")]
+
+    variables = [v for v in model.trainable_variables if not kernels_only or v.path.endswith("kernel")]
     with tf.GradientTape() as tape:
         loss = loss_fn(y, model(x, training=True))
     grads = tape.gradient(loss, variables)

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 TRAIN_COLOR = "#1f77b4"  # training curves
-VAL_COLOR = "#d62728"    # validation curves
+VAL_COLOR = "#d62728"  # validation curves
 PATH_COLORS = (TRAIN_COLOR, "#2ca02c", VAL_COLOR, "#9467bd", "#ff7f0e", "#8c564b")  # optimizer paths
 STYLE: dict[str, Any] = {
     "figure.dpi": 100,
@@ -38,13 +38,11 @@ def history_dict(history: Any) -> dict[str, list[float]]:
     """The per-epoch metrics of a Keras History object, or of a plain dict (chapter 0)."""
     data = history.history if hasattr(history, "history") else history
     if not isinstance(data, Mapping) or not data:
-        raise ValueError("Expected a Keras History or a dict of per-epoch metric lists, got "
-                         f"{type(history).__name__}.")
+        raise ValueError(f"Expected a Keras History or a dict of per-epoch metric lists, got {type(history).__name__}.")
     return {k: [float(v) for v in vals] for k, vals in data.items()}
 
 
-def plot_history(history: Any, metrics: Sequence[str] | None = None,
-                 title: str | None = None) -> plt.Figure:
+def plot_history(history: Any, metrics: Sequence[str] | None = None, title: str | None = None) -> plt.Figure:
     """Training vs validation curves per epoch, one panel per metric (chapter 0)."""
     data = history_dict(history)
     if metrics is None:
@@ -68,9 +66,13 @@ def plot_history(history: Any, metrics: Sequence[str] | None = None,
     return fig
 
 
-def plot_digits(images: np.ndarray, labels: Sequence[int] | np.ndarray | None = None,
-                predictions: Sequence[int] | np.ndarray | None = None, ncols: int = 8,
-                title: str | None = None) -> plt.Figure:
+def plot_digits(
+    images: np.ndarray,
+    labels: Sequence[int] | np.ndarray | None = None,
+    predictions: Sequence[int] | np.ndarray | None = None,
+    ncols: int = 8,
+    title: str | None = None,
+) -> plt.Figure:
     """A grid of digits titled with their labels, and predictions in red where they differ (chapter 0)."""
     images = np.asarray(images)
     if images.ndim == 2 and images.shape[1] == 784:
@@ -103,8 +105,9 @@ def plot_digits(images: np.ndarray, labels: Sequence[int] | np.ndarray | None = 
     return fig
 
 
-def confusion_matrix(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray,
-                     num_classes: int = 10) -> np.ndarray:
+def confusion_matrix(
+    y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray, num_classes: int = 10
+) -> np.ndarray:
     """Counts[i, j] of examples with true class i predicted as class j (chapter 0)."""
     y_true = np.asarray(y_true, dtype=int).ravel()
     y_pred = np.asarray(y_pred, dtype=int).ravel()
@@ -115,8 +118,12 @@ def confusion_matrix(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] |
     return counts
 
 
-def plot_confusion_matrix(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray,
-                          num_classes: int = 10, title: str | None = None) -> plt.Figure:
+def plot_confusion_matrix(
+    y_true: Sequence[int] | np.ndarray,
+    y_pred: Sequence[int] | np.ndarray,
+    num_classes: int = 10,
+    title: str | None = None,
+) -> plt.Figure:
     """A confusion-matrix heat map with counts written in every non-zero cell (chapter 0)."""
     counts = confusion_matrix(y_true, y_pred, num_classes)
     fig, ax = plt.subplots(figsize=(5.2, 4.6))
@@ -124,8 +131,7 @@ def plot_confusion_matrix(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[i
     im = ax.imshow(np.log1p(shown), cmap="Blues")
     for (i, j), c in np.ndenumerate(counts):
         if c:
-            ax.text(j, i, str(c), ha="center", va="center", fontsize=7,
-                    color="white" if i == j else "black")
+            ax.text(j, i, str(c), ha="center", va="center", fontsize=7, color="white" if i == j else "black")
     ax.set_xticks(range(num_classes))
     ax.set_yticks(range(num_classes))
     ax.set_xlabel("predicted class")
@@ -139,8 +145,12 @@ def plot_confusion_matrix(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[i
     return fig
 
 
-def grid_values(f: Callable[[np.ndarray, np.ndarray], np.ndarray], xlim: tuple[float, float],
-                ylim: tuple[float, float], n: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def grid_values(
+    f: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    xlim: tuple[float, float],
+    ylim: tuple[float, float],
+    n: int = 200,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(X, Y, f(X, Y)) on an n x n grid covering xlim x ylim (chapter 1)."""
     xs = np.linspace(xlim[0], xlim[1], n)
     ys = np.linspace(ylim[0], ylim[1], n)
@@ -148,11 +158,19 @@ def grid_values(f: Callable[[np.ndarray, np.ndarray], np.ndarray], xlim: tuple[f
     return X, Y, np.asarray(f(X, Y), dtype=np.float64)
 
 
-def plot_contours(f: Callable[[np.ndarray, np.ndarray], np.ndarray], xlim: tuple[float, float],
-                  ylim: tuple[float, float], paths: Sequence[np.ndarray] | None = None,
-                  labels: Sequence[str] | None = None, ax: plt.Axes | None = None,
-                  levels: int | Sequence[float] = 15, title: str | None = None,
-                  xlabel: str = "$x_1$", ylabel: str = "$x_2$", legend_loc: str = "upper right") -> plt.Figure:
+def plot_contours(
+    f: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    xlim: tuple[float, float],
+    ylim: tuple[float, float],
+    paths: Sequence[np.ndarray] | None = None,
+    labels: Sequence[str] | None = None,
+    ax: plt.Axes | None = None,
+    levels: int | Sequence[float] = 15,
+    title: str | None = None,
+    xlabel: str = "$x_1$",
+    ylabel: str = "$x_2$",
+    legend_loc: str = "upper right",
+) -> plt.Figure:
     """Contour lines of f(x, y) with optional optimization paths drawn on top (chapter 1).
 
     paths  -- arrays of shape (steps, 2): the points an optimizer visited, start first

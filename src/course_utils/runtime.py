@@ -27,14 +27,14 @@ import numpy as np
 class RuntimeInfo:
     """What :func:`setup` found: device, versions and settings (chapter 0)."""
 
-    device: str            # "GPU" or "CPU"
-    device_name: str       # e.g. "NVIDIA H100 80GB HBM3" or "CPU"
-    reason: str            # why this device was chosen
-    tensorflow: str        # TensorFlow version
-    keras: str             # Keras version
-    python: str            # Python version
-    seed: int | None       # the global seed, if one was set
-    deterministic: bool    # deterministic TensorFlow ops were requested
+    device: str  # "GPU" or "CPU"
+    device_name: str  # e.g. "NVIDIA H100 80GB HBM3" or "CPU"
+    reason: str  # why this device was chosen
+    tensorflow: str  # TensorFlow version
+    keras: str  # Keras version
+    python: str  # Python version
+    seed: int | None  # the global seed, if one was set
+    deterministic: bool  # deterministic TensorFlow ops were requested
     mixed_precision: bool  # the mixed_float16 policy is active
 
     def report(self) -> str:
@@ -47,8 +47,10 @@ class RuntimeInfo:
         if self.mixed_precision:
             extras.append("mixed precision")
         tail = f"; {', '.join(extras)}" if extras else ""
-        return (f"Training on {self.device} ({self.device_name}): {self.reason}. "
-                f"TensorFlow {self.tensorflow}, Keras {self.keras}, Python {self.python}{tail}.")
+        return (
+            f"Training on {self.device} ({self.device_name}): {self.reason}. "
+            f"TensorFlow {self.tensorflow}, Keras {self.keras}, Python {self.python}{tail}."
+        )
 
 
 def quiet_tensorflow() -> None:
@@ -59,6 +61,7 @@ def quiet_tensorflow() -> None:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
         from absl import logging as absl_logging
+
         absl_logging.set_verbosity(absl_logging.ERROR)
     except ImportError:  # pragma: no cover - absl comes with TensorFlow
         pass
@@ -92,8 +95,9 @@ def import_tensorflow():
     """Import TensorFlow and Keras without their start-up log lines; returns the tf module (chapter 0)."""
     quiet_tensorflow()
     with silenced_stderr():
-        import tensorflow as tf
         import keras  # noqa: F401  (imported here so its own start-up is silenced too)
+        import tensorflow as tf
+
         tf.config.list_physical_devices("GPU")  # the first device query logs about CUDA
     tf.get_logger().setLevel(logging.ERROR)
     return tf
@@ -105,9 +109,11 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
     np.random.seed(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)
     import keras
+
     keras.utils.set_random_seed(seed)
     if deterministic:
         import tensorflow as tf
+
         tf.config.experimental.enable_op_determinism()
 
 
@@ -115,8 +121,10 @@ def cpu_reason(tf_module) -> str:
     """Explain why TensorFlow trains on the CPU (chapter 0)."""
     if shutil.which("nvidia-smi") or os.path.exists("/proc/driver/nvidia/version"):
         if not tf_module.test.is_built_with_cuda():
-            return ("an NVIDIA driver is present, but this TensorFlow build has no CUDA support "
-                    "(on Linux: pip install 'tensorflow[and-cuda]')")
+            return (
+                "an NVIDIA driver is present, but this TensorFlow build has no CUDA support "
+                "(on Linux: pip install 'tensorflow[and-cuda]')"
+            )
         return "an NVIDIA driver is present, but TensorFlow could not use the GPU (check CUDA/cuDNN)"
     if platform.system() == "Darwin":
         return "no GPU visible to TensorFlow (on Apple silicon: pip install tensorflow-metal)"
@@ -126,6 +134,7 @@ def cpu_reason(tf_module) -> str:
 def select_device(memory_growth: bool = True) -> tuple[str, str, str]:
     """(device, name, reason) for training; turns on GPU memory growth when asked (chapter 0)."""
     import tensorflow as tf
+
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:
         return "CPU", platform.processor() or platform.machine() or "CPU", cpu_reason(tf)
@@ -152,8 +161,13 @@ def inline_figures() -> None:
         shell.run_line_magic("matplotlib", "inline")
 
 
-def setup(seed: int | None = 0, deterministic: bool = False, mixed_precision: bool = False,
-          memory_growth: bool = True, verbose: bool = True) -> RuntimeInfo:
+def setup(
+    seed: int | None = 0,
+    deterministic: bool = False,
+    mixed_precision: bool = False,
+    memory_growth: bool = True,
+    verbose: bool = True,
+) -> RuntimeInfo:
     """Quiet the logs, seed everything, pick the device and report it in one line (chapter 0).
 
     seed            -- global seed for Python, NumPy and Keras (None: leave unseeded)
@@ -165,15 +179,24 @@ def setup(seed: int | None = 0, deterministic: bool = False, mixed_precision: bo
     inline_figures()
     tf = import_tensorflow()
     import keras
+
     device, name, reason = select_device(memory_growth)
     if seed is not None:
         seed_everything(seed, deterministic)
     elif deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
-    info = RuntimeInfo(device=device, device_name=name, reason=reason, tensorflow=tf.__version__,
-                       keras=keras.__version__, python=platform.python_version(), seed=seed,
-                       deterministic=deterministic, mixed_precision=mixed_precision)
+    info = RuntimeInfo(
+        device=device,
+        device_name=name,
+        reason=reason,
+        tensorflow=tf.__version__,
+        keras=keras.__version__,
+        python=platform.python_version(),
+        seed=seed,
+        deterministic=deterministic,
+        mixed_precision=mixed_precision,
+    )
     if verbose:
         print(info.report())
     return info

@@ -40,7 +40,7 @@ def _make_epoch_logger() -> type:
         def __init__(self, every: int = 1, show_time: bool = True):
             super().__init__()
             self.every = max(1, int(every))  # print every n-th epoch (and always the last)
-            self.show_time = show_time       # append the epoch's wall-clock time
+            self.show_time = show_time  # append the epoch's wall-clock time
             self._start = 0.0
 
         def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:

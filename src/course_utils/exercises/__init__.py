@@ -22,11 +22,35 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from course_utils.checking import (FAIL_MARK, PASS_MARK, CheckFailed, Verdict, as_array, call, diagnose,
-                                   expect_close, fail)
+from course_utils.checking import (
+    FAIL_MARK,
+    PASS_MARK,
+    CheckFailed,
+    Verdict,
+    as_array,
+    call,
+    diagnose,
+    expect_close,
+    fail,
+)
 
-__all__ = ["FAIL_MARK", "PASS_MARK", "CheckFailed", "Question", "Verdict", "as_array", "call", "check",
-           "diagnose", "expect_close", "fail", "find_check", "run_check", "validate_answers", "visible_check"]
+__all__ = [
+    "FAIL_MARK",
+    "PASS_MARK",
+    "CheckFailed",
+    "Question",
+    "Verdict",
+    "as_array",
+    "call",
+    "check",
+    "diagnose",
+    "expect_close",
+    "fail",
+    "find_check",
+    "run_check",
+    "validate_answers",
+    "visible_check",
+]
 
 VisibleCheck = Callable[..., Verdict]
 _REGISTRY: dict[str, VisibleCheck] = {}
@@ -34,9 +58,11 @@ _REGISTRY: dict[str, VisibleCheck] = {}
 
 def visible_check(exercise_id: str) -> Callable[[VisibleCheck], VisibleCheck]:
     """Register a chapter's visible check under an exercise id (chapter 0)."""
+
     def register(fn: VisibleCheck) -> VisibleCheck:
         _REGISTRY[exercise_id] = fn
         return fn
+
     return register
 
 
@@ -60,11 +86,17 @@ def run_check(exercise_id: str, *args: Any, **kwargs: Any) -> Verdict:
     try:
         fn = find_check(exercise_id)
     except Exception as err:  # the chapter's check module failed to import (e.g. no Keras)
-        return Verdict(False, f"The check could not be loaded ({type(err).__name__}: {err}); "
-                              "run the chapter's first cells, then this one again.")
+        return Verdict(
+            False,
+            f"The check could not be loaded ({type(err).__name__}: {err}); "
+            "run the chapter's first cells, then this one again.",
+        )
     if fn is None:
-        return Verdict(False, f"There is no exercise called '{exercise_id}'. Check the spelling of the "
-                              "id in this cell against the exercise above.")
+        return Verdict(
+            False,
+            f"There is no exercise called '{exercise_id}'. Check the spelling of the "
+            "id in this cell against the exercise above.",
+        )
     try:
         return fn(*args, **kwargs)
     except CheckFailed as stop:
@@ -85,12 +117,13 @@ def check(exercise_id: str, *args: Any, **kwargs: Any) -> None:
 # Quizzes: visible checks only validate the form of an answer; hidden checks grade it.
 # ---------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Question:
     """One quiz question: its key, the allowed choices (None: a number is expected) (chapter 0)."""
 
-    key: str                               # e.g. "q1"
-    choices: Sequence[str] | None = None   # e.g. ("A", "B", "C", "D"); None for a numeric answer
+    key: str  # e.g. "q1"
+    choices: Sequence[str] | None = None  # e.g. ("A", "B", "C", "D"); None for a numeric answer
 
 
 def validate_answers(answers: Any, questions: Sequence[Question]) -> Verdict:
@@ -118,5 +151,8 @@ def validate_answers(answers: Any, questions: Sequence[Question]) -> Verdict:
         problems.append(f"unknown question keys {extra}")
     if problems:
         return Verdict(False, "; ".join(problems) + ".")
-    return Verdict(True, "All questions answered in the right form. Quiz answers are graded when you "
-                         "submit, so this check cannot tell you whether they are right.")
+    return Verdict(
+        True,
+        "All questions answered in the right form. Quiz answers are graded when you "
+        "submit, so this check cannot tell you whether they are right.",
+    )

@@ -9,8 +9,7 @@ import numpy as np
 
 from . import Question, Verdict, as_array, call, fail, validate_answers, visible_check
 
-QUIZ = (Question("q1", ("A", "B", "C", "D")), Question("q2", ("A", "B", "C", "D")), Question("q3"),
-        Question("q4"))
+QUIZ = (Question("q1", ("A", "B", "C", "D")), Question("q2", ("A", "B", "C", "D")), Question("q3"), Question("q4"))
 
 
 @visible_check("ch00.top-k-accuracy")
@@ -19,18 +18,27 @@ def check_top_k_accuracy(top_k_accuracy: Any) -> Verdict:
     probs = np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3], [0.2, 0.3, 0.5], [0.7, 0.2, 0.1]], dtype="float32")
     labels = np.array([1, 1, 0, 2])
     expected = {1: 0.25, 2: 0.5, 3: 1.0}  # label ranks: 2nd, 1st, 3rd, 3rd
-    got = {k: as_array(call(top_k_accuracy, probs.copy(), labels.copy(), k, what="top_k_accuracy"),
-                       f"top_k_accuracy(probs, labels, {k})") for k in expected}
+    got = {
+        k: as_array(
+            call(top_k_accuracy, probs.copy(), labels.copy(), k, what="top_k_accuracy"),
+            f"top_k_accuracy(probs, labels, {k})",
+        )
+        for k in expected
+    }
     for k, value in got.items():
         if value.shape != ():
             fail(f"top_k_accuracy(..., k={k}) returned an array of shape {value.shape}; return one number.")
     values = {k: float(v) for k, v in got.items()}
     if values[1] == 0.5:
-        fail("With k=1 the result should be the plain accuracy (0.25 here). Did you take the k *smallest* "
-             "probabilities? np.argsort sorts in increasing order.")
+        fail(
+            "With k=1 the result should be the plain accuracy (0.25 here). Did you take the k *smallest* "
+            "probabilities? np.argsort sorts in increasing order."
+        )
     if values[1] == 0.0 and values[2] == 0.25:
-        fail("The result is the top-(k-1) accuracy: when you count the classes ranked above the label, "
-             "do not count the label's own class.")
+        fail(
+            "The result is the top-(k-1) accuracy: when you count the classes ranked above the label, "
+            "do not count the label's own class."
+        )
     if values[1] == 1.0 and values[2] == 2.0:
         fail("top_k_accuracy returned the number of hits; divide by the number of examples.")
     if values[3] != 1.0:
@@ -44,9 +52,11 @@ def check_top_k_accuracy(top_k_accuracy: Any) -> Verdict:
 def _keras_early_stopping(val_losses: list[float], patience: int, min_delta: float) -> tuple[int, int]:
     """What keras.callbacks.EarlyStopping does with these validation losses: the oracle of the check."""
     import keras
+
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
-    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, min_delta=min_delta,
-                                            restore_best_weights=True)
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=patience, min_delta=min_delta, restore_best_weights=True
+    )
     model.stop_training = False  # fit sets this flag; the callback raises it to stop
     stopper.set_model(model)
     stopper.on_train_begin()
@@ -62,24 +72,31 @@ def _keras_early_stopping(val_losses: list[float], patience: int, min_delta: flo
 @visible_check("ch00.early-stopping")
 def check_early_stopping(early_stopping: Any) -> Verdict:
     """Three public curves, compared with what keras.callbacks.EarlyStopping does on them."""
-    curves = [([0.9, 0.6, 0.5, 0.52, 0.49, 0.5, 0.51, 0.53, 0.55], 2, 0.0),
-              ([0.9, 0.6, 0.5, 0.495, 0.49, 0.485, 0.6], 2, 0.01),
-              ([0.9, 0.5, 0.7, 0.6, 0.55, 0.52, 0.51], 2, 0.0)]
+    curves = [
+        ([0.9, 0.6, 0.5, 0.52, 0.49, 0.5, 0.51, 0.53, 0.55], 2, 0.0),
+        ([0.9, 0.6, 0.5, 0.495, 0.49, 0.485, 0.6], 2, 0.01),
+        ([0.9, 0.5, 0.7, 0.6, 0.55, 0.52, 0.51], 2, 0.0),
+    ]
     for values, patience, min_delta in curves:
         got = call(early_stopping, list(values), patience, min_delta, what="early_stopping")
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             fail("early_stopping should return a tuple (stop_epoch, best_epoch).")
         stop, best = got
-        if isinstance(stop, (bool, np.bool_)) or not isinstance(stop, (int, np.integer)) \
-                or not isinstance(best, (int, np.integer)):
+        if (
+            isinstance(stop, (bool, np.bool_))
+            or not isinstance(stop, (int, np.integer))
+            or not isinstance(best, (int, np.integer))
+        ):
             fail(f"Both epochs should be integers, got {stop!r} and {best!r}.")
         expected = _keras_early_stopping(values, patience, min_delta)
         where = f"with val_loss={values}, patience={patience}, min_delta={min_delta}"
         if (stop + 1, best + 1) == expected:
             fail("The epochs are 0-based: count them from 1, as Keras prints them.")
         if (stop, best) != expected:
-            fail(f"{where}: you return ({stop}, {best}); keras.callbacks.EarlyStopping stops after epoch "
-                 f"{expected[0]} and restores epoch {expected[1]}.")
+            fail(
+                f"{where}: you return ({stop}, {best}); keras.callbacks.EarlyStopping stops after epoch "
+                f"{expected[0]} and restores epoch {expected[1]}."
+            )
     return Verdict(True, "Matches keras.callbacks.EarlyStopping on the public curves.")
 
 
@@ -87,7 +104,7 @@ def check_early_stopping(early_stopping: Any) -> Verdict:
 def check_split_and_scale(split_and_scale: Any) -> Verdict:
     """Ten 2 x 2 images that carry their own index, sorted labels, three held out."""
     images = np.zeros((10, 2, 2), dtype="uint8")
-    images[:, 0, 0] = np.arange(10) * 20       # image i has pixel (0, 0) = 20 i
+    images[:, 0, 0] = np.arange(10) * 20  # image i has pixel (0, 0) = 20 i
     labels = np.array([0, 0, 0, 1, 1, 1, 1, 2, 2, 2], dtype="uint8")
     before = images.copy(), labels.copy()
     result = call(split_and_scale, images, labels, 3, 0, what="split_and_scale")
@@ -96,8 +113,10 @@ def check_split_and_scale(split_and_scale: Any) -> Verdict:
     except (TypeError, ValueError):
         fail("split_and_scale should return ((x_train, y_train), (x_val, y_val)).")
     if not np.array_equal(labels, before[1]) or not np.array_equal(images, before[0]):
-        fail("Your function changed the caller's arrays: rng.shuffle shuffles in place. "
-             "Index with a permutation instead (a[order] makes a copy).")
+        fail(
+            "Your function changed the caller's arrays: rng.shuffle shuffles in place. "
+            "Index with a permutation instead (a[order] makes a copy)."
+        )
     x_train, x_val = as_array(x_train, "x_train"), as_array(x_val, "x_val")
     y_train, y_val = as_array(y_train, "y_train"), as_array(y_val, "y_val")
     if (len(x_train), len(y_train), len(x_val), len(y_val)) != (7, 7, 3, 3):
@@ -120,6 +139,7 @@ def check_train_within_budget(train_digit_model: Any) -> Verdict:
     import keras
 
     from course_utils.data import load_mnist
+
     data = load_mnist(validation=5000)
     start = time.perf_counter()
     model = call(train_digit_model, data.x_train, data.y_train, what="train_digit_model")

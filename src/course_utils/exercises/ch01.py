@@ -8,8 +8,13 @@ import numpy as np
 
 from . import Question, Verdict, as_array, call, expect_close, fail, validate_answers, visible_check
 
-QUIZ = (Question("q1"), Question("q2", ("A", "B", "C", "D")), Question("q3", ("A", "B", "C", "D")),
-        Question("q4"), Question("q5", ("A", "B", "C", "D")))
+QUIZ = (
+    Question("q1"),
+    Question("q2", ("A", "B", "C", "D")),
+    Question("q3", ("A", "B", "C", "D")),
+    Question("q4"),
+    Question("q5", ("A", "B", "C", "D")),
+)
 
 
 def _sum_of_squares(x: np.ndarray) -> float:
@@ -25,14 +30,17 @@ def check_central_difference(central_difference: Any) -> Verdict:
     """f(x) = sum(x**2) has gradient 2x; f(x) = sum(x**3) tells the schemes and steps apart."""
     x = np.array([[1.0, -2.0, 0.5], [3.0, 0.0, -1.5]])
     x_copy = x.copy()
-    got = as_array(call(central_difference, _sum_of_squares, x, what="central_difference"),
-                   "central_difference(f, x)")
+    got = as_array(call(central_difference, _sum_of_squares, x, what="central_difference"), "central_difference(f, x)")
     if not np.array_equal(x, x_copy):
-        fail("central_difference changed the caller's x: work on a copy (x.copy()) or restore "
-             "every entry after nudging it.")
+        fail(
+            "central_difference changed the caller's x: work on a copy (x.copy()) or restore "
+            "every entry after nudging it."
+        )
     if got.shape != x.shape:
-        fail(f"The result has shape {got.shape}, expected {x.shape}: one partial derivative per "
-             "entry of x, in an array shaped like x.")
+        fail(
+            f"The result has shape {got.shape}, expected {x.shape}: one partial derivative per "
+            "entry of x, in an array shaped like x."
+        )
     if np.allclose(got, 4 * x, rtol=1e-4):
         fail("The result is twice the gradient: the central difference divides by 2h, not h.")
     if np.allclose(got, x, rtol=1e-4):
@@ -40,18 +48,22 @@ def check_central_difference(central_difference: Any) -> Verdict:
     if np.allclose(got, -2 * x, rtol=1e-4, atol=1e-6):
         fail("The result has the wrong sign: compute (f(x + h e) - f(x - h e)) / (2h).")
     if np.allclose(got, 2 * x + 1e-5, rtol=1e-6, atol=1e-8) and not np.allclose(got, 2 * x, atol=1e-8):
-        fail("The result is off by about h: that is the forward difference (f(x + h e) - f(x)) / h. "
-             "Use f(x + h e) and f(x - h e).")
+        fail(
+            "The result is off by about h: that is the forward difference (f(x + h e) - f(x)) / h. "
+            "Use f(x + h e) and f(x - h e)."
+        )
     expect_close(got, 2 * x, "central_difference(sum(x**2), x)", rtol=1e-6, atol=1e-6)
 
     # for sum(x**3) the central difference is exactly 3 x**2 + h**2: the step must be used
     v = np.array([1.0, 2.0, -1.0])
     h = 0.1
-    got = as_array(call(central_difference, _sum_of_cubes, v, h, what="central_difference"),
-                   "central_difference(f, x, h)")
+    got = as_array(
+        call(central_difference, _sum_of_cubes, v, h, what="central_difference"), "central_difference(f, x, h)"
+    )
     if got.shape == v.shape and np.allclose(got, 3 * v**2, atol=1e-4):
-        fail("With h=0.1 the result equals the exact derivative: is the argument h ignored? "
-             "Use the step you are given.")
+        fail(
+            "With h=0.1 the result equals the exact derivative: is the argument h ignored? Use the step you are given."
+        )
     if got.shape == v.shape and np.allclose(got, 3 * v**2 + 3 * v * h + h**2, atol=1e-8):
         fail("The result matches the forward difference (f(x + h e) - f(x)) / h; use the central one.")
     expect_close(got, 3 * v**2 + h**2, "central_difference(sum(x**3), x, h=0.1)", rtol=1e-8, atol=1e-8)
@@ -61,6 +73,7 @@ def check_central_difference(central_difference: Any) -> Verdict:
 def _tape_gradient(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """The gradient of TensorFlow's mean sparse softmax cross-entropy with respect to the logits."""
     import tensorflow as tf
+
     z = tf.constant(logits, dtype=tf.float64)
     with tf.GradientTape() as tape:
         tape.watch(z)
@@ -74,8 +87,10 @@ def check_softmax_xent_grad(softmax_cross_entropy_grad: Any) -> Verdict:
     logits = np.array([[2.0, 1.0, -1.0], [0.5, 0.5, 3.0], [-2.0, 0.0, 1.0]])
     labels = np.array([0, 2, 0])
     expected = _tape_gradient(logits, labels)
-    got = as_array(call(softmax_cross_entropy_grad, logits.copy(), labels.copy(),
-                        what="softmax_cross_entropy_grad"), "the gradient")
+    got = as_array(
+        call(softmax_cross_entropy_grad, logits.copy(), labels.copy(), what="softmax_cross_entropy_grad"),
+        "the gradient",
+    )
     if got.shape == expected.shape and np.allclose(got, 3 * expected, atol=1e-9):
         fail("The gradient is 3 times too large for a batch of 3: the loss is the mean over the batch.")
     if got.shape == expected.shape and np.allclose(got, (logits - np.eye(3)[labels]) / 3, atol=1e-9):
@@ -84,11 +99,15 @@ def check_softmax_xent_grad(softmax_cross_entropy_grad: Any) -> Verdict:
 
     big = np.array([[1000.0, 0.0, -1000.0], [-5.0, 700.0, 710.0]])
     with np.errstate(all="ignore"):
-        got = as_array(call(softmax_cross_entropy_grad, big.copy(), np.array([1, 2]),
-                            what="softmax_cross_entropy_grad"), "the gradient for large logits")
+        got = as_array(
+            call(softmax_cross_entropy_grad, big.copy(), np.array([1, 2]), what="softmax_cross_entropy_grad"),
+            "the gradient for large logits",
+        )
     if not np.all(np.isfinite(got)):
-        fail("With logits around 1000 the result contains NaN or inf: np.exp(1000) overflows. Subtract "
-             "each row's maximum first; the probabilities do not change.")
+        fail(
+            "With logits around 1000 the result contains NaN or inf: np.exp(1000) overflows. Subtract "
+            "each row's maximum first; the probabilities do not change."
+        )
     expect_close(got, _tape_gradient(big, np.array([1, 2])), "the gradient for large logits", atol=1e-9)
     return Verdict(True, "Matches tf.GradientTape, and stays finite for large logits.")
 
@@ -96,19 +115,20 @@ def check_softmax_xent_grad(softmax_cross_entropy_grad: Any) -> Verdict:
 @visible_check("ch01.stable-lr")
 def check_stable_lr(largest_stable_lr: Any) -> Verdict:
     """A diagonal quadratic with curvatures 1 and 10: rates below 2/10 converge, rates above diverge."""
+
     def grad(x: np.ndarray) -> np.ndarray:
         return np.array([1.0, 10.0]) * x
 
     candidates = [0.25, 0.01, 0.15, 0.05, 0.5]
     with np.errstate(all="ignore"):
-        got = call(largest_stable_lr, grad, np.array([1.0, 0.01]), list(candidates), 100,
-                   what="largest_stable_lr")
+        got = call(largest_stable_lr, grad, np.array([1.0, 0.01]), list(candidates), 100, what="largest_stable_lr")
     if got is None:
-        fail("You returned None, but 0.01, 0.05 and 0.15 are stable here (each step multiplies x2 by "
-             "1 - 10 lr).")
+        fail("You returned None, but 0.01, 0.05 and 0.15 are stable here (each step multiplies x2 by 1 - 10 lr).")
     if got in (0.25, 0.5):
-        fail(f"{got} diverges on this function: x2 is multiplied by 1 - 10 * {got} at every step. It starts "
-             "small, so the first steps still shrink the gradient: judge a rate after all the steps.")
+        fail(
+            f"{got} diverges on this function: x2 is multiplied by 1 - 10 * {got} at every step. It starts "
+            "small, so the first steps still shrink the gradient: judge a rate after all the steps."
+        )
     if got in (0.01, 0.05):
         fail(f"{got} is stable, but so is a larger candidate: try all of them (they are not sorted).")
     if got != 0.15:
@@ -132,6 +152,7 @@ def _public_blobs(seed: int) -> tuple[np.ndarray, np.ndarray]:
 def check_fix_training_loop(train_softmax_regression: Any) -> Verdict:
     """One full-batch step against the closed-form SGD step, then accuracy after a short training."""
     import keras
+
     x, y = _public_blobs(0)
     keras.utils.set_random_seed(3)
     w0, b0 = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)]).get_weights()
@@ -147,14 +168,18 @@ def check_fix_training_loop(train_softmax_regression: Any) -> Verdict:
     if np.allclose(weights[0], 2 * w0 - w1, atol=1e-5):
         fail("After one step the loss went up: the update must subtract lr times the gradient.")
     if not (np.allclose(weights[0], w1, atol=1e-5) and np.allclose(weights[1], b1, atol=1e-5)):
-        fail("One full-batch step does not match SGD on the mean cross-entropy. Check which labels go with "
-             "which images, and what the loss assumes about the model's outputs (logits or probabilities).")
+        fail(
+            "One full-batch step does not match SGD on the mean cross-entropy. Check which labels go with "
+            "which images, and what the loss assumes about the model's outputs (logits or probabilities)."
+        )
     model = call(train_softmax_regression, x, y, 3, 16, 0.1, 4, what="train_softmax_regression")
     x_new, y_new = _public_blobs(1)
     accuracy = float(np.mean(np.asarray(model(x_new)).argmax(axis=1) == y_new))
     if accuracy < 0.9:
-        fail(f"A single step is right, but after 3 epochs the accuracy is only {accuracy:.0%} on new points: "
-             "does every batch of images come with its own labels?")
+        fail(
+            f"A single step is right, but after 3 epochs the accuracy is only {accuracy:.0%} on new points: "
+            "does every batch of images come with its own labels?"
+        )
     return Verdict(True, f"The loop is fixed: the step matches SGD, and the model reaches {accuracy:.0%}.")
 
 

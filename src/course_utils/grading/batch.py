@@ -1,5 +1,4 @@
-"""The batch: plan, run (in parallel) and judge every submission, then write the reports.
-"""
+"""The batch: plan, run (in parallel) and judge every submission, then write the reports."""
 
 from __future__ import annotations
 
@@ -28,8 +27,12 @@ def _check_paths(settings: Settings) -> None:
     pkg = Path(_package_dir())
     for name, p in (("--instructor", settings.instructor), ("--out", settings.out)):
         rp = p.resolve()
-        if pkg == rp or rp in pkg.parents or Path(sys.prefix).resolve() in [rp, *rp.parents] \
-                or rp in Path(sys.prefix).resolve().parents:
+        if (
+            pkg == rp
+            or rp in pkg.parents
+            or Path(sys.prefix).resolve() in [rp, *rp.parents]
+            or rp in Path(sys.prefix).resolve().parents
+        ):
             raise GraderError(f"{name} {p} contains the Python installation or course_utils; use a separate folder.")
     sub = settings.submissions.resolve()
     if settings.instructor.resolve() in [sub, *sub.parents]:
@@ -56,10 +59,12 @@ async def _grade_all(subs: list[Submission], tree: InstructorTree, settings: Set
             return SubmissionResult(sub.student, str(sub.path), plan.chapter, notes=[plan.fatal or "Not graded."])
         chapter = tree.chapters[plan.chapter]
         others = [str(w.resolve()) for j, w in enumerate(workdirs) if j != k]
-        guard = guard_cell_source([str(tree.root), out, *originals, *others], [_package_dir()],
-                                  str((base / f"guard-{k}.log").resolve()))
-        exports = export_cells_source(chapter, [i for i in chapter.ids if i in plan.present],
-                                      settings.limits.max_export_kb * 1024)
+        guard = guard_cell_source(
+            [str(tree.root), out, *originals, *others], [_package_dir()], str((base / f"guard-{k}.log").resolve())
+        )
+        exports = export_cells_source(
+            chapter, [i for i in chapter.ids if i in plan.present], settings.limits.max_export_kb * 1024
+        )
         env = _kernel_env([str(tree.root), out])
         async with sem:
             run = await run_submission(plan.cells, exports, workdirs[k], guard, settings.limits, env)
@@ -85,7 +90,9 @@ def grade(settings: Settings) -> list[SubmissionResult]:
     changed = tree_digest(tree.root) != tree.digest
     if changed:
         for r in results:
-            r.internal.append("The instructor tree changed on disk during grading (grades used the copy "
-                              "loaded before any notebook ran).")
+            r.internal.append(
+                "The instructor tree changed on disk during grading (grades used the copy "
+                "loaded before any notebook ran)."
+            )
     write_reports(results, settings.out, settings.feedback_format, changed)
     return results

@@ -11,13 +11,26 @@ from typing import Any
 
 import numpy as np
 
-_DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-           "float16", "float32", "float64"}
+_DTYPES = {
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float16",
+    "float32",
+    "float64",
+}
 
 
 def encode_default(obj):
     """json.dumps default= hook: NumPy arrays and scalars, tensors (also run inside kernels)."""
     import numpy
+
     if hasattr(obj, "numpy") and callable(obj.numpy):
         obj = obj.numpy()
     if isinstance(obj, numpy.ndarray):

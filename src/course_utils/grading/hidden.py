@@ -1,5 +1,4 @@
-"""The hidden tree: each chapter's hidden checks, reference solutions and reference exports.
-"""
+"""The hidden tree: each chapter's hidden checks, reference solutions and reference exports."""
 
 from __future__ import annotations
 
@@ -31,15 +30,15 @@ class HiddenChapter:
     (the leak scan does not search for it).
     """
 
-    chapter: str                                   # "ch00"
-    exports: dict[str, str]                        # id -> snippet run in the student's kernel
-    judges: dict[str, Judge]                       # id -> judge run in the grader
-    points: dict[str, float]                       # id -> points
-    prelude: str = ""                              # imports every snippet may rely on
+    chapter: str  # "ch00"
+    exports: dict[str, str]  # id -> snippet run in the student's kernel
+    judges: dict[str, Judge]  # id -> judge run in the grader
+    points: dict[str, float]  # id -> points
+    prelude: str = ""  # imports every snippet may rely on
     solutions: dict[str, str] = field(default_factory=dict)
     wrong: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     taught: dict[str, list[str]] = field(default_factory=dict)  # id -> code the chapter shows on purpose
-    references: dict[str, Any] | None = None       # id -> reference export (computed once)
+    references: dict[str, Any] | None = None  # id -> reference export (computed once)
 
     @property
     def ids(self) -> list[str]:
@@ -104,8 +103,16 @@ def load_chapter(folder: Path) -> HiddenChapter:
     missing = sorted(set(exports) - set(solutions))
     if missing:
         raise GraderError(f"{folder}/solutions.py: no reference solution for {missing}")
-    return HiddenChapter(chapter, dict(exports), dict(judges), points, getattr(checks, "PRELUDE", ""),
-                         solutions, {k: list(v) for k, v in wrong.items()}, taught)
+    return HiddenChapter(
+        chapter,
+        dict(exports),
+        dict(judges),
+        points,
+        getattr(checks, "PRELUDE", ""),
+        solutions,
+        {k: list(v) for k, v in wrong.items()},
+        taught,
+    )
 
 
 def load_instructor_tree(root: Path) -> InstructorTree:
@@ -123,8 +130,10 @@ def load_instructor_tree(root: Path) -> InstructorTree:
 def run_export_in_process(chapter: HiddenChapter, exercise_id: str, source: str) -> Any:
     """Run source (e.g. a reference solution) and the export snippet here; return the decoded export."""
     namespace: dict[str, Any] = {"__name__": "__course_reference__"}
-    exec(compile(chapter.prelude + "\n" + source + "\n" + chapter.exports[exercise_id],
-                 f"<{exercise_id}>", "exec"), namespace)
+    exec(
+        compile(chapter.prelude + "\n" + source + "\n" + chapter.exports[exercise_id], f"<{exercise_id}>", "exec"),
+        namespace,
+    )
     return decode(encode(namespace["_export"]), max_chars=sys.maxsize)
 
 
@@ -132,15 +141,16 @@ def ensure_references(chapter: HiddenChapter) -> dict[str, Any]:
     """The reference export of every exercise, computed once in the grader's process."""
     if chapter.references is None:
         from course_utils.runtime import quiet_tensorflow, silenced_stderr
+
         quiet_tensorflow()  # the snippets may import TensorFlow: keep its C++ start-up lines quiet
         refs = {}
         for exercise_id in chapter.ids:
             try:
                 with silenced_stderr():
-                    refs[exercise_id] = run_export_in_process(chapter, exercise_id,
-                                                              chapter.solutions[exercise_id])
+                    refs[exercise_id] = run_export_in_process(chapter, exercise_id, chapter.solutions[exercise_id])
             except Exception as err:
-                raise GraderError(f"the reference solution of {exercise_id} fails its own export: "
-                                  f"{type(err).__name__}: {err}") from err
+                raise GraderError(
+                    f"the reference solution of {exercise_id} fails its own export: {type(err).__name__}: {err}"
+                ) from err
         chapter.references = refs
     return chapter.references

@@ -20,24 +20,74 @@ def _guard(no_access, read_only, log_path, denied_mark):
     import os
     import pathlib
     import sys
+
     fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     realpath, fsdecode, write = os.path.realpath, os.fsdecode, os.write
     path_types = (str, bytes, pathlib.PosixPath, pathlib.PurePosixPath)
     no_access = tuple(no_access) + (log_path,)
     read_only = tuple(read_only)
-    file_events = {"open": (0,), "os.listdir": (0,), "os.scandir": (0,), "os.remove": (0,),
-                   "os.rmdir": (0,), "os.rename": (0, 1), "shutil.rmtree": (0,), "os.chmod": (0,),
-                   "os.chown": (0,), "os.mkdir": (0,), "os.symlink": (0, 1), "os.link": (0, 1),
-                   "os.truncate": (0,), "os.utime": (0,), "os.chdir": (0,), "glob.glob": (0,),
-                   "shutil.copyfile": (0, 1), "shutil.copytree": (0, 1), "shutil.move": (0, 1),
-                   "os.chflags": (0,), "os.setxattr": (0,), "os.removexattr": (0,)}
-    writing = {"os.remove", "os.rmdir", "os.rename", "shutil.rmtree", "os.chmod", "os.chown",
-               "os.mkdir", "os.symlink", "os.link", "os.truncate", "os.utime", "shutil.move",
-               "os.chflags", "os.setxattr", "os.removexattr"}
-    always = {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
-              "os.forkpty", "pty.spawn", "os.kill", "os.killpg", "gc.get_objects", "gc.get_referrers",
-              "gc.get_referents", "socket.connect", "socket.sendto", "sys.remote_exec",
-              "ctypes.dlsym", "ctypes.cdata", "ctypes.call_function"}
+    file_events = {
+        "open": (0,),
+        "os.listdir": (0,),
+        "os.scandir": (0,),
+        "os.remove": (0,),
+        "os.rmdir": (0,),
+        "os.rename": (0, 1),
+        "shutil.rmtree": (0,),
+        "os.chmod": (0,),
+        "os.chown": (0,),
+        "os.mkdir": (0,),
+        "os.symlink": (0, 1),
+        "os.link": (0, 1),
+        "os.truncate": (0,),
+        "os.utime": (0,),
+        "os.chdir": (0,),
+        "glob.glob": (0,),
+        "shutil.copyfile": (0, 1),
+        "shutil.copytree": (0, 1),
+        "shutil.move": (0, 1),
+        "os.chflags": (0,),
+        "os.setxattr": (0,),
+        "os.removexattr": (0,),
+    }
+    writing = {
+        "os.remove",
+        "os.rmdir",
+        "os.rename",
+        "shutil.rmtree",
+        "os.chmod",
+        "os.chown",
+        "os.mkdir",
+        "os.symlink",
+        "os.link",
+        "os.truncate",
+        "os.utime",
+        "shutil.move",
+        "os.chflags",
+        "os.setxattr",
+        "os.removexattr",
+    }
+    always = {
+        "subprocess.Popen",
+        "os.system",
+        "os.exec",
+        "os.posix_spawn",
+        "os.spawn",
+        "os.fork",
+        "os.forkpty",
+        "pty.spawn",
+        "os.kill",
+        "os.killpg",
+        "gc.get_objects",
+        "gc.get_referrers",
+        "gc.get_referents",
+        "socket.connect",
+        "socket.sendto",
+        "sys.remote_exec",
+        "ctypes.dlsym",
+        "ctypes.cdata",
+        "ctypes.call_function",
+    }
     wflags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
     def deny(event, what):
@@ -65,8 +115,11 @@ def _guard(no_access, read_only, log_path, denied_mark):
             if inside(path, read_only):
                 mode = args[1] if event == "open" and len(args) > 1 else None
                 flags = args[2] if event == "open" and len(args) > 2 and isinstance(args[2], int) else 0
-                if event in writing or (isinstance(mode, str) and any(m in mode for m in "wax+")) \
-                        or (event == "open" and mode is None and flags & wflags):
+                if (
+                    event in writing
+                    or (isinstance(mode, str) and any(m in mode for m in "wax+"))
+                    or (event == "open" and mode is None and flags & wflags)
+                ):
                     deny(event, path)
 
     sys.addaudithook(hook)
@@ -74,22 +127,26 @@ def _guard(no_access, read_only, log_path, denied_mark):
 
 def guard_cell_source(no_access: Iterable[str], read_only: Iterable[str], log_path: str) -> str:
     """Source of the first cell: installs the audit hook (audit hooks cannot be removed)."""
-    return (inspect.getsource(_guard) + f"\n_guard({tuple(no_access)!r}, {tuple(read_only)!r}, {log_path!r}, "
-            f"{DENIED_MARK!r})\ndel _guard\n")
+    return (
+        inspect.getsource(_guard) + f"\n_guard({tuple(no_access)!r}, {tuple(read_only)!r}, {log_path!r}, "
+        f"{DENIED_MARK!r})\ndel _guard\n"
+    )
 
 
 def _export_one(exercise_id, source, max_chars, max_message, mime, encode_default):
     """Kernel side: run one hidden snippet on a copy of the namespace and display its JSON."""
     import json
+
     from IPython import get_ipython
     from IPython.display import display
+
     namespace = dict(get_ipython().user_ns)
     try:
         exec(compile(source, "<hidden check>", "exec"), namespace)
         text = json.dumps({"value": namespace["_export"]}, default=encode_default, allow_nan=True)
     except KeyboardInterrupt:
         raise
-    except BaseException as err:  # noqa: BLE001 - SystemExit from the student's code included
+    except BaseException as err:
         text = json.dumps({"error": f"{type(err).__name__}: {err}"[:max_message]})
     if len(text) > max_chars:
         text = json.dumps({"error": f"the values to check are too large ({len(text) // 1024} KiB)"})
@@ -102,7 +159,12 @@ def export_cells_source(chapter: HiddenChapter, ids: Iterable[str], max_chars: i
     cells = []
     for exercise_id in ids:
         source = chapter.prelude + "\n" + chapter.exports[exercise_id]
-        cells.append((exercise_id, f"{helpers}\n_export_one({exercise_id!r}, {source!r}, {max_chars}, "
-                                   f"{MAX_MESSAGE}, {EXPORT_MIME!r}, encode_default)\n"
-                                   "del _export_one, encode_default\n"))
+        cells.append(
+            (
+                exercise_id,
+                f"{helpers}\n_export_one({exercise_id!r}, {source!r}, {max_chars}, "
+                f"{MAX_MESSAGE}, {EXPORT_MIME!r}, encode_default)\n"
+                "del _export_one, encode_default\n",
+            )
+        )
     return cells

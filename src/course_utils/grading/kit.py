@@ -93,13 +93,17 @@ def snippet(source: str) -> str:
 
 # Grader side: building blocks of judges.
 
+
 def ok(result: Any, name: str, allow_none: bool = False) -> Any:
     """The value of a ``_call`` result, or a failing verdict that says what went wrong."""
     if not isinstance(result, Mapping):
         fail(f"{name}: the hidden check could not read your result.")
     if result.get("error"):
-        fail(f"{name} raised {result['error']}" if "not defined" not in str(result["error"])
-             else str(result["error"]) + ".")
+        fail(
+            f"{name} raised {result['error']}"
+            if "not defined" not in str(result["error"])
+            else str(result["error"]) + "."
+        )
     value = result.get("ok")
     if value is None and not allow_none:
         fail(f"{name} returned None: did you forget `return`?")
@@ -108,8 +112,9 @@ def ok(result: Any, name: str, allow_none: bool = False) -> Any:
     return value
 
 
-def each_case(student: Mapping[str, Any], reference: Mapping[str, Any], name: str,
-              key: str = "cases", allow_none: bool = False) -> Iterator[tuple[int, Any, Any]]:
+def each_case(
+    student: Mapping[str, Any], reference: Mapping[str, Any], name: str, key: str = "cases", allow_none: bool = False
+) -> Iterator[tuple[int, Any, Any]]:
     """(case number, the student's value, the reference case) for every hidden case.
 
     Each case is a dict holding at least ``_call``'s result; the reference case is the whole

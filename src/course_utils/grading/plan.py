@@ -1,5 +1,4 @@
-"""Planning: which notebooks to grade, and which of their cells to run (pure, no kernel).
-"""
+"""Planning: which notebooks to grade, and which of their cells to run (pure, no kernel)."""
 
 from __future__ import annotations
 
@@ -25,8 +24,11 @@ def find_submissions(target: Path) -> list[Submission]:
         paths, root = [target], target.parent
     elif target.is_dir():
         root = target
-        paths = sorted(p for p in target.rglob("*.ipynb")
-                       if ".ipynb_checkpoints" not in p.parts and not any(s.startswith(".") for s in p.relative_to(target).parts))
+        paths = sorted(
+            p
+            for p in target.rglob("*.ipynb")
+            if ".ipynb_checkpoints" not in p.parts and not any(s.startswith(".") for s in p.relative_to(target).parts)
+        )
     else:
         raise GraderError(f"submissions not found: {target}")
     subs, seen = [], set()
@@ -90,15 +92,19 @@ def plan_submission(raw: bytes, tree: InstructorTree, expected: str | None) -> P
     before = {_course_meta(c).get("exercise") for c in cells[:first]}
     for exercise_id in tree.chapters[chapter].ids:
         if counts.get(exercise_id, 0) == 0:
-            plan.notes.append(f"{exercise_id}: its exercise cell is missing (deleted, or its metadata was "
-                              "removed); copy the cell back from a fresh copy of the chapter.")
+            plan.notes.append(
+                f"{exercise_id}: its exercise cell is missing (deleted, or its metadata was "
+                "removed); copy the cell back from a fresh copy of the chapter."
+            )
         elif exercise_id in before:
             plan.notes.append(f"{exercise_id}: its cell is above the '## Exercises' section and was not run.")
         else:
             plan.present.add(exercise_id)
             if counts[exercise_id] > 1:
-                plan.notes.append(f"{exercise_id}: the exercise cell appears {counts[exercise_id]} times; "
-                                  "the notebook was run top to bottom, so the last one counts.")
+                plan.notes.append(
+                    f"{exercise_id}: the exercise cell appears {counts[exercise_id]} times; "
+                    "the notebook was run top to bottom, so the last one counts."
+                )
     unknown = sorted(set(counts) - set(tree.chapters[chapter].ids))
     if unknown:
         plan.notes.append(f"Unknown exercise ids ignored: {', '.join(unknown)}.")

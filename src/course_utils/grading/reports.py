@@ -1,5 +1,4 @@
-"""Reports: grades.csv and grades.json for the instructor, one feedback file per student.
-"""
+"""Reports: grades.csv and grades.json for the instructor, one feedback file per student."""
 
 from __future__ import annotations
 
@@ -14,9 +13,14 @@ from course_utils.grading.types import SubmissionResult
 
 def feedback_markdown(res: SubmissionResult) -> str:
     """The student's feedback: total, one line per exercise, notes; no hidden code or values."""
-    lines = [f"# Feedback for {res.student}", "",
-             f"Notebook: `{Path(res.path).name}`" + (f" (chapter {res.chapter})" if res.chapter else ""), "",
-             f"**Score: {res.score:g} / {res.max_score:g} ({res.percent:.0f}%)**", ""]
+    lines = [
+        f"# Feedback for {res.student}",
+        "",
+        f"Notebook: `{Path(res.path).name}`" + (f" (chapter {res.chapter})" if res.chapter else ""),
+        "",
+        f"**Score: {res.score:g} / {res.max_score:g} ({res.percent:.0f}%)**",
+        "",
+    ]
     if res.exercises:
         lines += ["| Exercise | Points | Verdict |", "|---|---|---|"]
         for e in res.exercises:
@@ -36,19 +40,27 @@ def feedback_markdown(res: SubmissionResult) -> str:
 
 def feedback_html(res: SubmissionResult) -> str:
     """The same feedback as a standalone HTML page."""
-    rows = "".join(f"<tr><td>{html.escape(e.exercise)}</td><td>{e.points:g} / {e.max_points:g}</td>"
-                   f"<td>{'&#x2705;' if e.passed else '&#x274c;'} {html.escape(e.message)}</td></tr>"
-                   for e in res.exercises)
+    rows = "".join(
+        f"<tr><td>{html.escape(e.exercise)}</td><td>{e.points:g} / {e.max_points:g}</td>"
+        f"<td>{'&#x2705;' if e.passed else '&#x274c;'} {html.escape(e.message)}</td></tr>"
+        for e in res.exercises
+    )
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in res.notes)
-    review = "".join(f"<h3>{html.escape(e.exercise)}</h3><ul>"
-                     + "".join(f"<li>{html.escape(d.replace('**', ''))}</li>" for d in e.details) + "</ul>"
-                     for e in res.exercises if e.details)
-    return (f"<!doctype html><meta charset='utf-8'><title>Feedback for {html.escape(res.student)}</title>"
-            f"<h1>Feedback for {html.escape(res.student)}</h1><p>Notebook: <code>{html.escape(Path(res.path).name)}"
-            f"</code></p><p><b>Score: {res.score:g} / {res.max_score:g} ({res.percent:.0f}%)</b></p>"
-            f"<table border='1'><tr><th>Exercise</th><th>Points</th><th>Verdict</th></tr>{rows}</table>"
-            + (f"<h2>What to review</h2>{review}" if review else "")
-            + (f"<h2>Notes</h2><ul>{notes}</ul>" if notes else ""))
+    review = "".join(
+        f"<h3>{html.escape(e.exercise)}</h3><ul>"
+        + "".join(f"<li>{html.escape(d.replace('**', ''))}</li>" for d in e.details)
+        + "</ul>"
+        for e in res.exercises
+        if e.details
+    )
+    return (
+        f"<!doctype html><meta charset='utf-8'><title>Feedback for {html.escape(res.student)}</title>"
+        f"<h1>Feedback for {html.escape(res.student)}</h1><p>Notebook: <code>{html.escape(Path(res.path).name)}"
+        f"</code></p><p><b>Score: {res.score:g} / {res.max_score:g} ({res.percent:.0f}%)</b></p>"
+        f"<table border='1'><tr><th>Exercise</th><th>Points</th><th>Verdict</th></tr>{rows}</table>"
+        + (f"<h2>What to review</h2>{review}" if review else "")
+        + (f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "")
+    )
 
 
 def write_reports(results: list[SubmissionResult], out: Path, fmt: str, tree_changed: bool) -> None:
@@ -64,11 +76,22 @@ def write_reports(results: list[SubmissionResult], out: Path, fmt: str, tree_cha
         w.writerow(["student", "notebook", "chapter", "score", "max_score", "percent", *ids, "notes"])
         for r in results:
             pts = {e.exercise: e.points for e in r.exercises}
-            w.writerow([r.student, r.path, r.chapter or "", f"{r.score:g}", f"{r.max_score:g}",
-                        f"{r.percent:.1f}", *[f"{pts[i]:g}" if i in pts else "" for i in ids],
-                        " | ".join(r.notes)])
-    payload = {"tree_changed_during_grading": tree_changed,
-               "submissions": [{**asdict(r), "percent": r.percent} for r in results]}
+            w.writerow(
+                [
+                    r.student,
+                    r.path,
+                    r.chapter or "",
+                    f"{r.score:g}",
+                    f"{r.max_score:g}",
+                    f"{r.percent:.1f}",
+                    *[f"{pts[i]:g}" if i in pts else "" for i in ids],
+                    " | ".join(r.notes),
+                ]
+            )
+    payload = {
+        "tree_changed_during_grading": tree_changed,
+        "submissions": [{**asdict(r), "percent": r.percent} for r in results],
+    }
     (out / "grades.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
     for r in results:
         if fmt == "html":

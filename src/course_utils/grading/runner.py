@@ -1,5 +1,4 @@
-"""Running one submission: a fresh kernel per notebook, under time, memory and output limits.
-"""
+"""Running one submission: a fresh kernel per notebook, under time, memory and output limits."""
 
 from __future__ import annotations
 
@@ -15,7 +14,6 @@ from typing import Any
 
 from course_utils.grading.plan import cell_source
 from course_utils.grading.types import DENIED_MARK, EXPORT_MIME, MAX_MESSAGE, Limits, RunResult
-
 
 TIMEOUT_ENAME = "CourseGraderCellTimeout"  # the error nbclient reports for a cell over its time limit
 
@@ -33,9 +31,9 @@ def _make_client_class():
         def __init__(self, *args: Any, max_output: int = 256 * 1024, **kwargs: Any):
             super().__init__(*args, on_cell_executed=self._record_timeout, **kwargs)
             self.max_output, self.output_size = max_output, 0
-            self.timed_out: set[int] = set()       # indices of cells stopped at the time limit
+            self.timed_out: set[int] = set()  # indices of cells stopped at the time limit
             self.cell_output: dict[int, int] = {}  # output bytes per cell index
-            self.flooded: set[int] = set()         # cells interrupted for printing too much
+            self.flooded: set[int] = set()  # cells interrupted for printing too much
 
         def _record_timeout(self, cell: Any, cell_index: int, execute_reply: Mapping[str, Any]) -> None:
             if execute_reply.get("content", {}).get("ename") == TIMEOUT_ENAME:
@@ -71,6 +69,7 @@ def _kernel_env(hidden_paths: Iterable[str]) -> dict[str, str]:
 def _tree_rss(pid: int) -> int:
     """Resident memory of a process and its children, in bytes (0 if gone)."""
     import psutil
+
     try:
         proc = psutil.Process(pid)
         return proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
@@ -81,6 +80,7 @@ def _tree_rss(pid: int) -> int:
 def _kill_tree(pid: int) -> None:
     """Kill a process and its children."""
     import psutil
+
     try:
         proc = psutil.Process(pid)
         for p in proc.children(recursive=True) + [proc]:
@@ -103,6 +103,7 @@ def _kernel_pid(client: Any) -> int | None:
 def build_notebook(guard: str, cells: list[Any], exports: list[tuple[str, str]]) -> Any:
     """The notebook a kernel runs: the guard cell, the exercise section's code cells, the export cells."""
     import nbformat
+
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells.append(nbformat.v4.new_code_cell(guard))
@@ -111,8 +112,9 @@ def build_notebook(guard: str, cells: list[Any], exports: list[tuple[str, str]])
     return nb
 
 
-def collect_outputs(nb: Any, export_ids: list[str], timed_out: set[int], limits: Limits,
-                    flooded: bool = False, output_size: int = 0) -> RunResult:
+def collect_outputs(
+    nb: Any, export_ids: list[str], timed_out: set[int], limits: Limits, flooded: bool = False, output_size: int = 0
+) -> RunResult:
     """What an executed notebook says: the exports (untrusted text), and notes on the student's cells.
 
     Pure: it reads the cells' outputs only, so it is tested without a kernel.
@@ -142,11 +144,17 @@ def collect_outputs(nb: Any, export_ids: list[str], timed_out: set[int], limits:
         for o in outputs:
             data = o.get("data", {}) if o.get("output_type") == "display_data" else {}
             payload = data.get(EXPORT_MIME)
-            if isinstance(payload, Mapping) and payload.get("id") == exercise_id and isinstance(payload.get("json"), str):
+            if (
+                isinstance(payload, Mapping)
+                and payload.get("id") == exercise_id
+                and isinstance(payload.get("json"), str)
+            ):
                 result.exports[exercise_id] = payload["json"]
     if output_size > limits.max_output_kb * 1024:
-        result.notes.append(f"The notebook printed more than {limits.max_output_kb} KiB; the rest was dropped"
-                            + (" and the cell that printed it was interrupted." if flooded else "."))
+        result.notes.append(
+            f"The notebook printed more than {limits.max_output_kb} KiB; the rest was dropped"
+            + (" and the cell that printed it was interrupted." if flooded else ".")
+        )
     for o in (o for c in nb.cells for o in c.get("outputs", [])):
         if o.get("output_type") == "error" and DENIED_MARK in str(o.get("evalue", "")):
             result.denied.append(str(o.get("evalue"))[:MAX_MESSAGE])
@@ -169,23 +177,36 @@ async def _watchdog(client: Any, started: float, limits: Limits, killed: list[st
         return
 
 
-async def run_submission(cells: list[Any], exports: list[tuple[str, str]], workdir: Path,
-                         guard: str, limits: Limits, env: dict[str, str]) -> RunResult:
+async def run_submission(
+    cells: list[Any], exports: list[tuple[str, str]], workdir: Path, guard: str, limits: Limits, env: dict[str, str]
+) -> RunResult:
     """Execute guard + cells + export cells in a fresh kernel under the limits; never raises."""
     from nbclient.exceptions import DeadKernelError
 
     nb = build_notebook(guard, cells, exports)
     client = _make_client_class()(
-        nb, timeout=int(math.ceil(limits.cell_timeout)), kernel_name="python3", allow_errors=True,
-        interrupt_on_timeout=True, record_timing=False, startup_timeout=120,
-        error_on_timeout={"ename": TIMEOUT_ENAME, "evalue": f"cell exceeded {limits.cell_timeout:g} s",
-                          "traceback": []},
-        resources={"metadata": {"path": str(workdir)}}, max_output=limits.max_output_kb * 1024)
+        nb,
+        timeout=int(math.ceil(limits.cell_timeout)),
+        kernel_name="python3",
+        allow_errors=True,
+        interrupt_on_timeout=True,
+        record_timing=False,
+        startup_timeout=120,
+        error_on_timeout={
+            "ename": TIMEOUT_ENAME,
+            "evalue": f"cell exceeded {limits.cell_timeout:g} s",
+            "traceback": [],
+        },
+        resources={"metadata": {"path": str(workdir)}},
+        max_output=limits.max_output_kb * 1024,
+    )
     started, killed, stopped = time.monotonic(), [], None
     dog = asyncio.ensure_future(_watchdog(client, started, limits, killed))
     try:  # async_execute starts the kernel and shuts it down again, also when a cell fails
-        await asyncio.wait_for(client.async_execute(cwd=str(workdir), env=env, stdout=subprocess.DEVNULL,
-                                                    stderr=subprocess.DEVNULL), limits.notebook_timeout + 60)
+        await asyncio.wait_for(
+            client.async_execute(cwd=str(workdir), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+            limits.notebook_timeout + 60,
+        )
     except asyncio.TimeoutError:  # the watchdog should have ended it first
         stopped = f"The notebook did not finish within {limits.notebook_timeout:g} s."
     except DeadKernelError:
@@ -197,8 +218,9 @@ async def run_submission(cells: list[Any], exports: list[tuple[str, str]], workd
         pid = _kernel_pid(client)
         if pid is not None:
             _kill_tree(pid)  # and whatever the kernel started
-    result = collect_outputs(nb, [i for i, _ in exports], client.timed_out, limits,
-                             bool(client.flooded), client.output_size)
+    result = collect_outputs(
+        nb, [i for i, _ in exports], client.timed_out, limits, bool(client.flooded), client.output_size
+    )
     result.stopped = killed[0] if killed else stopped
     result.seconds = time.monotonic() - started
     return result

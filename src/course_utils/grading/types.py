@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 EXPORT_MIME = "application/x-course-export+json"  # the display type an export cell sends back
-DENIED_MARK = "course-grader-denied"                # in the message of every access the guard refuses
+DENIED_MARK = "course-grader-denied"  # in the message of every access the guard refuses
 MAX_MESSAGE = 300  # characters of a student-caused error message shown in feedback
 
 
@@ -23,54 +23,54 @@ class GraderError(Exception):
 class Limits:
     """Resource limits of one submission's run."""
 
-    cell_timeout: float = 120.0        # seconds per cell (graded cells and each export)
-    notebook_timeout: float = 600.0    # seconds for the whole notebook, kernel start included
-    memory_mb: int = 4096              # resident memory of the kernel and its children
-    max_output_kb: int = 256           # notebook output kept in memory; the rest is dropped
-    max_export_kb: int = 4096          # JSON exported per exercise
+    cell_timeout: float = 120.0  # seconds per cell (graded cells and each export)
+    notebook_timeout: float = 600.0  # seconds for the whole notebook, kernel start included
+    memory_mb: int = 4096  # resident memory of the kernel and its children
+    max_output_kb: int = 256  # notebook output kept in memory; the rest is dropped
+    max_export_kb: int = 4096  # JSON exported per exercise
 
 
 @dataclass(frozen=True)
 class Settings:
     """What to grade, where the hidden tree is, where the reports go."""
 
-    submissions: Path                  # a notebook or a folder of notebooks
-    instructor: Path                   # the hidden tree (instructor/chNN/checks.py, solutions.py)
-    out: Path                          # output folder for grades and feedback
-    chapter: str | None = None         # expected chapter (e.g. "ch00"); None: each notebook's own
-    jobs: int = 2                      # submissions run in parallel
+    submissions: Path  # a notebook or a folder of notebooks
+    instructor: Path  # the hidden tree (instructor/chNN/checks.py, solutions.py)
+    out: Path  # output folder for grades and feedback
+    chapter: str | None = None  # expected chapter (e.g. "ch00"); None: each notebook's own
+    jobs: int = 2  # submissions run in parallel
     limits: Limits = field(default_factory=Limits)
-    feedback_format: str = "md"        # "md" or "html"
+    feedback_format: str = "md"  # "md" or "html"
 
 
 @dataclass
 class Submission:
     """One notebook to grade and the student it belongs to."""
 
-    student: str                       # unique key (file stem or folder name, disambiguated)
-    path: Path                         # the original, never modified
+    student: str  # unique key (file stem or folder name, disambiguated)
+    path: Path  # the original, never modified
 
 
 @dataclass
 class Plan:
     """What the grader runs for one submission, and what it already knows is wrong."""
 
-    chapter: str | None                    # the chapter graded (None: cannot grade)
-    cells: list[Any] = field(default_factory=list)   # code cells of the exercise section
-    present: set[str] = field(default_factory=set)   # exercise ids found in the notebook
-    notes: list[str] = field(default_factory=list)   # lines for the report
-    fatal: str | None = None               # why nothing can be graded
+    chapter: str | None  # the chapter graded (None: cannot grade)
+    cells: list[Any] = field(default_factory=list)  # code cells of the exercise section
+    present: set[str] = field(default_factory=set)  # exercise ids found in the notebook
+    notes: list[str] = field(default_factory=list)  # lines for the report
+    fatal: str | None = None  # why nothing can be graded
 
 
 @dataclass
 class RunResult:
     """What came back from a kernel: raw exports (still untrusted text) and notes."""
 
-    exports: dict[str, str] = field(default_factory=dict)   # id -> JSON text from the kernel
+    exports: dict[str, str] = field(default_factory=dict)  # id -> JSON text from the kernel
     notes: list[str] = field(default_factory=list)
-    timed_out: set[str] = field(default_factory=set)        # ids whose export hit the cell limit
-    stopped: str | None = None                               # why the run ended early
-    denied: list[str] = field(default_factory=list)         # accesses the guard refused
+    timed_out: set[str] = field(default_factory=set)  # ids whose export hit the cell limit
+    stopped: str | None = None  # why the run ended early
+    denied: list[str] = field(default_factory=list)  # accesses the guard refused
     seconds: float = 0.0
 
 
@@ -83,7 +83,7 @@ class ExerciseResult:
     max_points: float
     passed: bool
     message: str
-    details: list[str] = field(default_factory=list)   # e.g. explanations of wrong quiz answers
+    details: list[str] = field(default_factory=list)  # e.g. explanations of wrong quiz answers
 
 
 @dataclass
@@ -96,8 +96,8 @@ class SubmissionResult:
     score: float = 0.0
     max_score: float = 0.0
     exercises: list[ExerciseResult] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)       # shown to the student
-    internal: list[str] = field(default_factory=list)    # instructor only (grades.json)
+    notes: list[str] = field(default_factory=list)  # shown to the student
+    internal: list[str] = field(default_factory=list)  # instructor only (grades.json)
     seconds: float = 0.0
 
     @property
