@@ -14,7 +14,7 @@ import pytest
 from course_utils import data
 from course_utils.data import DataError, load_mnist
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+from conftest import SHARED_DATA
 
 
 def real_data_dir() -> str | None:
@@ -22,7 +22,7 @@ def real_data_dir() -> str | None:
     value = os.environ.get(data.ENV_VAR)
     if value:
         return value
-    return str(SHARED) if (SHARED / "mnist.npz").is_file() else None
+    return str(SHARED_DATA) if (SHARED_DATA / "mnist.npz").is_file() else None
 
 
 needs_real = pytest.mark.skipif(
@@ -184,7 +184,7 @@ def test_altered_contents_fail_the_checksum(monkeypatch, tmp_path):
 
 @needs_real
 def test_one_changed_pixel_fails_the_checksum(tmp_path):
-    raw = data.read_npz(Path(data.local_source() if os.environ.get(data.ENV_VAR) else SHARED / "mnist.npz"))
+    raw = data.read_npz(Path(data.local_source() if os.environ.get(data.ENV_VAR) else SHARED_DATA / "mnist.npz"))
     raw["x_test"] = raw["x_test"].copy()
     raw["x_test"][0, 14, 14] ^= 1
     with pytest.raises(DataError, match="'x_test'.*SHA-256 mismatch"):

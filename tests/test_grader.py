@@ -286,7 +286,8 @@ def test_students_in_folders_and_duplicate_names(batch):
 
 def test_reports_are_written_and_never_contain_hidden_material(batch):
     results, out, tree = batch
-    rows = list(csv.DictReader(open(out / "grades.csv", encoding="utf-8")))
+    with open(out / "grades.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
     assert {r["student"] for r in rows} == set(results)
     assert {r["ch98.double"] for r in rows if r["student"] == "ref"} == {"2"}
     data = json.loads((out / "grades.json").read_text())

@@ -197,7 +197,7 @@ judge_quiz = quiz_judge(
         "less progress per epoch, although each epoch often takes less time.",
         "q4": "Each step multiplies the coordinate x2 by 1 - lr * lambda2 = 1 - 0.03 * 50 = -0.5: it flips "
         "sign and halves at every step, so it still converges. x1 is multiplied by 0.97.",
-        "q5": "A first layer whose gradient is 10^5 times smaller than the output layer's is the vanishing "
+        "q5": "A first layer whose gradient is 500,000 times smaller than the output layer's is the vanishing "
         "gradient of deep sigmoid networks: each sigmoid multiplies the backward signal by at most 0.25. "
         "ReLU units with He initialization keep the gradient's size from layer to layer. Clipping only "
         "shrinks large gradients, and a larger batch reduces noise, not the layer-to-layer decay.",

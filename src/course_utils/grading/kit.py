@@ -150,10 +150,10 @@ def _same_answer(given: Any, expected: Any, rtol: float) -> bool:
 
 def _given(answer: Any) -> str:
     """How the feedback names a student's answer."""
-    return "not answered" if answer is None else f"your answer: {answer!r}"
+    return "not answered" if answer is None else f"your answer: {repr(answer)[:40]}"  # the student's text
 
 
-def quiz_judge(explanations: Mapping[str, str], rtol: float = 1e-3) -> Judge:
+def quiz_judge(explanations: Mapping[str, str], rtol: float = 2e-3) -> Judge:
     """The judge of a quiz: one point per right answer, and the explanation of every wrong one.
 
     ``explanations`` maps each question ("q1") to the text that explains its right answer.
