@@ -113,6 +113,14 @@ def make_nb(
     return nb
 
 
+def _with_list_ids(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Valid JSON that is not what the grader expects: exercise ids that are lists."""
+    for cell in nb.cells:
+        if "exercise" in cell.metadata.get("course", {}):
+            cell.metadata["course"]["exercise"] = [cell.metadata["course"]["exercise"]]
+    return nb
+
+
 def hostile(tree: Path) -> dict[str, object]:
     """Submission name -> notebook (or raw bytes) for the robustness batch."""
     checks = str(tree / CHAPTER / "checks.py")
@@ -123,6 +131,11 @@ def hostile(tree: Path) -> dict[str, object]:
         "ref": make_nb(RIGHT, QUIZ_RIGHT),
         "stub": make_nb(),
         "invalid": b"{ this is not json",
+        "deepnest": b'{"cells": [' + b"[" * 50000 + b"]" * 50000 + b"]}",
+        "bigint": nbformat.writes(make_nb(RIGHT, QUIZ_RIGHT))
+        .replace('"chapter": "ch98"', '"chapter": 1' + "0" * 5000, 1)
+        .encode(),
+        "listid": _with_list_ids(make_nb(RIGHT, QUIZ_RIGHT)),
         "empty": empty,
         "otherchapter": make_nb(chapter="ch97"),
         "deleted": make_nb(None, QUIZ_RIGHT),
@@ -205,6 +218,8 @@ def test_untouched_notebook_scores_zero_with_specific_verdicts(batch):
     "student, expected",
     [
         ("invalid", "invalid JSON"),
+        ("deepnest", "nested too deeply"),
+        ("bigint", "invalid JSON"),
         ("empty", "empty"),
         ("otherchapter", "ch97 notebook, but ch98 was expected"),
     ],
@@ -212,6 +227,13 @@ def test_untouched_notebook_scores_zero_with_specific_verdicts(batch):
 def test_unreadable_or_wrong_notebooks_are_reported(batch, student, expected):
     results, _, _ = batch
     assert results[student].score == 0 and expected in notes(results, student)
+
+
+def test_malformed_metadata_is_reported_and_the_batch_goes_on(batch):
+    results, out, _ = batch
+    assert results["listid"].score == 0 and "its exercise cell is missing" in notes(results, "listid")
+    with open(out / "grades.csv", encoding="utf-8") as f:
+        assert {"deepnest", "bigint", "listid", "ref"} <= {row["student"] for row in csv.DictReader(f)}
 
 
 def test_deleted_and_duplicated_cells(batch):

@@ -115,3 +115,42 @@ def test_cli_builds_limits_by_keyword_with_every_flag(tmp_path):
 def test_cli_reports_misuse_with_exit_code_2(tmp_path, capsys):
     assert g.main([str(tmp_path / "nothing"), "--instructor", str(tmp_path / "none")]) == 2
     assert "course-grade: error: instructor tree not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '{"value": {"__ndarray__": [100000000000000000000000000000], "dtype": "int64", "shape": [1]}}',
+        '{"value": {"__ndarray__": [1, 2], "dtype": "int8", "shape": ["2"]}}',
+        '{"value": {"__ndarray__": [1, 2], "dtype": "int8", "shape": [3]}}',
+        '{"value": {"__ndarray__": [[1], [1, 2]], "dtype": "float64", "shape": [2]}}',
+        '{"value": {"__ndarray__": [1], "dtype": "float64", "shape": [4294967296]}}',
+        '{"value": ' + "1" * 5000 + "}",
+        "[" * 100000 + "]" * 100000,
+    ],
+    ids=["int-overflow", "shape-type", "shape-size", "ragged", "huge-shape", "5000-digits", "deep"],
+)
+def test_the_decoder_refuses_malformed_payloads_with_a_value_error(payload):
+    with pytest.raises(ValueError, match="malformed"):
+        g.decode(payload, max_chars=10**6)
+
+
+def test_the_planner_survives_any_json(tree_for_plans):
+    for raw, note in [
+        (b"[" * 100000 + b"]" * 100000, "nested too deeply"),
+        (b'{"cells": [], "metadata": {"course": {"chapter": ' + b"9" * 5000 + b"}}}", "invalid JSON"),
+        (
+            b'{"cells": [{"cell_type": "code", "metadata": {"course": {"exercise": {"a": 1}}}}]}',
+            "not a course notebook",
+        ),
+        (b'{"cells": "no"}', "no list of cells"),
+        (b"\xff\xfe", "invalid JSON"),
+    ]:
+        plan = g.plan_submission(raw, tree_for_plans, "ch97")
+        assert plan.fatal is not None and note in plan.fatal, (raw[:30], plan.fatal)
+
+
+@pytest.fixture
+def tree_for_plans():
+    chapter = g.HiddenChapter("ch97", {"ch97.a": ""}, {"ch97.a": lambda s, r: None}, {"ch97.a": 1.0})
+    return g.InstructorTree(root=None, chapters={"ch97": chapter}, digest="")

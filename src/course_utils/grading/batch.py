@@ -6,6 +6,7 @@ import asyncio
 import shutil
 import sys
 import tempfile
+import traceback
 from pathlib import Path
 
 from course_utils.grading.hidden import InstructorTree, ensure_references, load_instructor_tree, tree_digest
@@ -15,6 +16,14 @@ from course_utils.grading.plan import find_submissions, plan_submission
 from course_utils.grading.reports import write_reports
 from course_utils.grading.runner import _kernel_env, run_submission
 from course_utils.grading.types import GraderError, Settings, Submission, SubmissionResult
+
+
+def _read(path: Path) -> bytes:
+    """A submission's bytes; b"" (reported as an empty notebook) when it cannot be read."""
+    try:
+        return path.read_bytes() if path.is_file() else b""
+    except OSError:
+        return b""
 
 
 def _package_dir() -> str:
@@ -41,7 +50,7 @@ def _check_paths(settings: Settings) -> None:
 
 async def _grade_all(subs: list[Submission], tree: InstructorTree, settings: Settings) -> list[SubmissionResult]:
     """Plan, run (in parallel) and judge every submission."""
-    plans = [plan_submission(s.path.read_bytes() if s.path.is_file() else b"", tree, settings.chapter) for s in subs]
+    plans = [plan_submission(_read(s.path), tree, settings.chapter) for s in subs]
     for p in plans:
         if p.fatal is None and p.chapter is not None:
             ensure_references(tree.chapters[p.chapter])
@@ -54,6 +63,20 @@ async def _grade_all(subs: list[Submission], tree: InstructorTree, settings: Set
     sem = asyncio.Semaphore(max(1, settings.jobs))
 
     async def one(k: int) -> SubmissionResult:
+        """One submission; whatever goes wrong with it becomes a note on it, and the batch goes on."""
+        try:
+            return await grade_one(k)
+        except Exception as err:
+            res = SubmissionResult(
+                subs[k].student,
+                str(subs[k].path),
+                plans[k].chapter,
+                notes=["The grader could not grade this notebook; your instructor has the details."],
+            )
+            res.internal.append(f"grading failed: {type(err).__name__}: {err}\n{traceback.format_exc(limit=5)}")
+            return res
+
+    async def grade_one(k: int) -> SubmissionResult:
         sub, plan = subs[k], plans[k]
         if plan.fatal is not None or plan.chapter is None:
             return SubmissionResult(sub.student, str(sub.path), plan.chapter, notes=[plan.fatal or "Not graded."])

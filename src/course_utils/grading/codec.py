@@ -48,8 +48,11 @@ def _decode_object(d: dict[str, Any]) -> Any:
         return d
     if set(d) != {"__ndarray__", "dtype", "shape"} or d["dtype"] not in _DTYPES:
         raise ValueError("malformed array in the export")
-    arr = np.asarray(d["__ndarray__"], dtype=d["dtype"])
-    return arr.reshape([int(s) for s in d["shape"]])
+    shape = d["shape"]
+    if not isinstance(shape, list) or not all(isinstance(n, int) and 0 <= n < 2**31 for n in shape):
+        raise ValueError("malformed array shape in the export")
+    arr = np.asarray(d["__ndarray__"], dtype=d["dtype"])  # OverflowError or ValueError on bad values
+    return arr.reshape(shape)
 
 
 def encode(value: Any) -> str:
@@ -63,5 +66,7 @@ def decode(text: str, max_chars: int = 4096 * 1024) -> Any:
         raise ValueError("export missing or too large")
     try:
         return json.loads(text, object_hook=_decode_object)
-    except (RecursionError, TypeError) as err:
+    except ValueError as err:  # invalid JSON, a malformed array, an integer of thousands of digits
+        raise ValueError(f"malformed export ({str(err)[:80]})") from None
+    except (RecursionError, TypeError, OverflowError, MemoryError) as err:  # deep nesting, wrong types, huge values
         raise ValueError(f"malformed export ({type(err).__name__})") from None

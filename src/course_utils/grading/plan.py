@@ -58,11 +58,24 @@ def cell_source(cell: Mapping[str, Any]) -> str:
 
 
 def plan_submission(raw: bytes, tree: InstructorTree, expected: str | None) -> Plan:
-    """Parse a submission and choose the cells to run; never raises."""
+    """Parse a submission and choose the cells to run; never raises.
+
+    Any JSON is accepted: nesting too deep to parse, numbers too large to convert and metadata of
+    the wrong type become a fatal note or are ignored, never an exception.
+    """
+    try:
+        return _plan(raw, tree, expected)
+    except RecursionError:
+        return Plan(None, fatal="The file is nested too deeply to be read as a notebook.")
+    except Exception as err:  # anything a hand-edited or hostile file can trigger
+        return Plan(None, fatal=f"The file could not be read as a notebook ({type(err).__name__}: {str(err)[:120]}).")
+
+
+def _plan(raw: bytes, tree: InstructorTree, expected: str | None) -> Plan:
     try:
         nb = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        return Plan(None, fatal=f"The file is not a valid notebook (invalid JSON: {err}).")
+    except (UnicodeDecodeError, ValueError) as err:  # ValueError: invalid JSON, or an integer of 4,300+ digits
+        return Plan(None, fatal=f"The file is not a valid notebook (invalid JSON: {str(err)[:120]}).")
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         return Plan(None, fatal="The file is not a notebook (no list of cells).")
     cells = [c for c in nb["cells"] if isinstance(c, dict)]
@@ -89,7 +102,7 @@ def plan_submission(raw: bytes, tree: InstructorTree, expected: str | None) -> P
         i = _course_meta(c).get("exercise")
         if isinstance(i, str):
             counts[i] = counts.get(i, 0) + 1
-    before = {_course_meta(c).get("exercise") for c in cells[:first]}
+    before = {i for i in (_course_meta(c).get("exercise") for c in cells[:first]) if isinstance(i, str)}
     for exercise_id in tree.chapters[chapter].ids:
         if counts.get(exercise_id, 0) == 0:
             plan.notes.append(
