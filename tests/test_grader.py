@@ -18,6 +18,8 @@ import pytest
 from course_utils import grade as g
 from course_utils.grading.plan import cell_source
 
+from conftest import sandbox_missing
+
 CHAPTER = "ch98"
 
 CHECKS = '''
@@ -185,7 +187,7 @@ def batch(tmp_path_factory):
     before = {p: p.read_bytes() for p in subs.rglob("*.ipynb")}
     limits = g.Limits(cell_timeout=6, notebook_timeout=60, memory_mb=1200, max_output_kb=64)
     out = base / "out"
-    settings = g.Settings(subs, tree, out, chapter=CHAPTER, jobs=2, limits=limits)
+    settings = g.Settings(subs, tree, out, chapter=CHAPTER, jobs=2, limits=limits, unsafe_no_sandbox=sandbox_missing())
     results = {r.student: r for r in g.grade(settings)}
     assert {p: p.read_bytes() for p in subs.rglob("*.ipynb")} == before, "originals were modified"
     return results, out, tree
@@ -314,6 +316,8 @@ def test_reports_are_written_and_never_contain_hidden_material(batch):
     assert {r["ch98.double"] for r in rows if r["student"] == "ref"} == {"2"}
     data = json.loads((out / "grades.json").read_text())
     assert data["tree_changed_during_grading"] is False and len(data["submissions"]) == len(results)
+    assert data["isolation"] == ("none" if sandbox_missing() else "bwrap") and data["wall_seconds"] > 0
+    assert data["processes_left_after_submissions"] == 0 or sandbox_missing()
     feedback = {p.stem: p.read_text() for p in (out / "feedback").glob("*.md")}
     assert set(feedback) == set(results)
     assert "Score: 3 / 3 (100%)" in feedback["ref"]
@@ -337,7 +341,9 @@ def test_notebook_time_limit(tmp_path):
     tree = make_tree(tmp_path / "instructor")
     nbformat.write(make_nb(RIGHT, QUIZ_RIGHT, extra=("import time\ntime.sleep(60)",)), tmp_path / "slow.ipynb")
     limits = g.Limits(cell_timeout=100, notebook_timeout=6)
-    [res] = g.grade(g.Settings(tmp_path / "slow.ipynb", tree, tmp_path / "out", limits=limits))
+    [res] = g.grade(
+        g.Settings(tmp_path / "slow.ipynb", tree, tmp_path / "out", limits=limits, unsafe_no_sandbox=sandbox_missing())
+    )
     assert "did not finish within 6 s" in " ".join(res.notes) and res.score == 0
 
 

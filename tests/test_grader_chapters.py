@@ -19,7 +19,7 @@ from course_utils import grade as g
 from course_utils.checking import CheckFailed
 from course_utils.exercises import run_check
 
-from conftest import BOOK, INSTRUCTOR
+from conftest import BOOK, INSTRUCTOR, sandbox_missing
 
 CHAPTERS = sorted(p.name for p in INSTRUCTOR.glob("ch*") if (p / "checks.py").is_file()) if INSTRUCTOR.is_dir() else []
 
@@ -134,7 +134,8 @@ def test_end_to_end_reference_untouched_and_wrong_notebooks(tree, chapter, tmp_p
     nbformat.write(filled(chapter, {}), subs / "untouched.ipynb")
     nbformat.write(filled(chapter, {i: hidden.wrong[i][0][1] for i in hidden.ids}), subs / "wrong.ipynb")
     out = tmp_path / "out"
-    results = {r.student: r for r in g.grade(g.Settings(subs, INSTRUCTOR, out, chapter=chapter, jobs=2))}
+    settings = g.Settings(subs, INSTRUCTOR, out, chapter=chapter, jobs=2, unsafe_no_sandbox=sandbox_missing())
+    results = {r.student: r for r in g.grade(settings)}
 
     ref = results["reference"]
     assert ref.score == ref.max_score > 0, [(e.exercise, e.message) for e in ref.exercises] + ref.notes

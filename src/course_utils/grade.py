@@ -126,6 +126,11 @@ def parse_args(argv: list[str] | None) -> Settings:
         help="JSON an exercise may export (default %(default)s)",
     )
     p.add_argument("--feedback", choices=["md", "html"], default="md", help="feedback format")
+    p.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="grade without OS isolation when bubblewrap is missing (only for code you trust)",
+    )
     a = p.parse_args(argv)
     limits = Limits(
         cell_timeout=a.cell_timeout,
@@ -142,6 +147,7 @@ def parse_args(argv: list[str] | None) -> Settings:
         jobs=a.jobs,
         limits=limits,
         feedback_format=a.feedback,
+        unsafe_no_sandbox=a.unsafe_no_sandbox,
     )
 
 

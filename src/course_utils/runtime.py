@@ -137,7 +137,7 @@ def select_device(memory_growth: bool = True) -> tuple[str, str, str]:
 
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:
-        return "CPU", platform.processor() or platform.machine() or "CPU", cpu_reason(tf)
+        return "CPU", platform.machine() or "CPU", cpu_reason(tf)  # processor() would run `uname -p`
     if memory_growth:
         for gpu in gpus:
             try:

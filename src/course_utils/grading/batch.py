@@ -6,6 +6,7 @@ import asyncio
 import shutil
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 
@@ -15,6 +16,15 @@ from course_utils.grading.kernel_side import export_cells_source, guard_cell_sou
 from course_utils.grading.plan import find_submissions, plan_submission
 from course_utils.grading.reports import write_reports
 from course_utils.grading.runner import _kernel_env, run_submission
+from course_utils.grading.sandbox import (
+    bwrap_prefix,
+    check_hidden_paths_stay_hidden,
+    choose_isolation,
+    data_paths,
+    limits_prefix,
+    prepare_workdir,
+    python_paths,
+)
 from course_utils.grading.types import GraderError, Settings, Submission, SubmissionResult
 
 
@@ -48,7 +58,9 @@ def _check_paths(settings: Settings) -> None:
         raise GraderError("the submissions must not be inside the instructor tree")
 
 
-async def _grade_all(subs: list[Submission], tree: InstructorTree, settings: Settings) -> list[SubmissionResult]:
+async def _grade_all(
+    subs: list[Submission], tree: InstructorTree, settings: Settings, isolation: str
+) -> list[SubmissionResult]:
     """Plan, run (in parallel) and judge every submission."""
     plans = [plan_submission(_read(s.path), tree, settings.chapter) for s in subs]
     for p in plans:
@@ -61,6 +73,9 @@ async def _grade_all(subs: list[Submission], tree: InstructorTree, settings: Set
     out = str(settings.out.resolve())
     originals = [str(s.path.resolve()) for s in subs]
     sem = asyncio.Semaphore(max(1, settings.jobs))
+    readable = python_paths() + data_paths()  # what a sandboxed kernel may read
+    if isolation == "bwrap":
+        check_hidden_paths_stay_hidden(readable, [str(tree.root), out, str(settings.submissions.resolve())])
 
     async def one(k: int) -> SubmissionResult:
         """One submission; whatever goes wrong with it becomes a note on it, and the batch goes on."""
@@ -82,16 +97,28 @@ async def _grade_all(subs: list[Submission], tree: InstructorTree, settings: Set
             return SubmissionResult(sub.student, str(sub.path), plan.chapter, notes=[plan.fatal or "Not graded."])
         chapter = tree.chapters[plan.chapter]
         others = [str(w.resolve()) for j, w in enumerate(workdirs) if j != k]
-        guard = guard_cell_source(
-            [str(tree.root), out, *originals, *others], [_package_dir()], str((base / f"guard-{k}.log").resolve())
-        )
+        log = (base / f"guard-{k}.log").resolve()
+        log.touch()
+        guard = guard_cell_source([str(tree.root), out, *originals, *others], [_package_dir()], str(log))
+        prefix = limits_prefix(settings.limits)
+        if isolation == "bwrap":
+            prepare_workdir(workdirs[k])
+            prefix = bwrap_prefix(workdirs[k], readable, [str(log)]) + prefix
         exports = export_cells_source(
             chapter, [i for i in chapter.ids if i in plan.present], settings.limits.max_export_kb * 1024
         )
         env = _kernel_env([str(tree.root), out])
         async with sem:
-            run = await run_submission(plan.cells, exports, workdirs[k], guard, settings.limits, env)
-        log = base / f"guard-{k}.log"
+            run = await run_submission(
+                plan.cells,
+                exports,
+                workdirs[k],
+                guard,
+                settings.limits,
+                env,
+                prefix=prefix,
+                sandboxed=isolation == "bwrap",
+            )
         if log.is_file():
             run.denied += [line for line in log.read_text(errors="replace").splitlines() if line][:20]
         return judge_submission(sub, chapter, plan, run, settings.limits)
@@ -109,7 +136,9 @@ def grade(settings: Settings) -> list[SubmissionResult]:
     subs = find_submissions(settings.submissions)
     if not subs:
         raise GraderError(f"no .ipynb files under {settings.submissions}")
-    results = asyncio.run(_grade_all(subs, tree, settings))
+    isolation = choose_isolation(settings.unsafe_no_sandbox)
+    started = time.monotonic()
+    results = asyncio.run(_grade_all(subs, tree, settings, isolation))
     changed = tree_digest(tree.root) != tree.digest
     if changed:
         for r in results:
@@ -117,5 +146,10 @@ def grade(settings: Settings) -> list[SubmissionResult]:
                 "The instructor tree changed on disk during grading (grades used the copy "
                 "loaded before any notebook ran)."
             )
-    write_reports(results, settings.out, settings.feedback_format, changed)
+    batch = {
+        "isolation": isolation,
+        "wall_seconds": round(time.monotonic() - started, 1),
+        "processes_left_after_submissions": sum(r.survivors for r in results),
+    }
+    write_reports(results, settings.out, settings.feedback_format, changed, batch)
     return results

@@ -68,6 +68,9 @@ def judge_submission(
         sub.student, str(sub.path), chapter.chapter, max_score=chapter.max_points, seconds=run.seconds
     )
     res.notes = plan.notes + run.notes + ([run.stopped] if run.stopped else [])
+    res.survivors = run.survivors
+    if run.survivors:
+        res.internal.append(f"{run.survivors} process(es) of this notebook outlived its kernel and were killed.")
     if run.denied:
         res.notes.append(
             "The notebook tried to access the grader's files or run forbidden operations; "

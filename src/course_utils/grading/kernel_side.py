@@ -97,7 +97,11 @@ def _guard(no_access, read_only, log_path, denied_mark):
     def inside(path, roots):
         return any(path == r or path.startswith(r + "/") for r in roots)
 
+    own_pid = os.getpid()
+
     def hook(event, args):
+        if event in ("os.kill", "os.killpg") and args and args[0] in (own_pid, os.getpgid(own_pid)):
+            return  # the kernel interrupting itself (an interrupt request from the grader)
         if event in always:
             deny(event, "")
         slots = file_events.get(event)

@@ -7,6 +7,7 @@ import html
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from course_utils.grading.types import SubmissionResult
 
@@ -63,8 +64,14 @@ def feedback_html(res: SubmissionResult) -> str:
     )
 
 
-def write_reports(results: list[SubmissionResult], out: Path, fmt: str, tree_changed: bool) -> None:
-    """grades.csv, grades.json and one feedback file per submission."""
+def write_reports(
+    results: list[SubmissionResult], out: Path, fmt: str, tree_changed: bool, batch: dict[str, Any] | None = None
+) -> None:
+    """grades.csv, grades.json and one feedback file per submission.
+
+    ``batch`` adds facts about the whole run to grades.json (isolation mode, wall time, processes
+    left behind).
+    """
     out.mkdir(parents=True, exist_ok=True)
     fb = out / "feedback"
     fb.mkdir(exist_ok=True)
@@ -89,6 +96,7 @@ def write_reports(results: list[SubmissionResult], out: Path, fmt: str, tree_cha
                 ]
             )
     payload = {
+        **(batch or {}),
         "tree_changed_during_grading": tree_changed,
         "submissions": [{**asdict(r), "percent": r.percent} for r in results],
     }

@@ -178,14 +178,31 @@ async def _watchdog(client: Any, started: float, limits: Limits, killed: list[st
 
 
 async def run_submission(
-    cells: list[Any], exports: list[tuple[str, str]], workdir: Path, guard: str, limits: Limits, env: dict[str, str]
+    cells: list[Any],
+    exports: list[tuple[str, str]],
+    workdir: Path,
+    guard: str,
+    limits: Limits,
+    env: dict[str, str],
+    prefix: list[str] | None = None,
+    sandboxed: bool = False,
 ) -> RunResult:
-    """Execute guard + cells + export cells in a fresh kernel under the limits; never raises."""
+    """Execute guard + cells + export cells in a fresh kernel under the limits; never raises.
+
+    ``prefix`` is the command the kernel starts behind (bwrap and prlimit, see ``sandbox``);
+    ``sandboxed`` kernels are interrupted by a message, since a signal would end the sandbox.
+    """
     from nbclient.exceptions import DeadKernelError
 
+    from course_utils.grading.sandbox import kernel_manager
+
+    token = os.urandom(8).hex()  # marks every process of this run, for the final check
+    env = {**env, RUN_MARK: token}
     nb = build_notebook(guard, cells, exports)
+    km = kernel_manager(workdir, prefix or [], interrupt_by_message=sandboxed)
     client = _make_client_class()(
         nb,
+        km=km,
         timeout=int(math.ceil(limits.cell_timeout)),
         kernel_name="python3",
         allow_errors=True,
@@ -204,7 +221,9 @@ async def run_submission(
     dog = asyncio.ensure_future(_watchdog(client, started, limits, killed))
     try:  # async_execute starts the kernel and shuts it down again, also when a cell fails
         await asyncio.wait_for(
-            client.async_execute(cwd=str(workdir), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+            client.async_execute(  # cleanup_kc: shut the kernel and its channels down, although we made the manager
+                cwd=str(workdir), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cleanup_kc=True
+            ),
             limits.notebook_timeout + 60,
         )
     except asyncio.TimeoutError:  # the watchdog should have ended it first
@@ -218,9 +237,42 @@ async def run_submission(
         pid = _kernel_pid(client)
         if pid is not None:
             _kill_tree(pid)  # and whatever the kernel started
+        survivors = await _stop_survivors(token)
     result = collect_outputs(
         nb, [i for i, _ in exports], client.timed_out, limits, bool(client.flooded), client.output_size
     )
     result.stopped = killed[0] if killed else stopped
     result.seconds = time.monotonic() - started
+    result.survivors = survivors
     return result
+
+
+RUN_MARK = "COURSE_GRADER_RUN"  # environment variable that every process of a graded run inherits
+
+
+def processes_of_run(token: str) -> list[Any]:
+    """The live processes whose environment carries this run's mark (the kernel and all it started)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.pid != os.getpid() and proc.environ().get(RUN_MARK) == token:
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+async def _stop_survivors(token: str) -> int:
+    """Kill what is left of a run and return how many processes had survived its kernel."""
+    import psutil
+
+    await asyncio.sleep(0.2)  # let the killed tree go away
+    left = processes_of_run(token)
+    for proc in left:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    return len(left)

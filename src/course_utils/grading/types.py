@@ -41,6 +41,7 @@ class Settings:
     jobs: int = 2  # submissions run in parallel
     limits: Limits = field(default_factory=Limits)
     feedback_format: str = "md"  # "md" or "html"
+    unsafe_no_sandbox: bool = False  # grade without OS isolation when bubblewrap is missing
 
 
 @dataclass
@@ -72,6 +73,7 @@ class RunResult:
     stopped: str | None = None  # why the run ended early
     denied: list[str] = field(default_factory=list)  # accesses the guard refused
     seconds: float = 0.0
+    survivors: int = 0  # processes of this submission still alive after its kernel was stopped
 
 
 @dataclass
@@ -99,6 +101,7 @@ class SubmissionResult:
     notes: list[str] = field(default_factory=list)  # shown to the student
     internal: list[str] = field(default_factory=list)  # instructor only (grades.json)
     seconds: float = 0.0
+    survivors: int = 0  # processes of this submission found alive after its kernel was stopped
 
     @property
     def percent(self) -> float:
