@@ -138,6 +138,13 @@ def hostile(tree: Path) -> dict[str, object]:
         .replace('"chapter": "ch98"', '"chapter": 1' + "0" * 5000, 1)
         .encode(),
         "listid": _with_list_ids(make_nb(RIGHT, QUIZ_RIGHT)),
+        # reads the reference solution through a directory descriptor, a route the audit hook misses
+        "fdcheat": make_nb(
+            f"import os\n_d = os.open({str(tree.parent)!r}, os.O_RDONLY)\n"
+            "_f = os.open('instructor/ch98/solutions.py', os.O_RDONLY, dir_fd=_d)\n"
+            "exec(os.read(_f, 100000).decode())\nexec(SOLUTIONS['ch98.double'])",
+            QUIZ_RIGHT,
+        ),
         "empty": empty,
         "otherchapter": make_nb(chapter="ch97"),
         "deleted": make_nb(None, QUIZ_RIGHT),
@@ -236,6 +243,13 @@ def test_malformed_metadata_is_reported_and_the_batch_goes_on(batch):
     assert results["listid"].score == 0 and "its exercise cell is missing" in notes(results, "listid")
     with open(out / "grades.csv", encoding="utf-8") as f:
         assert {"deepnest", "bigint", "listid", "ref"} <= {row["student"] for row in csv.DictReader(f)}
+
+
+@pytest.mark.skipif(sandbox_missing(), reason="without bubblewrap only the audit hook stands in the way")
+def test_the_sandbox_hides_the_hidden_tree_from_every_route(batch):
+    results, _, _ = batch
+    assert score(results, "fdcheat") == {"ch98.double": 0, "ch98.quiz": 1}
+    assert "FileNotFoundError" in notes(results, "fdcheat")
 
 
 def test_deleted_and_duplicated_cells(batch):

@@ -165,3 +165,22 @@ def test_end_to_end_reference_untouched_and_wrong_notebooks(tree, chapter, tmp_p
         for line in hidden.exports[exercise_id].splitlines() + hidden.solutions[exercise_id].splitlines():
             if len(line.strip()) >= 25:
                 assert line.strip() not in everything, (exercise_id, line)
+        # no expected value either: every non-trivial number of the reference exports, as printed
+        for value in numbers(g.ensure_references(hidden)[exercise_id]):
+            for text in {f"{value:.4g}", f"{value:.3g}", f"{value:.6f}"}:
+                assert text not in everything or exercise_id.endswith("quiz"), (exercise_id, text)
+
+
+def numbers(value) -> list[float]:
+    """The floats of an export with at least three significant digits (small integers say nothing)."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in numbers(v)]
+    if isinstance(value, (list, tuple)):
+        return [x for v in value for x in numbers(v)]
+    if isinstance(value, np.ndarray):
+        return numbers(value.tolist()) if value.size <= 5000 else []
+    if isinstance(value, float) and abs(value) >= 1e-3 and abs(round(value, 2) - value) > 1e-9:
+        return [value]
+    return []
