@@ -111,3 +111,17 @@ def test_judges_may_stop_with_fail_and_their_details_reach_the_report():
     assert result.score == 0.5 and result.exercises[1].details == ["why"]
     assert "## What to review" in g.feedback_markdown(result) and "- why" in g.feedback_markdown(result)
     assert "<li>why</li>" in g.feedback_html(result)
+
+
+def test_hidden_hints_name_the_mistake_without_a_number():
+    from course_utils.grading.kit import mismatch
+
+    expected = np.array([0.37, -1.25, 2.5])
+    for got, kind in [
+        (2.5 * expected, "constant factor"),
+        (expected + 0.5, "constant offset"),
+        (expected + [0, 0, 0.3], "differs from the expected values"),
+    ]:
+        hint = mismatch(got, expected, "f(x)")
+        assert kind in hint and not any(ch.isdigit() for ch in hint), hint
+    assert mismatch(expected, expected, "f(x)") is None

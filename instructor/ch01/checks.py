@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.checking import Verdict, diagnose, fail
-from course_utils.grading.kit import QUIZ_EXPORT, each_case, quiz_judge, snippet
+from course_utils.checking import Verdict, fail
+from course_utils.grading.kit import QUIZ_EXPORT, each_case, mismatch, quiz_judge, snippet
 
 # Imports every snippet may rely on (the exercise section's first cell imports the same).
 PRELUDE = "import numpy as np\nimport tensorflow as tf\nimport keras\n"
@@ -101,7 +101,7 @@ def judge_central_difference(student: dict[str, Any], reference: dict[str, Any])
     for i, got, exp in each_case(student, reference, "central_difference"):
         if student["cases"][i - 1]["modified_x"]:
             fail("central_difference changes the caller's x; work on a copy.")
-        hint = diagnose(got, exp["ok"], f"the gradient in hidden case {i}", rtol=1e-6, atol=1e-8)
+        hint = mismatch(got, exp["ok"], f"the gradient in hidden case {i}", rtol=1e-6, atol=1e-8)
         if hint is not None:
             fail(hint + (" Is the step h you are given used?" if i == 2 else ""))
     return Verdict(True, "Correct on all hidden cases.")
@@ -118,7 +118,7 @@ def judge_softmax_xent_grad(student: dict[str, Any], reference: dict[str, Any]) 
             )
         if got.shape == expected.shape and exp["n"] > 1 and np.allclose(got, expected * exp["n"], atol=1e-9):
             fail("The gradient is n times too large: the loss is the *mean* over the batch, so divide by n.")
-        hint = diagnose(got, expected, f"the gradient in hidden case {i}", rtol=1e-6, atol=1e-9)
+        hint = mismatch(got, expected, f"the gradient in hidden case {i}", rtol=1e-6, atol=1e-9)
         if hint is not None:
             fail(hint)
     return Verdict(True, "Correct on all hidden cases, very large logits included.")
@@ -163,9 +163,9 @@ def judge_fix_training_loop(student: dict[str, Any], reference: dict[str, Any]) 
             "The model's weights have other shapes than the buggy version's: keep its model and only fix the training."
         )
     uphill = [2 * w0 - e for w0, e in zip(init, expected)]
-    if all(diagnose(s, u, rtol=1e-4, atol=1e-6) is None for s, u in zip(step, uphill)):
+    if all(mismatch(s, u, rtol=1e-4, atol=1e-6) is None for s, u in zip(step, uphill)):
         fail("After one step the loss went up: an update must subtract lr times the gradient.")
-    if not all(diagnose(s, e, rtol=1e-3, atol=1e-6) is None for s, e in zip(step, expected)):
+    if not all(mismatch(s, e, rtol=1e-3, atol=1e-6) is None for s, e in zip(step, expected)):
         fail(
             "One full-batch step does not match SGD on the mean cross-entropy. A single step depends on "
             "two things: which label goes with which image, and what the loss assumes about the model's "

@@ -93,13 +93,21 @@ def as_array(value: Any, name: str = "the result") -> np.ndarray:
 
 
 def diagnose(
-    got: Any, expected: Any, name: str = "the result", rtol: float = 1e-5, atol: float = 1e-7, check_dtype: bool = False
+    got: Any,
+    expected: Any,
+    name: str = "the result",
+    rtol: float = 1e-5,
+    atol: float = 1e-7,
+    check_dtype: bool = False,
+    quantify: bool = True,
 ) -> str | None:
     """None if `got` matches `expected`, else a hint that says *how* it differs.
 
     The hints look for the usual mistakes: a missing return, a wrong shape (or a
     transposed one), a wrong dtype, NaN or infinite values, a result off by a constant
-    factor, by a constant offset or by its sign.
+    factor, by a constant offset or by its sign. With ``quantify=False`` (hidden checks) a
+    hint names the kind of mistake without the factor, the offset or the difference: a
+    student who knows their own outputs could compute the hidden expected values from them.
     """
     try:
         g = as_array(got, name)
@@ -132,12 +140,16 @@ def diagnose(
         ratios = gv[nz] / ev[nz]
         r = float(np.median(ratios))
         if np.allclose(ratios, r, rtol=1e-4) and not math.isclose(r, 1.0, rel_tol=1e-4) and r != 0:
-            return f"{name} is off by a constant factor: it is about {r:.4g} times the expected values."
+            return f"{name} is off by a constant factor" + (
+                f": it is about {r:.4g} times the expected values." if quantify else "."
+            )
     if gv.size > 1:
         diff = gv - ev
         d = float(np.median(diff))
         if np.allclose(diff, d, atol=max(atol, 1e-6)) and abs(d) > atol:
-            return f"{name} is off by a constant offset of about {d:.4g}."
+            return f"{name} is off by a constant offset" + (f" of about {d:.4g}." if quantify else ".")
+    if not quantify:
+        return f"{name} differs from the expected values."
     worst = float(np.max(np.abs(gv - ev))) if gv.size else float("nan")
     return f"{name} differs from the expected values (largest absolute difference {worst:.3g})."
 

@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from course_utils.checking import Verdict, fail
+from course_utils.checking import Verdict, diagnose, fail
 
 Judge = Callable[[Any, Any], Verdict]
 
@@ -110,6 +110,11 @@ def ok(result: Any, name: str, allow_none: bool = False) -> Any:
     if isinstance(value, Mapping) and "__object__" in value:
         fail(f"{name} returned a {value['__object__']}, not numbers.")
     return value
+
+
+def mismatch(got: Any, expected: Any, name: str = "the result", **tolerances: Any) -> str | None:
+    """diagnose() for hidden checks: the kind of mistake, never a number that would reveal the expected values."""
+    return diagnose(got, expected, name, quantify=False, **tolerances)
 
 
 def each_case(
