@@ -332,6 +332,7 @@ def test_reports_are_written_and_never_contain_hidden_material(batch):
     assert data["tree_changed_during_grading"] is False and len(data["submissions"]) == len(results)
     assert data["isolation"] == ("none" if sandbox_missing() else "bwrap") and data["wall_seconds"] > 0
     assert data["processes_left_after_submissions"] == 0 or sandbox_missing()
+    assert data["processes_alive_after_batch"] == 0
     feedback = {p.stem: p.read_text() for p in (out / "feedback").glob("*.md")}
     assert set(feedback) == set(results)
     assert "Score: 3 / 3 (100%)" in feedback["ref"]

@@ -61,7 +61,7 @@ def test_a_failing_guard_cell_is_reported():
     assert result.notes == ["The grader's guard cell failed; ask your instructor."]
 
 
-@pytest.mark.parametrize("fn", [kernel_side._guard, kernel_side._export_one, g.encode_default])
+@pytest.mark.parametrize("fn", [kernel_side._guard, kernel_side._cap_output, kernel_side._export_one, g.encode_default])
 def test_kernel_side_code_uses_no_module_level_name(fn):
     """Shipped as source into the student's kernel, these functions may only use their arguments,
     their own imports and builtins."""

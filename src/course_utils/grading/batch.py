@@ -15,7 +15,7 @@ from course_utils.grading.judge import judge_submission
 from course_utils.grading.kernel_side import export_cells_source, guard_cell_source
 from course_utils.grading.plan import find_submissions, plan_submission
 from course_utils.grading.reports import write_reports
-from course_utils.grading.runner import _kernel_env, run_submission
+from course_utils.grading.runner import _kernel_env, processes_of_run, run_submission
 from course_utils.grading.sandbox import (
     bwrap_prefix,
     check_hidden_paths_stay_hidden,
@@ -99,7 +99,9 @@ async def _grade_all(
         others = [str(w.resolve()) for j, w in enumerate(workdirs) if j != k]
         log = (base / f"guard-{k}.log").resolve()
         log.touch()
-        guard = guard_cell_source([str(tree.root), out, *originals, *others], [_package_dir()], str(log))
+        guard = guard_cell_source(
+            [str(tree.root), out, *originals, *others], [_package_dir()], str(log), settings.limits.max_output_kb * 1024
+        )
         prefix = limits_prefix(settings.limits)
         if isolation == "bwrap":
             prepare_workdir(workdirs[k])
@@ -150,6 +152,8 @@ def grade(settings: Settings) -> list[SubmissionResult]:
         "isolation": isolation,
         "wall_seconds": round(time.monotonic() - started, 1),
         "processes_left_after_submissions": sum(r.survivors for r in results),
+        # the final check: no process of any submission may be alive once the batch is over
+        "processes_alive_after_batch": sum(len(processes_of_run(r.mark)) for r in results if r.mark),
     }
     write_reports(results, settings.out, settings.feedback_format, changed, batch)
     return results

@@ -68,7 +68,7 @@ def judge_submission(
         sub.student, str(sub.path), chapter.chapter, max_score=chapter.max_points, seconds=run.seconds
     )
     res.notes = plan.notes + run.notes + ([run.stopped] if run.stopped else [])
-    res.survivors = run.survivors
+    res.survivors, res.mark = run.survivors, run.mark
     if run.survivors:
         res.internal.append(f"{run.survivors} process(es) of this notebook outlived its kernel and were killed.")
     if run.denied:

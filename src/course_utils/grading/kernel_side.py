@@ -129,11 +129,43 @@ def _guard(no_access, read_only, log_path, denied_mark):
     sys.addaudithook(hook)
 
 
-def guard_cell_source(no_access: Iterable[str], read_only: Iterable[str], log_path: str) -> str:
-    """Source of the first cell: installs the audit hook (audit hooks cannot be removed)."""
+def _cap_output(max_chars):
+    """Kernel side: stop a cell that prints more than max_chars, inside the kernel and at once.
+
+    The grader also drops excess output and interrupts the cell, but an interrupt takes a while to
+    arrive, and meanwhile a print loop fills the kernel's output buffer (gigabytes in seconds).
+    Once over the limit, writes are dropped and raise, so catching the error gains nothing.
+    """
+    import sys
+
+    from IPython import get_ipython
+
+    written = [0]
+
+    def reset(*args, **kwargs):
+        written[0] = 0
+
+    get_ipython().events.register("pre_run_cell", reset)
+    for stream in (sys.stdout, sys.stderr):
+
+        def write(text, _write=stream.write):
+            written[0] += len(text)
+            if written[0] > max_chars:
+                raise OSError(f"this cell printed more than {max_chars // 1024} KiB; it was interrupted")
+            return _write(text)
+
+        stream.write = write
+
+
+def guard_cell_source(
+    no_access: Iterable[str], read_only: Iterable[str], log_path: str, max_output_chars: int = 256 * 1024
+) -> str:
+    """Source of the first cell: the audit hook (which cannot be removed) and the output cap."""
     return (
         inspect.getsource(_guard) + f"\n_guard({tuple(no_access)!r}, {tuple(read_only)!r}, {log_path!r}, "
         f"{DENIED_MARK!r})\ndel _guard\n"
+        + inspect.getsource(_cap_output)
+        + f"\n_cap_output({int(max_output_chars)})\ndel _cap_output\n"
     )
 
 

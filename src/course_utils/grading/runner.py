@@ -243,7 +243,7 @@ async def run_submission(
     )
     result.stopped = killed[0] if killed else stopped
     result.seconds = time.monotonic() - started
-    result.survivors = survivors
+    result.survivors, result.mark = survivors, token
     return result
 
 

@@ -74,6 +74,7 @@ class RunResult:
     denied: list[str] = field(default_factory=list)  # accesses the guard refused
     seconds: float = 0.0
     survivors: int = 0  # processes of this submission still alive after its kernel was stopped
+    mark: str = ""  # the value of RUN_MARK in the environment of every process of this run
 
 
 @dataclass
@@ -102,6 +103,7 @@ class SubmissionResult:
     internal: list[str] = field(default_factory=list)  # instructor only (grades.json)
     seconds: float = 0.0
     survivors: int = 0  # processes of this submission found alive after its kernel was stopped
+    mark: str = ""  # the run's mark, to look for its processes once the batch is over
 
     @property
     def percent(self) -> float:
