@@ -300,8 +300,12 @@ def test_dead_kernels_are_reported(batch, student, expected):
 @pytest.mark.parametrize("student", ["readhidden", "readquietly", "overwrite", "subprocess"])
 def test_access_to_the_hidden_tree_is_blocked_and_reported(batch, student):
     results, _, tree = batch
-    assert "tried to access the grader's files" in notes(results, student)
-    assert results[student].internal, "the instructor sees what was blocked"
+    text = notes(results, student)
+    if sandbox_missing() or student == "subprocess":  # the audit hook refuses, and says so
+        assert "tried to access the grader's files" in text
+        assert results[student].internal, "the instructor sees what was blocked"
+    elif student != "readquietly":  # in the sandbox the grader's files do not exist for the kernel
+        assert "FileNotFoundError" in text, text
     assert results[student].score == 3  # the rest of the notebook is still graded
     assert "JUDGES = {}" not in (tree / CHAPTER / "checks.py").read_text()
 

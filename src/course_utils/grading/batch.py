@@ -99,9 +99,10 @@ async def _grade_all(
         others = [str(w.resolve()) for j, w in enumerate(workdirs) if j != k]
         log = (base / f"guard-{k}.log").resolve()
         log.touch()
-        guard = guard_cell_source(
-            [str(tree.root), out, *originals, *others], [_package_dir()], str(log), settings.limits.max_output_kb * 1024
-        )
+        # In the sandbox the grader's paths do not exist, so the guard need not (and must not) name them:
+        # the list would show every student the names of the others.
+        hidden = [] if isolation == "bwrap" else [str(tree.root), out, *originals, *others]
+        guard = guard_cell_source(hidden, [_package_dir()], str(log), settings.limits.max_output_kb * 1024)
         prefix = limits_prefix(settings.limits)
         if isolation == "bwrap":
             prepare_workdir(workdirs[k])
