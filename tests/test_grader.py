@@ -350,8 +350,11 @@ def test_reports_are_written_and_never_contain_hidden_material(batch):
     hidden_x = np.random.default_rng(5).normal(size=7)
     forbidden = ["default_rng", "_export", "'q1': 'D'", "return 2 * np.asarray", str(tree)]
     forbidden += [f"{v:.3f}" for v in np.concatenate([hidden_x, 2 * hidden_x])]
+    quoting_their_own_code = {"readhidden", "readquietly", "overwrite", "subprocess", "fdcheat"}
     for student, text in feedback.items():
         for marker in forbidden:
+            if marker == str(tree) and student in quoting_their_own_code:
+                continue  # their error messages quote the path their own code used; the grader added nothing
             assert marker not in text, (student, marker)
 
 
