@@ -135,6 +135,8 @@ def _cap_output(max_chars):
     The grader also drops excess output and interrupts the cell, but an interrupt takes a while to
     arrive, and meanwhile a print loop fills the kernel's output buffer (gigabytes in seconds).
     Once over the limit, writes are dropped and raise, so catching the error gains nothing.
+    IPython wraps each stream's ``write`` afresh for every cell (to keep output history), so the
+    cap wraps it again at the start of every cell, from a ``pre_execute`` event.
     """
     import sys
 
@@ -142,19 +144,21 @@ def _cap_output(max_chars):
 
     written = [0]
 
-    def reset(*args, **kwargs):
-        written[0] = 0
-
-    get_ipython().events.register("pre_run_cell", reset)
-    for stream in (sys.stdout, sys.stderr):
-
-        def write(text, _write=stream.write):
+    def capped(write):
+        def capped_write(text, *args, **kwargs):
             written[0] += len(text)
             if written[0] > max_chars:
                 raise OSError(f"this cell printed more than {max_chars // 1024} KiB; it was interrupted")
-            return _write(text)
+            return write(text, *args, **kwargs)
 
-        stream.write = write
+        return capped_write
+
+    def before_each_cell():
+        written[0] = 0
+        for stream in (sys.stdout, sys.stderr):
+            stream.write = capped(stream.write)
+
+    get_ipython().events.register("pre_execute", before_each_cell)
 
 
 def guard_cell_source(
