@@ -181,3 +181,30 @@ def test_built_exercises_are_boxes_with_collapsed_hints_and_no_red_crosses(built
     assert "\u274c [" not in section and "Not implemented yet" not in section, "the stubs' red crosses show"
     text = re.sub(r"<[^>]+>", "", section).replace("&quot;", '"')
     assert len(re.findall(r'check\("ch\d\d\.', text)) == len(numbers) + 1, "the check cells themselves stay visible"
+
+
+EXTERNAL = re.compile(
+    r"<(?:script|img|iframe|source)\b[^>]*\bsrc=\"(?:https?:)?//[^\"]+\""
+    r"|<link\b(?=[^>]*\brel=\"(?:stylesheet|icon|preload|modulepreload)\")[^>]*\bhref=\"(?:https?:)?//[^\"]+\"",
+    re.I,
+)
+
+
+@pytest.mark.book
+def test_built_pages_load_nothing_from_the_network(built_book):
+    """A reader offline (or from disk) gets every script, style, font and image: nothing from a CDN."""
+    assert (built_book / "_static" / "mathjax" / "tex-chtml.js").is_file(), "MathJax is not shipped with the site"
+    for page in html_pages(built_book):
+        html = page.read_text(encoding="utf-8")
+        assert not EXTERNAL.findall(html), f"{page.name} loads {EXTERNAL.findall(html)[:3]}"
+        if "math notranslate" in html:
+            assert "_static/mathjax/tex-chtml.js" in html, f"{page.name} has formulas but not the local MathJax"
+
+
+@pytest.mark.book
+def test_bibliography_labels_are_clean(built_book):
+    page = (built_book / "book" / "bibliography.html").read_text(encoding="utf-8")
+    text = re.sub(r"<[^>]+>", "", page)
+    assert "Géron" in text and "Dollár" in text
+    for artefact in ("Dollar", "\\'", "{\\", "Geron22"):
+        assert artefact not in text, artefact
