@@ -208,3 +208,20 @@ def test_bibliography_labels_are_clean(built_book):
     assert "Géron" in text and "Dollár" in text
     for artefact in ("Dollar", "\\'", "{\\", "Geron22"):
         assert artefact not in text, artefact
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_figure_has_alt_text(path):
+    """Screen readers and failed image loads get a description, not a hashed file name."""
+    for cell in load(path)["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "markdown" and "{glue:figure}" in source:
+            alt = re.search(r"^:alt: (.+)$", source, re.M)
+            assert alt and len(alt.group(1)) > 40, f"{path.name}: a figure without a descriptive :alt:"
+
+
+@pytest.mark.book
+def test_built_figures_have_their_alt_text(built_book):
+    for page in html_pages(built_book):
+        for alt in re.findall(r'<img[^>]*\balt="([^"]*)"', page.read_text(encoding="utf-8")):
+            assert not alt.endswith((".png", ".svg", ".jpg")), f"{page.name}: an image whose alt text is its file name"
