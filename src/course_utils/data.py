@@ -154,25 +154,25 @@ def load_raw_mnist() -> dict[str, np.ndarray]:
     return _VERIFIED[key]
 
 
-def _subset(n_total: int, size: int | None, rng: np.random.Generator, what: str) -> np.ndarray:
+def _subset(n_total: int, size: int | None, rng: np.random.Generator) -> np.ndarray:
     if size is None:
         return np.arange(n_total)
-    if not 0 < size <= n_total:
-        raise ValueError(f"{what} must be between 1 and {n_total}, got {size}.")
     return np.sort(rng.permutation(n_total)[:size])
 
 
-def _check_sizes(validation: int | float, train_size: int | None, test_size: int | None) -> None:
-    """Refuse impossible subset and split sizes with a clear message (MNIST: 60,000 and 10,000 images)."""
+def _check_sizes(validation: int | float, train_size: int | None, test_size: int | None) -> int:
+    """The number of validation examples; impossible sizes are refused with a clear message, before
+    anything is read (MNIST has 60,000 training and 10,000 test images)."""
     for name, size, total in (("train_size", train_size, N_TRAIN), ("test_size", test_size, N_TEST)):
         if size is not None and not 0 < size <= total:
             raise ValueError(f"{name} must be between 1 and {total}, got {size}.")
     n_train = train_size or N_TRAIN
-    if isinstance(validation, float):
-        if not 0 <= validation < 1:
-            raise ValueError(f"A fractional validation split must be in [0, 1), got {validation}.")
-    elif not 0 <= int(validation) < n_train:
-        raise ValueError(f"validation must leave some training data: got {validation} of {n_train}.")
+    if isinstance(validation, float) and not 0 <= validation < 1:
+        raise ValueError(f"A fractional validation split must be in [0, 1), got {validation}.")
+    n_val = int(round(validation * n_train)) if isinstance(validation, float) else int(validation)
+    if not 0 <= n_val < n_train:
+        raise ValueError(f"validation must leave some training data: got {n_val} of {n_train}.")
+    return n_val
 
 
 def load_mnist(
@@ -193,19 +193,13 @@ def load_mnist(
     seed        -- picks the subsets; the same seed always gives the same images, in original order
     flatten     -- images as vectors of 784 pixels instead of 28 x 28 arrays
     """
-    _check_sizes(validation, train_size, test_size)  # before anything is read or hashed
+    n_val = _check_sizes(validation, train_size, test_size)  # before anything is read or hashed
     raw = load_raw_mnist()
     rng = np.random.default_rng(seed)
-    train_idx = _subset(len(raw["y_train"]), train_size, rng, "train_size")
-    test_idx = _subset(len(raw["y_test"]), test_size, rng, "test_size")
+    train_idx = _subset(len(raw["y_train"]), train_size, rng)
+    test_idx = _subset(len(raw["y_test"]), test_size, rng)
     x_train, y_train = raw["x_train"][train_idx], raw["y_train"][train_idx]
     x_test, y_test = raw["x_test"][test_idx], raw["y_test"][test_idx]
-
-    n_val = int(round(validation * len(y_train))) if isinstance(validation, float) else int(validation)
-    if isinstance(validation, float) and not 0 <= validation < 1:
-        raise ValueError(f"A fractional validation split must be in [0, 1), got {validation}.")
-    if not 0 <= n_val < len(y_train):
-        raise ValueError(f"validation must leave some training data: got {n_val} of {len(y_train)}.")
 
     def prepare(x: np.ndarray) -> np.ndarray:
         x = x.astype("float32") / 255.0 if scale else x
