@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-CODE   := src tests instructor benchmarks
+CODE   := src tests instructor benchmarks book/_ext
 FAST   := not notebook and not kernel and not slow and not book
 
 .PHONY: book test test-fast lint coverage requirements env clean

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 
 RUFF = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
-CODE = ["src", "tests", "instructor", "benchmarks"]
+CODE = ["src", "tests", "instructor", "benchmarks", "book/_ext"]
 
 pytestmark = pytest.mark.skipif(RUFF is None, reason="ruff is not installed (it is in requirements.txt)")
 

@@ -38,7 +38,7 @@ class RuntimeInfo:
     mixed_precision: bool  # the mixed_float16 policy is active
 
     def report(self) -> str:
-        """One line that says where training runs and why (chapter 0)."""
+        """Two short lines (they fit a book's text column): where training runs and why, and versions."""
         extras = []
         if self.seed is not None:
             extras.append(f"seed {self.seed}")
@@ -48,7 +48,7 @@ class RuntimeInfo:
             extras.append("mixed precision")
         tail = f"; {', '.join(extras)}" if extras else ""
         return (
-            f"Training on {self.device} ({self.device_name}): {self.reason}. "
+            f"Training on {self.device} ({self.device_name}): {self.reason}.\n"
             f"TensorFlow {self.tensorflow}, Keras {self.keras}, Python {self.python}{tail}."
         )
 
@@ -128,7 +128,7 @@ def cpu_reason(tf_module) -> str:
         return "an NVIDIA driver is present, but TensorFlow could not use the GPU (check CUDA/cuDNN)"
     if platform.system() == "Darwin":
         return "no GPU visible to TensorFlow (on Apple silicon: pip install tensorflow-metal)"
-    return "no GPU visible to TensorFlow; every chapter is sized to run on a CPU"
+    return "no GPU visible to TensorFlow (chapters are sized for a CPU)"
 
 
 def select_device(memory_growth: bool = True) -> tuple[str, str, str]:
@@ -168,7 +168,7 @@ def setup(
     memory_growth: bool = True,
     verbose: bool = True,
 ) -> RuntimeInfo:
-    """Quiet the logs, seed everything, pick the device and report it in one line (chapter 0).
+    """Quiet the logs, seed everything, pick the device and report it in two short lines (chapter 0).
 
     seed            -- global seed for Python, NumPy and Keras (None: leave unseeded)
     deterministic   -- ask TensorFlow for deterministic ops (slower on GPU)

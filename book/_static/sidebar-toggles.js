@@ -1,0 +1,17 @@
+// pydata-sphinx-theme 0.17 and sphinx-book-theme 1.3 bind their sidebar handlers to the first
+// element with the class .primary-toggle (or .secondary-toggle): the navbar button, which this
+// layout hides. The buttons readers see never got a handler, so the table of contents could not be
+// opened on a phone nor collapsed on a desktop (pydata-sphinx-theme issue 2451). Forward their
+// clicks to the bound button.
+document.addEventListener("DOMContentLoaded", () => {
+  for (const kind of ["primary", "secondary"]) {
+    const [bound, ...others] = document.querySelectorAll(`.${kind}-toggle`);
+    for (const button of others) {
+      button.addEventListener("click", (event) => {
+        event.preventDefault();
+        event.stopPropagation();
+        bound.click();
+      });
+    }
+  }
+});
