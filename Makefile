@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 CODE   := src tests instructor benchmarks book/_ext
 FAST   := not notebook and not kernel and not slow and not book
 
-.PHONY: book test test-fast lint coverage requirements env clean
+.PHONY: book execute test test-fast lint coverage requirements env clean
 
 env: $(STAMP)
 
@@ -19,10 +19,17 @@ $(STAMP): requirements.txt pyproject.toml
 	@if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/nbdime config-git --enable >/dev/null; fi
 	touch $(STAMP)
 
-# Executes every notebook afresh and fails on any Sphinx warning.
+# Renders the book from the notebooks' saved outputs (about a minute) and fails on any Sphinx
+# warning. The outputs come from `make execute`; a test checks that they match the current code.
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "Open _build/html/index.html"
+
+# Executes every chapter top to bottom in a fresh kernel, saves its outputs with a stamp, and
+# regenerates book/execution_stats.md (wall time and peak memory against the budget).
+# One chapter: `make execute NB=book/ch01_gradients.ipynb`.
+execute: $(STAMP)
+	$(BIN)/python benchmarks/notebooks.py --write $(NB)
 
 # Everything: unit tests, the grader on real kernels, the chapters' proofs, every notebook under
 # nbval, and the checks of the built pages (build them first with `make book`).

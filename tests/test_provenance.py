@@ -1,0 +1,112 @@
+"""The book renders saved outputs: they must come from a complete run of the current code.
+
+`make execute` (benchmarks/notebooks.py --write) runs every chapter and stamps it; these tests
+recompute the stamps. A failure names the notebook and what changed: run `make execute` again.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from course_utils import provenance
+
+from conftest import BOOK, ROOT
+
+CHAPTERS = sorted(BOOK.glob("ch*.ipynb"))
+
+
+def _nb(*sources: str, counts: list | None = None) -> dict:
+    cells = [{"cell_type": "markdown", "source": "# T", "metadata": {}}]
+    for i, source in enumerate(sources):
+        count = counts[i] if counts else i + 1
+        cells.append({"cell_type": "code", "source": source, "metadata": {}, "outputs": [], "execution_count": count})
+    return {"cells": cells, "metadata": {}}
+
+
+def _stamped(nb: dict, environment: str = "env") -> dict:
+    nb["metadata"]["course"] = {provenance.STAMP_KEY: provenance.make_stamp(nb, environment, 12.34, 456.7)}
+    return nb
+
+
+def test_a_fresh_stamp_passes_and_records_time_and_memory():
+    nb = _stamped(_nb("x = 1", "print(x)"))
+    assert provenance.stamp_problems(nb, "env") == []
+    assert nb["metadata"]["course"]["execution"]["seconds"] == 12.3
+    assert nb["metadata"]["course"]["execution"]["peak_mb"] == 457
+
+
+def test_editing_code_or_the_environment_makes_the_stamp_stale():
+    nb = _stamped(_nb("x = 1", "print(x)"))
+    nb["cells"][2]["source"] = "print(x + 1)"
+    assert "code cells changed" in provenance.stamp_problems(nb, "env")[0]
+    assert "course_utils or requirements.txt changed" in provenance.stamp_problems(_stamped(_nb("x")), "other")[0]
+
+
+def test_prose_and_outputs_do_not_change_the_code_digest():
+    a, b = _nb("x = 1"), _nb("x = 1")
+    b["cells"][0]["source"] = "# Another title"
+    b["cells"][1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "hi"}]
+    assert provenance.code_digest(a) == provenance.code_digest(b)
+    # list and string sources are the same code; moving text between cells is not
+    assert provenance.code_digest(_nb("x = 1\n", "y")) == provenance.code_digest(_nb(["x = 1\n"], ["y"]))
+    assert provenance.code_digest(_nb("x = 1\ny")) != provenance.code_digest(_nb("x = 1\n", "y"))
+
+
+@pytest.mark.parametrize(
+    "counts", [[1, 3], [2, 1], [None, 2], [1, 1]], ids=["gap", "out-of-order", "not-run", "rerun-kernel"]
+)
+def test_outputs_from_a_partial_or_out_of_order_run_are_refused(counts):
+    nb = _stamped(_nb("a", "b", counts=counts))
+    assert "did not run once each, in order" in " ".join(provenance.stamp_problems(nb, "env"))
+
+
+def test_a_notebook_never_executed_has_no_stamp():
+    assert "never executed" in provenance.stamp_problems(_nb("a"), "env")[0]
+
+
+def test_environment_digest_covers_package_files_and_pins(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "a.py").write_text("A = 1\n")
+    pins = tmp_path / "requirements.txt"
+    pins.write_text("keras==3.0\n")
+    before = provenance.environment_digest(package, pins)
+    (package / "__pycache__").mkdir()
+    (package / "__pycache__" / "a.cpython-311.pyc.py").write_text("ignored")
+    assert provenance.environment_digest(package, pins) == before
+    pins.write_text("keras==3.1\n")
+    assert provenance.environment_digest(package, pins) != before
+    pins.write_text("keras==3.0\n")
+    (package / "grading").mkdir()
+    (package / "grading" / "judge.py").write_text("# the grader: chapters never import it\n")
+    assert provenance.environment_digest(package, pins) == before
+    (package / "a.py").write_text("A = 2\n")
+    assert provenance.environment_digest(package, pins) != before
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_saved_outputs_come_from_a_run_of_the_current_code(path):
+    environment = provenance.environment_digest(ROOT / "src" / "course_utils", ROOT / "requirements.txt")
+    problems = provenance.stamp_problems(json.loads(path.read_text(encoding="utf-8")), environment)
+    assert not problems, (
+        f"{path.name}: the book would show outputs that the current code did not produce: "
+        f"{'; '.join(problems)}. Run `make execute` (or `.venv/bin/python benchmarks/notebooks.py --write "
+        f"book/{path.name}`) and commit the notebook."
+    )
+
+
+def test_execution_statistics_page_is_generated_from_the_stamps():
+    spec = importlib.util.spec_from_file_location("bench_notebooks", ROOT / "benchmarks" / "notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    page = (BOOK / "execution_stats.md").read_text(encoding="utf-8")
+    expected = module.stats_page(CHAPTERS)
+    # the machine line may differ from where the tests run; the table must not
+    table = [line for line in page.splitlines() if line.startswith("|")]
+    assert table == [line for line in expected.splitlines() if line.startswith("|")], (
+        "book/execution_stats.md is out of date: run `make execute`"
+    )
+    assert len(table) == 2 + len(CHAPTERS)
