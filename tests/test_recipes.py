@@ -1,0 +1,78 @@
+"""Training recipes and the time-to-accuracy race, on tiny data (course_utils.recipes)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from course_utils import recipes
+
+keras = pytest.importorskip("keras")
+
+
+def tiny_digits(n: int = 256, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Ten easy classes: class k lights up row k of a 28 x 28 image, plus a little noise."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, n)
+    x = rng.normal(0, 0.05, (n, 28, 28, 1)).astype("float32")
+    x[np.arange(n), 2 * y + 3, :, 0] += 1.0
+    return x, y
+
+
+def test_auto_precision_uses_bfloat16_only_where_the_hardware_has_it():
+    assert recipes.resolve_precision("auto", gpu=False, flags={"avx2", "avx512_bf16"}) == "mixed_bfloat16"
+    assert recipes.resolve_precision("auto", gpu=False, flags={"avx2", "amx_bf16"}) == "mixed_bfloat16"
+    assert recipes.resolve_precision("auto", gpu=False, flags={"avx2"}) == "float32"
+    assert recipes.resolve_precision("auto", gpu=True, flags=set()) == "mixed_bfloat16"
+    assert recipes.resolve_precision("float32", gpu=True) == "float32"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["mlp", "convnet"])
+def test_models_output_float32_logits_and_leave_the_global_policy_alone(model):
+    before = keras.mixed_precision.global_policy().name
+    net = recipes.build_model(recipes.Recipe("t", model=model, precision="mixed_bfloat16"))
+    assert keras.mixed_precision.global_policy().name == before
+    assert net.output_shape == (None, 10)
+    assert net.layers[0].compute_dtype == "bfloat16" and net.layers[-1].compute_dtype == "float32"
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    recipe = recipes.Recipe("t", schedule="cosine", warmup_fraction=0.1, epochs=10, learning_rate=0.01)
+    schedule = recipes.learning_rate(recipe, steps_per_epoch=10)  # 100 steps, 10 of warm-up
+    rates = [float(schedule(step)) for step in (0, 5, 10, 55, 100)]
+    assert rates[0] == 0.0 and rates[1] == pytest.approx(0.005) and rates[2] == pytest.approx(0.01)
+    assert 0.0 < rates[3] < 0.01 and rates[4] == pytest.approx(0.0, abs=1e-9)
+    assert recipes.learning_rate(recipes.Recipe("t"), 10) == 1e-3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "bad", [{"model": "resnet"}, {"optimizer": "lion"}, {"schedule": "step"}], ids=["model", "optimizer", "schedule"]
+)
+def test_unknown_settings_are_refused_with_the_choices(bad):
+    x, y = tiny_digits(32)
+    with pytest.raises(ValueError, match="use '"):
+        recipes.race(recipes.Recipe("t", **bad), x, y, x, y, target=0.5)
+
+
+@pytest.mark.slow
+def test_race_stops_at_the_target_and_counts_only_training_time():
+    x, y = tiny_digits()
+    recipe = replace(recipes.COURSE_MLP, batch_size=32, epochs=20, precision="float32")
+    result = recipes.race(recipe, x, y, x, y, target=0.9)
+    assert result.seconds is not None and result.accuracy >= 0.9
+    seconds = [s for s, _ in result.curve]
+    assert seconds == sorted(seconds) and result.seconds == seconds[-1]
+    assert len(result.curve) < 20 * 4  # stopped early, not after every check of 20 epochs
+
+
+@pytest.mark.slow
+def test_race_that_cannot_reach_its_target_runs_every_epoch_and_says_so():
+    x, y = tiny_digits(64)
+    recipe = recipes.Recipe("t", batch_size=32, epochs=2, label_smoothing=0.1, optimizer="adamw", weight_decay=1e-4)
+    result = recipes.race(recipe, x, y, x, y, target=1.01, checks_per_epoch=2)
+    assert result.seconds is None and len(result.curve) == 2 * 2
+    assert 0.0 <= result.accuracy <= 1.0
