@@ -73,7 +73,7 @@ class PeakMemory:
         self._thread.join()
 
 
-def execute(path: Path, environment: str) -> tuple[nbformat.NotebookNode, float, float]:
+def execute(path: Path) -> tuple[nbformat.NotebookNode, float, float]:
     """Run one notebook in a fresh kernel; return it executed, with its seconds and peak MB."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(BOOK)}})
@@ -82,6 +82,7 @@ def execute(path: Path, environment: str) -> tuple[nbformat.NotebookNode, float,
         client.execute()
         seconds = time.perf_counter() - start
     peak_mb = memory.peak / 2**20
+    environment = provenance.notebook_environment(nb, ROOT / "src" / "course_utils", ROOT / "requirements.txt")
     nb.metadata.setdefault("course", {})[provenance.STAMP_KEY] = provenance.make_stamp(
         nb, environment, seconds, peak_mb
     )
@@ -136,10 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["COURSE_DATA_DIR"] = str(SHARED_DATA)
     everything = sorted(BOOK.glob("ch*.ipynb"))
     chosen = [p.resolve() for p in args.notebooks] or everything
-    environment = provenance.environment_digest(ROOT / "src" / "course_utils", ROOT / "requirements.txt")
     results = []
     for path in chosen:
-        nb, seconds, peak = execute(path, environment)
+        nb, seconds, peak = execute(path)
         limit = budget_seconds(path.name)
         flag = "" if seconds <= limit and peak <= BUDGET_MB else "  OVER BUDGET"
         print(f"{path.name:32s} {seconds:7.1f} s  {peak:7.0f} MB  (budget {limit:.0f} s, {BUDGET_MB:.0f} MB){flag}")

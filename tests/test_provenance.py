@@ -42,7 +42,10 @@ def test_editing_code_or_the_environment_makes_the_stamp_stale():
     nb = _stamped(_nb("x = 1", "print(x)"))
     nb["cells"][2]["source"] = "print(x + 1)"
     assert "code cells changed" in provenance.stamp_problems(nb, "env")[0]
-    assert "course_utils or requirements.txt changed" in provenance.stamp_problems(_stamped(_nb("x")), "other")[0]
+    assert (
+        "a course_utils module it imports, or requirements.txt, changed"
+        in provenance.stamp_problems(_stamped(_nb("x")), "other")[0]
+    )
 
 
 def test_prose_and_outputs_do_not_change_the_code_digest():
@@ -80,17 +83,55 @@ def test_environment_digest_covers_package_files_and_pins(tmp_path):
     pins.write_text("keras==3.1\n")
     assert provenance.environment_digest(package, pins) != before
     pins.write_text("keras==3.0\n")
-    (package / "grading").mkdir()
-    (package / "grading" / "judge.py").write_text("# the grader: chapters never import it\n")
-    assert provenance.environment_digest(package, pins) == before
     (package / "a.py").write_text("A = 2\n")
     assert provenance.environment_digest(package, pins) != before
 
 
+def test_a_notebook_depends_on_the_modules_it_imports_and_theirs(tmp_path):
+    package = tmp_path / "course_utils"
+    (package / "exercises").mkdir(parents=True)
+    files = {
+        "__init__.py": "",
+        "runtime.py": "",
+        "data.py": "from .runtime import x\n",
+        "plots.py": "import course_utils.runtime\n",
+        "recipes.py": "",
+        "exercises/__init__.py": "from course_utils.checking import fail\n",
+        "exercises/ch01.py": "",
+        "exercises/ch02.py": "",
+        "checking.py": "",
+    }
+    for name, text in files.items():
+        (package / name).write_text(text)
+    nb = _nb(
+        "if True:\n    %pip install x\n!ls",
+        "from course_utils.data import load\nfrom course_utils import plots",
+        "from course_utils.exercises import check",
+    )
+    nb["metadata"]["course"] = {"chapter": "ch01"}
+    used = sorted(p.relative_to(package).as_posix() for p in provenance.imported_files(nb, package))
+    assert used == [
+        "__init__.py",
+        "checking.py",
+        "data.py",
+        "exercises/__init__.py",
+        "exercises/ch01.py",
+        "plots.py",
+        "runtime.py",
+    ]
+    before = provenance.notebook_environment(nb, package, None)
+    (package / "recipes.py").write_text("changed = True\n")  # not imported: the stamp stays valid
+    (package / "exercises" / "ch02.py").write_text("changed = True\n")
+    assert provenance.notebook_environment(nb, package, None) == before
+    (package / "runtime.py").write_text("changed = True\n")  # imported through data.py
+    assert provenance.notebook_environment(nb, package, None) != before
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_saved_outputs_come_from_a_run_of_the_current_code(path):
-    environment = provenance.environment_digest(ROOT / "src" / "course_utils", ROOT / "requirements.txt")
-    problems = provenance.stamp_problems(json.loads(path.read_text(encoding="utf-8")), environment)
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    environment = provenance.notebook_environment(nb, ROOT / "src" / "course_utils", ROOT / "requirements.txt")
+    problems = provenance.stamp_problems(nb, environment)
     assert not problems, (
         f"{path.name}: the book would show outputs that the current code did not produce: "
         f"{'; '.join(problems)}. Run `make execute` (or `.venv/bin/python benchmarks/notebooks.py --write "

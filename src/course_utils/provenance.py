@@ -6,26 +6,24 @@ come from a complete, in-order run of the current code. So the command that exec
 (`make execute`) writes a stamp into each notebook's metadata, and a test recomputes it:
 
 - the digest of the notebook's code cells (their sources, in order),
-- the digest of the ``course_utils`` package the notebook imports, and of ``requirements.txt``
-  (the pinned TensorFlow, Keras and the rest),
+- the digest of the modules of ``course_utils`` the notebook imports (directly or through each
+  other), and of ``requirements.txt`` (the pinned TensorFlow, Keras and the rest),
 - execution counts 1, 2, 3, ... on the (non-empty) code cells in order: one fresh kernel, top to
   bottom.
 
-Any edit to a code cell, to the package or to the pins makes the stamp stale, and the test says
+Any edit to a code cell, to a module it uses or to the pins makes the stamp stale, and the test says
 which notebook to execute again. Editing prose (markdown cells) needs no new run.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 STAMP_KEY = "execution"  # notebook metadata: {"course": {"execution": {...}}}
-# The instructors' grader is part of the package but no chapter imports it: editing it does not
-# change what a chapter prints, so it does not make the chapters' outputs stale.
-NOT_IMPORTED_BY_CHAPTERS = ("grading", "grade.py")
 
 
 def _digest(chunks: Iterable[bytes]) -> str:
@@ -46,17 +44,88 @@ def code_digest(nb: dict[str, Any]) -> str:
     return _digest(_source(c).encode() for c in nb["cells"] if c.get("cell_type") == "code")
 
 
-def environment_digest(package: Path, requirements: Path | None) -> str:
-    """SHA-256 of the package's ``.py`` files a chapter can import (path and content) and of the pins."""
-    files = sorted(
-        p
-        for p in package.rglob("*.py")
-        if "__pycache__" not in p.parts and p.relative_to(package).parts[0] not in NOT_IMPORTED_BY_CHAPTERS
-    )
-    chunks = [p.relative_to(package).as_posix().encode() + b"\0" + p.read_bytes() for p in files]
+def _imports(source: str, package: str) -> set[str]:
+    """Dotted names of the package's modules that a piece of code imports ('' for the package)."""
+    # IPython magics and shell lines are not Python: keep their indentation, drop their text
+    lines = [
+        line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!")) else line
+        for line in source.splitlines()
+    ]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse("\n".join(lines))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found |= {name for name in names if name == package or name.startswith(package + ".")}
+    return found
+
+
+def _files_of(name: str, root: Path, chapter: str = "") -> list[Path]:
+    """The files behind a dotted module name: a module, or a subpackage's __init__ and its module
+    named after the notebook's chapter (``exercises/ch01.py``, which the package imports by name)."""
+    parts = name.split(".")[1:]
+    if not parts:  # `from course_utils import data`: the package's __init__ (data is listed apart)
+        return [root / "__init__.py"]
+    base = root.joinpath(*parts)
+    if base.with_suffix(".py").is_file():
+        return [base.with_suffix(".py")]
+    if base.is_dir():
+        own = base / f"{chapter}.py"
+        return [base / "__init__.py", *([own] if chapter and own.is_file() else [])]
+    return []  # a name imported from a module (a function), not a module itself
+
+
+def imported_files(nb: dict[str, Any], package: Path) -> list[Path]:
+    """The package's files a notebook runs: those it imports, and those they import, transitively.
+
+    A notebook that cannot be parsed (a cell of another language) is taken to use the whole package.
+    """
+    name = package.name
+    chapter = str(nb.get("metadata", {}).get("course", {}).get("chapter", ""))
+    try:
+        wanted = set().union(*(_imports(_source(c), name) for c in nb["cells"] if c.get("cell_type") == "code"))
+    except SyntaxError:
+        return sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
+    files: set[Path] = {package / "__init__.py"}
+    todo = [f for module in wanted for f in _files_of(module, package, chapter)]
+    while todo:
+        path = todo.pop()
+        if path in files:
+            continue
+        files.add(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level:  # from .runtime import ..., from . import x
+                anchor = path.parent
+                for _ in range(node.level - 1):
+                    anchor = anchor.parent
+                dotted = ".".join([name, *anchor.relative_to(package).parts, *(node.module or "").split(".")])
+                dotted = dotted.rstrip(".").replace("..", ".")
+                targets = [dotted] + [f"{dotted}.{alias.name}" for alias in node.names]
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                targets = sorted(_imports(ast.unparse(node), name))
+            else:
+                continue
+            todo += [f for target in targets for f in _files_of(target, package, chapter)]
+    return sorted(files)
+
+
+def environment_digest(package: Path, requirements: Path | None, files: Iterable[Path] | None = None) -> str:
+    """SHA-256 of package files (path and content; default: all) and of the pinned requirements."""
+    if files is None:
+        files = (p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
+    chunks = [p.relative_to(package).as_posix().encode() + b"\0" + p.read_bytes() for p in sorted(files)]
     if requirements is not None and requirements.is_file():
         chunks.append(b"requirements.txt\0" + requirements.read_bytes())
     return _digest(chunks)
+
+
+def notebook_environment(nb: dict[str, Any], package: Path, requirements: Path | None) -> str:
+    """The environment digest of one notebook: the modules it imports, and the pins."""
+    return environment_digest(package, requirements, imported_files(nb, package))
 
 
 def make_stamp(nb: dict[str, Any], environment: str, seconds: float, peak_mb: float) -> dict[str, Any]:
@@ -78,7 +147,7 @@ def stamp_problems(nb: dict[str, Any], environment: str) -> list[str]:
     if stamp.get("code_sha256") != code_digest(nb):
         problems.append("its code cells changed since the run that produced the saved outputs")
     if stamp.get("environment_sha256") != environment:
-        problems.append("course_utils or requirements.txt changed since the saved outputs were produced")
+        problems.append("a course_utils module it imports, or requirements.txt, changed since the run")
     counts = [c.get("execution_count") for c in nb["cells"] if c.get("cell_type") == "code" and _source(c).strip()]
     if counts != list(range(1, len(counts) + 1)):
         problems.append(f"the code cells did not run once each, in order, in one kernel: {counts[:12]}")
