@@ -17,7 +17,7 @@ import argparse
 import os
 import statistics
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -40,6 +40,10 @@ def differences(a: recipes.Recipe, b: recipes.Recipe) -> str:
     )
 
 
+def shown(result: recipes.RaceResult) -> str:
+    return f"{result.seconds:.1f} s" if result.seconds is not None else f"not reached ({result.accuracy:.2%})"
+
+
 def spread(values: list[float]) -> str:
     return f"median {statistics.median(values):.1f} s (min {min(values):.1f}, max {max(values):.1f})"
 
@@ -48,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=[*RACES, "all"], default="all")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--ablate", action="store_true", help="also race the course recipe with each change undone in turn (once)"
+    )
     args = parser.parse_args(argv)
     info = setup(seed=0, verbose=False)
     precision = recipes.resolve_precision("auto")
@@ -64,14 +71,23 @@ def main(argv: list[str] | None = None) -> int:
         for repeat in range(args.repeats):
             for recipe in (seed_recipe, course_recipe):
                 result = recipes.race(recipe, x, y, x_test, y_test, target, seed=repeat)
-                reached = result.seconds if result.seconds is not None else float("inf")
-                times[recipe.name].append(reached)
-                shown = f"{reached:.1f} s" if result.seconds is not None else f"not reached ({result.accuracy:.2%})"
-                print(f"  repeat {repeat + 1}: {recipe.name:30s} {shown}", flush=True)
+                times[recipe.name].append(result.seconds if result.seconds is not None else float("inf"))
+                print(f"  repeat {repeat + 1}: {recipe.name:30s} {shown(result)}", flush=True)
         seed_times, course_times = times[seed_recipe.name], times[course_recipe.name]
         ratio = statistics.median(seed_times) / statistics.median(course_times)
         print(f"  {seed_recipe.name}: {spread(seed_times)}")
         print(f"  {course_recipe.name}: {spread(course_times)}")
+        if args.ablate:
+            print("  which settings make the difference (each undone in turn, one run):")
+            for field in fields(seed_recipe):
+                if field.name in ("name", "epochs", "warmup_fraction"):
+                    continue  # the horizon and the warm-up go with the schedule
+                before = getattr(seed_recipe, field.name)
+                if before == getattr(course_recipe, field.name):
+                    continue
+                variant = replace(course_recipe, name=f"without {field.name}", **{field.name: before})
+                result = recipes.race(variant, x, y, x_test, y_test, target, seed=0)
+                print(f"    {field.name} back to {before}: {shown(result)}", flush=True)
         summary.append(f"{model} {ratio:.1f}x (target {goal:g}x{'' if ratio >= goal else ', MISSED'})")
     print(f"time to accuracy, seed / course recipe on {info.device} ({os.cpu_count()} cores): " + "; ".join(summary))
     return 0
