@@ -19,7 +19,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/nbdime config-git --enable >/dev/null; fi
 	touch $(STAMP)
 
-# Renders the book from the notebooks' saved outputs (about a minute) and fails on any Sphinx
+# Renders the book from the notebooks' saved outputs (well under a minute) and fails on any Sphinx
 # warning. The outputs come from `make execute`; a test checks that they match the current code.
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going

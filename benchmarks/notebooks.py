@@ -18,6 +18,7 @@ minutes. The last line gives the slowest chapter and the largest memory as fract
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -40,6 +41,7 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
 def budget_seconds(name: str) -> float:
+    """The chapter's time budget in seconds (the capstone, chapter 5, has more)."""
     return next((s for prefix, s in BUDGET_SECONDS.items() if name.startswith(prefix)), BUDGET_SECONDS["default"])
 
 
@@ -73,20 +75,33 @@ class PeakMemory:
         self._thread.join()
 
 
+def _environment(nb: nbformat.NotebookNode) -> str:
+    return provenance.notebook_environment(nb, ROOT / "src" / "course_utils", ROOT / "requirements.txt")
+
+
 def execute(path: Path) -> tuple[nbformat.NotebookNode, float, float]:
-    """Run one notebook in a fresh kernel; return it executed, with its seconds and peak MB."""
+    """Run one notebook in a fresh kernel; return it executed and stamped, with its seconds and peak MB."""
     nb = nbformat.read(path, as_version=4)
+    before = _environment(nb)
     client = NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(BOOK)}})
     with PeakMemory() as memory:
         start = time.perf_counter()
         client.execute()
         seconds = time.perf_counter() - start
+    if _environment(nb) != before:
+        raise SystemExit(f"{path.name}: course_utils or requirements.txt changed during the run; run it again")
     peak_mb = memory.peak / 2**20
-    environment = provenance.notebook_environment(nb, ROOT / "src" / "course_utils", ROOT / "requirements.txt")
-    nb.metadata.setdefault("course", {})[provenance.STAMP_KEY] = provenance.make_stamp(
-        nb, environment, seconds, peak_mb
-    )
+    nb.metadata.setdefault("course", {})[provenance.STAMP_KEY] = provenance.make_stamp(nb, before, seconds, peak_mb)
     return nb, seconds, peak_mb
+
+
+def save(nb: nbformat.NotebookNode, path: Path) -> None:
+    """Write the executed notebook, then read it back and check its stamp as the tests will."""
+    nbformat.write(nb, path)
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    problems = provenance.stamp_problems(saved, _environment(nb))
+    if problems:
+        raise SystemExit(f"{path.name}: the saved notebook does not pass its own stamp: {problems}")
 
 
 def stats_page(notebooks: list[Path]) -> str:
@@ -135,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not os.environ.get("COURSE_DATA_DIR") and (SHARED_DATA / "mnist.npz").is_file():
         os.environ["COURSE_DATA_DIR"] = str(SHARED_DATA)
-    everything = sorted(BOOK.glob("ch*.ipynb"))
+    everything = sorted(BOOK.glob("*.ipynb"))
     chosen = [p.resolve() for p in args.notebooks] or everything
     results = []
     for path in chosen:
@@ -145,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{path.name:32s} {seconds:7.1f} s  {peak:7.0f} MB  (budget {limit:.0f} s, {BUDGET_MB:.0f} MB){flag}")
         results.append((path, seconds, peak, limit))
         if args.write:
-            nbformat.write(nb, path)
+            save(nb, path)
     if args.write:
         STATS.write_text(stats_page(everything), encoding="utf-8")
     slowest = max(results, key=lambda r: r[1] / r[3])

@@ -14,6 +14,7 @@ the convnet) on the last line, with the device it ran on.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -41,10 +42,12 @@ def differences(a: recipes.Recipe, b: recipes.Recipe) -> str:
 
 
 def shown(result: recipes.RaceResult) -> str:
+    """Seconds to the target, or the accuracy reached instead."""
     return f"{result.seconds:.1f} s" if result.seconds is not None else f"not reached ({result.accuracy:.2%})"
 
 
 def spread(values: list[float]) -> str:
+    """Median, minimum and maximum of repeated timings."""
     return f"median {statistics.median(values):.1f} s (min {min(values):.1f}, max {max(values):.1f})"
 
 
@@ -74,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
                 times[recipe.name].append(result.seconds if result.seconds is not None else float("inf"))
                 print(f"  repeat {repeat + 1}: {recipe.name:30s} {shown(result)}", flush=True)
         seed_times, course_times = times[seed_recipe.name], times[course_recipe.name]
+        if math.isinf(statistics.median(seed_times)) or math.isinf(statistics.median(course_times)):
+            summary.append(f"{model}: no ratio, a recipe missed the target in most repeats")
+            continue
         ratio = statistics.median(seed_times) / statistics.median(course_times)
         print(f"  {seed_recipe.name}: {spread(seed_times)}")
         print(f"  {course_recipe.name}: {spread(course_times)}")

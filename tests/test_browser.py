@@ -8,9 +8,12 @@ check fails, a screenshot of the page is saved in `_build/browser-failures/`.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import re
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -178,8 +181,7 @@ def test_page_loads_offline_with_math_images_and_columns(browser, name):
 def test_the_page_check_catches_cdn_math_and_lost_alt_text(browser, tmp_path):
     """Proof that the check above can fail: a copy of a chapter with MathJax from a CDN, no alt text."""
     site = tmp_path / "html"
-    shutil.copytree(HTML, site, ignore=shutil.ignore_patterns("_images"))
-    shutil.copytree(HTML / "_images", site / "_images")
+    shutil.copytree(HTML, site)
     page = site / "book" / "ch01_gradients.html"
     html = page.read_text()
     local = re.search(r'src="[^"]*mathjax/tex-chtml\.js[^"]*"', html)
@@ -252,31 +254,39 @@ def test_page_fits_a_phone(browser, name):
         visit.close()
 
 
+def _becomes(locator, state: str, timeout: float = 5_000) -> bool:
+    """Wait until the element is "visible" or "hidden"; False if it never gets there."""
+    try:
+        locator.wait_for(state=state, timeout=timeout)
+        return True
+    except PlaywrightError:
+        return False
+
+
+def _the_toggle(visit: Visit):
+    """The one visible table-of-contents button of the page (fails the test otherwise)."""
+    toggles = [t for t in visit.page.locator("button.primary-toggle").all() if t.is_visible()]
+    if len(toggles) != 1:
+        visit.fail([f"{len(toggles)} visible table-of-contents buttons (one expected)"])
+    return toggles[0]
+
+
 @pytest.mark.parametrize("name", ["ch01_gradients.ipynb", "intro.md"])
 def test_phone_table_of_contents_opens_and_closes(browser, name):
     visit = Visit(browser, name, PHONE)
     try:
         page = visit.open(_html(name), wait_for_math=False)
-        problems = []
-        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-        if overflow > 1:
-            problems.append(f"the page scrolls sideways by {overflow} px at 390 px")
         link = page.locator(".bd-sidebar-primary a.reference.internal", has_text="Gradients").first
         if link.is_visible():
-            problems.append("the table of contents is open before anyone asked")
-        toggles = [t for t in page.locator("button.primary-toggle").all() if t.is_visible()]
-        if len(toggles) != 1:
-            visit.fail([f"{len(toggles)} visible table-of-contents buttons (one expected)"])
-        toggles[0].click()
-        page.wait_for_timeout(400)
-        if not (link.is_visible() and link.bounding_box() and link.bounding_box()["x"] >= 0):
+            visit.fail(["the table of contents is open before anyone asked"])
+        _the_toggle(visit).click()
+        if not _becomes(link, "visible") or link.bounding_box()["x"] < 0:
             visit.fail(["the table of contents did not open"])
         page.keyboard.press("Escape")
-        page.wait_for_timeout(400)
-        if link.is_visible():
-            problems.append("the table of contents did not close")
-        if problems:
-            visit.fail(problems)
+        if not _becomes(link, "hidden"):
+            visit.fail(["the table of contents did not close"])
+        if visit.errors:
+            visit.fail([f"console errors: {visit.errors[:3]}"])
     finally:
         visit.close()
 
@@ -286,31 +296,44 @@ def test_desktop_sidebar_collapses_and_comes_back(browser):
     try:
         page = visit.open(_html("ch00_getting_started.ipynb"), wait_for_math=False)
         link = page.locator(".bd-sidebar-primary a.reference.internal", has_text="Gradients").first
-        toggles = [t for t in page.locator("button.primary-toggle").all() if t.is_visible()]
-        states = [link.is_visible()]
-        for _ in range(2):
-            toggles[0].click()
-            page.wait_for_timeout(300)
-            states.append(link.is_visible())
-        if states != [True, False, True]:
-            visit.fail([f"the table of contents was visible {states} (open, collapsed, open expected)"])
+        toggle = _the_toggle(visit)
+        if not link.is_visible():
+            visit.fail(["the table of contents is not shown on a desktop"])
+        toggle.click()
+        if not _becomes(link, "hidden"):
+            visit.fail(["the table of contents did not collapse"])
+        toggle.click()
+        if not _becomes(link, "visible"):
+            visit.fail(["the table of contents did not come back"])
     finally:
         visit.close()
 
 
-def test_dark_mode_switches(browser):
+@pytest.mark.parametrize("system", ["light", "dark"])
+def test_theme_follows_the_system_and_the_button_switches_it(browser, system):
     visit = Visit(browser, "intro.md", DESKTOP)
+    visit.context.close()  # the same visit, in a browser whose system setting is `system`
+    visit.context = browser.new_context(viewport=DESKTOP, color_scheme=system)
+    visit.context.route("**/*", visit._offline)
+    visit.page = visit.context.new_page()
+    visit.page.on("console", lambda m: visit.errors.append(m.text) if m.type == "error" else None)
     try:
         page = visit.open(_html("intro.md"), wait_for_math=False)
-        seen = set()
-        for _ in range(3):
+        theme = "() => document.documentElement.dataset.theme"
+        background = "() => getComputedStyle(document.body).backgroundColor"
+        if page.evaluate(theme) != system:
+            visit.fail([f"the page starts {page.evaluate(theme)!r} in a {system} system"])
+        first = page.evaluate(background)
+        other = "dark" if system == "light" else "light"
+        for _ in range(3):  # the button cycles through light, dark and "as the system says"
             page.locator("button.theme-switch-button").first.click()
-            page.wait_for_timeout(150)
-            seen.add(page.evaluate("() => document.documentElement.dataset.theme"))
-        if not {"light", "dark"} <= seen:
-            visit.fail([f"the theme button gave {sorted(seen)}, not both light and dark"])
-        background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
-        assert background, background
+            if page.evaluate(theme) == other:
+                break
+        else:
+            visit.fail([f"three clicks on the theme button never gave the {other} theme"])
+        page.wait_for_function(f"() => getComputedStyle(document.body).backgroundColor !== {first!r}", timeout=5_000)
+        if visit.errors:
+            visit.fail([f"console errors: {visit.errors[:3]}"])
     finally:
         visit.close()
 
@@ -318,10 +341,6 @@ def test_dark_mode_switches(browser):
 @pytest.fixture(scope="module")
 def served(built_book):
     """The site over HTTP on localhost, as a host serves it (search fetches pages, which file:// forbids)."""
-    import functools
-    import http.server
-    import threading
-
     handler = functools.partial(QuietHandler, directory=str(built_book))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -330,8 +349,10 @@ def served(built_book):
     server.server_close()
 
 
-class QuietHandler(__import__("http.server").server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the site without logging every request to the test output."""
+
+    def log_message(self, format: str, *args) -> None:
         pass
 
 

@@ -15,7 +15,7 @@ from course_utils import provenance
 
 from conftest import BOOK, ROOT
 
-CHAPTERS = sorted(BOOK.glob("ch*.ipynb"))
+CHAPTERS = sorted(BOOK.glob("*.ipynb"))
 
 
 def _nb(*sources: str, counts: list | None = None) -> dict:
@@ -46,6 +46,16 @@ def test_editing_code_or_the_environment_makes_the_stamp_stale():
         "a course_utils module it imports, or requirements.txt, changed"
         in provenance.stamp_problems(_stamped(_nb("x")), "other")[0]
     )
+
+
+def test_outputs_changed_after_the_run_are_caught_however_the_file_stores_text():
+    nb = _nb("print(1)")
+    nb["cells"][1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "1\n2\n"}]
+    _stamped(nb)
+    nb["cells"][1]["outputs"][0]["text"] = ["1\n", "2\n"]  # how nbformat writes it: the same output
+    assert provenance.stamp_problems(nb, "env") == []
+    nb["cells"][1]["outputs"][0]["text"] = ["1\n", "3\n"]
+    assert "outputs were changed after the run" in provenance.stamp_problems(nb, "env")[0]
 
 
 def test_prose_and_outputs_do_not_change_the_code_digest():
@@ -90,6 +100,7 @@ def test_environment_digest_covers_package_files_and_pins(tmp_path):
 def test_a_notebook_depends_on_the_modules_it_imports_and_theirs(tmp_path):
     package = tmp_path / "course_utils"
     (package / "exercises").mkdir(parents=True)
+    (package / "grading").mkdir()
     files = {
         "__init__.py": "",
         "runtime.py": "",
@@ -97,16 +108,20 @@ def test_a_notebook_depends_on_the_modules_it_imports_and_theirs(tmp_path):
         "plots.py": "import course_utils.runtime\n",
         "recipes.py": "",
         "exercises/__init__.py": "from course_utils.checking import fail\n",
-        "exercises/ch01.py": "",
+        "exercises/ch01.py": "from ... import outside\n",  # above the package: ignored
         "exercises/ch02.py": "",
+        "exercises/ch03.py": "",
         "checking.py": "",
+        "grading/__init__.py": "",
+        "grading/kit.py": "from .. import runtime\n",
     }
     for name, text in files.items():
         (package / name).write_text(text)
     nb = _nb(
         "if True:\n    %pip install x\n!ls",
         "from course_utils.data import load\nfrom course_utils import plots",
-        "from course_utils.exercises import check",
+        "from course_utils.exercises import check\ncheck('ch03.quiz', {})",
+        "import course_utils.grading.kit",
     )
     nb["metadata"]["course"] = {"chapter": "ch01"}
     used = sorted(p.relative_to(package).as_posix() for p in provenance.imported_files(nb, package))
@@ -116,6 +131,9 @@ def test_a_notebook_depends_on_the_modules_it_imports_and_theirs(tmp_path):
         "data.py",
         "exercises/__init__.py",
         "exercises/ch01.py",
+        "exercises/ch03.py",  # its checks are called by id
+        "grading/__init__.py",  # runs before grading.kit
+        "grading/kit.py",
         "plots.py",
         "runtime.py",
     ]

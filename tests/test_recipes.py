@@ -70,6 +70,16 @@ def test_race_stops_at_the_target_and_counts_only_training_time():
 
 
 @pytest.mark.slow
+def test_race_checks_evenly_within_epochs_with_steps_per_execution():
+    x, y = tiny_digits(480)  # 15 steps of 32 per epoch, run 4 at a time: chunks end at 4, 8, 12, 15
+    recipe = recipes.Recipe("t", batch_size=32, epochs=3, steps_per_execution=4, precision="float32")
+    result = recipes.race(recipe, x, y, x, y, target=1.01, checks_per_epoch=2)  # a check every 7 steps
+    assert result.seconds is None
+    # two checks per epoch: after 8 steps and at the end (15), never one skipped or doubled
+    assert len(result.curve) == 3 * 2, result.curve
+
+
+@pytest.mark.slow
 def test_race_that_cannot_reach_its_target_runs_every_epoch_and_says_so():
     x, y = tiny_digits(64)
     recipe = recipes.Recipe("t", batch_size=32, epochs=2, label_smoothing=0.1, optimizer="adamw", weight_decay=1e-4)

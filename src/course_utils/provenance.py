@@ -8,6 +8,7 @@ come from a complete, in-order run of the current code. So the command that exec
 - the digest of the notebook's code cells (their sources, in order),
 - the digest of the modules of ``course_utils`` the notebook imports (directly or through each
   other), and of ``requirements.txt`` (the pinned TensorFlow, Keras and the rest),
+- the digest of the saved outputs themselves (edited or merged outputs no longer match),
 - execution counts 1, 2, 3, ... on the (non-empty) code cells in order: one fresh kernel, top to
   bottom.
 
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,27 @@ def code_digest(nb: dict[str, Any]) -> str:
     return _digest(_source(c).encode() for c in nb["cells"] if c.get("cell_type") == "code")
 
 
+def _joined(value: Any) -> Any:
+    """A multi-line string as nbformat reads it, whether the file stored it as a list of lines or not."""
+    return "".join(value) if isinstance(value, list) and all(isinstance(v, str) for v in value) else value
+
+
+def outputs_digest(nb: dict[str, Any]) -> str:
+    """SHA-256 of every code cell's outputs, so that outputs edited or merged after the run show."""
+    views = []
+    for cell in nb["cells"]:
+        if cell.get("cell_type") != "code":
+            continue
+        for output in cell.get("outputs", []):
+            view = dict(output)
+            if "text" in view:
+                view["text"] = _joined(view["text"])
+            if isinstance(view.get("data"), dict):
+                view["data"] = {k: _joined(v) for k, v in view["data"].items()}
+            views.append(view)
+    return _digest(json.dumps(v, sort_keys=True, ensure_ascii=False).encode() for v in views)
+
+
 def _imports(source: str, package: str) -> set[str]:
     """Dotted names of the package's modules that a piece of code imports ('' for the package)."""
     # IPython magics and shell lines are not Python: keep their indentation, drop their text
@@ -63,19 +87,21 @@ def _imports(source: str, package: str) -> set[str]:
     return found
 
 
-def _files_of(name: str, root: Path, chapter: str = "") -> list[Path]:
-    """The files behind a dotted module name: a module, or a subpackage's __init__ and its module
-    named after the notebook's chapter (``exercises/ch01.py``, which the package imports by name)."""
+def _files_of(name: str, root: Path, chapters: Iterable[str] = ()) -> list[Path]:
+    """The files behind a dotted module name: the __init__ files on the way and a module, or a
+    subpackage's __init__ and its modules named after the notebook's chapters
+    (``exercises/ch01.py``, which ``exercises`` imports by name when a check of ch01 runs)."""
     parts = name.split(".")[1:]
-    if not parts:  # `from course_utils import data`: the package's __init__ (data is listed apart)
-        return [root / "__init__.py"]
+    # importing a.b.c runs the __init__ of a and of a.b first
+    inits = [root.joinpath(*parts[:i], "__init__.py") for i in range(len(parts))]
+    inits = [p for p in inits if p.is_file()]
     base = root.joinpath(*parts)
-    if base.with_suffix(".py").is_file():
-        return [base.with_suffix(".py")]
-    if base.is_dir():
-        own = base / f"{chapter}.py"
-        return [base / "__init__.py", *([own] if chapter and own.is_file() else [])]
-    return []  # a name imported from a module (a function), not a module itself
+    if parts and base.with_suffix(".py").is_file():
+        return [*inits, base.with_suffix(".py")]
+    if parts and base.is_dir():
+        own = [base / f"{c}.py" for c in chapters if (base / f"{c}.py").is_file()]
+        return [*inits, base / "__init__.py", *own]
+    return inits  # the package itself, or a name imported from a module (a function)
 
 
 def imported_files(nb: dict[str, Any], package: Path) -> list[Path]:
@@ -84,13 +110,17 @@ def imported_files(nb: dict[str, Any], package: Path) -> list[Path]:
     A notebook that cannot be parsed (a cell of another language) is taken to use the whole package.
     """
     name = package.name
-    chapter = str(nb.get("metadata", {}).get("course", {}).get("chapter", ""))
+    code = "\n".join(_source(c) for c in nb["cells"] if c.get("cell_type") == "code")
+    # the notebook's chapter, and any chapter whose checks it calls: check("ch01.stable-lr", ...)
+    chapters = set(re.findall(r"""["'](ch\d+)\.[\w-]+["']""", code))
+    chapters.add(str(nb.get("metadata", {}).get("course", {}).get("chapter", "")))
+    chapters.discard("")
     try:
         wanted = set().union(*(_imports(_source(c), name) for c in nb["cells"] if c.get("cell_type") == "code"))
     except SyntaxError:
         return sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
     files: set[Path] = {package / "__init__.py"}
-    todo = [f for module in wanted for f in _files_of(module, package, chapter)]
+    todo = [f for module in wanted for f in _files_of(module, package, chapters)]
     while todo:
         path = todo.pop()
         if path in files:
@@ -102,14 +132,16 @@ def imported_files(nb: dict[str, Any], package: Path) -> list[Path]:
                 anchor = path.parent
                 for _ in range(node.level - 1):
                     anchor = anchor.parent
-                dotted = ".".join([name, *anchor.relative_to(package).parts, *(node.module or "").split(".")])
-                dotted = dotted.rstrip(".").replace("..", ".")
+                if not anchor.is_relative_to(package):
+                    continue  # reaches above the package: not ours to hash
+                module = [part for part in (node.module or "").split(".") if part]
+                dotted = ".".join([name, *anchor.relative_to(package).parts, *module])
                 targets = [dotted] + [f"{dotted}.{alias.name}" for alias in node.names]
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 targets = sorted(_imports(ast.unparse(node), name))
             else:
                 continue
-            todo += [f for target in targets for f in _files_of(target, package, chapter)]
+            todo += [f for target in targets for f in _files_of(target, package, chapters)]
     return sorted(files)
 
 
@@ -132,6 +164,7 @@ def make_stamp(nb: dict[str, Any], environment: str, seconds: float, peak_mb: fl
     """The stamp `make execute` writes after a complete run (time and memory for the statistics page)."""
     return {
         "code_sha256": code_digest(nb),
+        "outputs_sha256": outputs_digest(nb),  # of the outputs as saved by that run
         "environment_sha256": environment,
         "seconds": round(float(seconds), 1),  # wall time of the whole notebook, kernel start included
         "peak_mb": round(float(peak_mb)),  # peak resident memory of the kernel and its children
@@ -146,6 +179,8 @@ def stamp_problems(nb: dict[str, Any], environment: str) -> list[str]:
     problems = []
     if stamp.get("code_sha256") != code_digest(nb):
         problems.append("its code cells changed since the run that produced the saved outputs")
+    if stamp.get("outputs_sha256") != outputs_digest(nb):
+        problems.append("its saved outputs were changed after the run (edited, re-run in part or merged)")
     if stamp.get("environment_sha256") != environment:
         problems.append("a course_utils module it imports, or requirements.txt, changed since the run")
     counts = [c.get("execution_count") for c in nb["cells"] if c.get("cell_type") == "code" and _source(c).strip()]

@@ -1,9 +1,9 @@
-"""Training recipes and the time-to-accuracy race (chapter 5 and `benchmarks/time_to_accuracy.py`).
+"""Training recipes and the time-to-accuracy race (`benchmarks/time_to_accuracy.py`).
 
 A recipe is everything about training except the data: the model, the batch size, the optimizer
 and its learning-rate schedule, label smoothing, and how many steps Keras runs per call into the
 compiled graph. Keeping recipes as records (not as code copied into each notebook) lets the
-capstone chapter and the benchmark race exactly the same ones.
+benchmark and the chapters (the capstone, still to be written, will use them) race the same ones.
 
 The race measures what a student waits for: wall-clock seconds of training until the model
 reaches a target accuracy on held-out images, checked a few times per epoch. The checks
@@ -50,17 +50,27 @@ def cpu_flags() -> set[str]:
         return set()
 
 
-def resolve_precision(requested: str, gpu: bool | None = None, flags: set[str] | None = None) -> str:
-    """ "auto" -> bfloat16 mixed precision where the hardware computes in it natively, else float32.
+def gpu_has_bfloat16() -> bool:
+    """True when TensorFlow sees a GPU of compute capability 8.0 or later (Ampere, Hopper, ...)."""
+    tf = import_tensorflow()
+    for gpu in tf.config.list_physical_devices("GPU"):
+        capability = tf.config.experimental.get_device_details(gpu).get("compute_capability") or (0, 0)
+        if tuple(capability) >= (8, 0):
+            return True
+    return False
 
-    GPUs (Ampere and later) and CPUs with AVX-512 BF16 or AMX run bfloat16 matrix products at
-    about twice the float32 rate; elsewhere bfloat16 is emulated and slower than float32.
+
+def resolve_precision(requested: str, gpu: bool | None = None, flags: set[str] | None = None) -> str:
+    """Resolve "auto": bfloat16 mixed precision where the hardware computes in it natively, else float32.
+
+    GPUs from Ampere on (compute capability 8.0; not the T4 or V100 of free Colab) and CPUs with
+    AVX-512 BF16 or AMX run bfloat16 matrix products at about twice the float32 rate; elsewhere
+    bfloat16 is emulated and slower than float32. `gpu`: such a GPU is present (None: ask TF).
     """
     if requested != "auto":
         return requested
     if gpu is None:
-        tf = import_tensorflow()
-        gpu = bool(tf.config.list_physical_devices("GPU"))
+        gpu = gpu_has_bfloat16()
     flags = cpu_flags() if flags is None else flags
     return "mixed_bfloat16" if gpu or {"avx512_bf16", "amx_bf16"} & flags else "float32"
 
@@ -157,6 +167,7 @@ class RaceResult:
 
 
 def _race_callback(x_check: np.ndarray, y_check: np.ndarray, target: float, every: int) -> Any:
+    """A TimeToAccuracy callback (defined on first use: subclassing Keras imports it)."""
     import keras
 
     class TimeToAccuracy(keras.callbacks.Callback):
@@ -170,8 +181,9 @@ def _race_callback(x_check: np.ndarray, y_check: np.ndarray, target: float, ever
             self.offset = epoch * (self.params.get("steps") or 0)
 
         def on_train_batch_end(self, batch, logs=None):
-            # with steps_per_execution > 1 Keras calls this once per chunk, with the chunk's last batch
-            step = self.offset + batch + 1
+            # with steps_per_execution > 1 Keras calls this once per chunk, with the chunk's last
+            # batch, which may lie past the end of the epoch (the chunk stops there)
+            step = self.offset + min(batch + 1, self.params.get("steps") or batch + 1)
             if step - self.last >= every:
                 self.last = step
                 self.check()
@@ -183,6 +195,9 @@ def _race_callback(x_check: np.ndarray, y_check: np.ndarray, target: float, ever
                 self.check()
 
         def check(self):
+            # reading a variable waits for the queued training steps (a GPU runs them asynchronously),
+            # so that they are counted as training, not as checking
+            keras.ops.convert_to_numpy(self.model.optimizer.iterations)
             now = time.perf_counter()
             acc = accuracy(self.model, x_check, y_check)
             seconds = now - self.start - self.paused
@@ -216,7 +231,7 @@ def race(
     return RaceResult(recipe, watch.reached, watch.curve[-1][1] if watch.curve else 0.0, watch.curve)
 
 
-# The recipes the benchmark and chapter 5 race. The seed recipe is that of the articles the course
+# The recipes the benchmark races. The seed recipe is that of the articles the course
 # grew from (Adam at its default rate, batch 32); the course's recipes change only how the same
 # network is trained.
 SEED_MLP = Recipe("seed recipe (Adam, batch 32)", model="mlp", epochs=10)
