@@ -1,0 +1,241 @@
+"""Hidden checks for chapter 2, "Loss functions" (instructors only).
+
+The format is chapter 0's (see instructor/ch00/checks.py and the instructors' page): an export
+snippet per exercise, run in the student's kernel through the kit's ``_call``, and a judge
+per exercise, run in the grader's process against the reference solution's export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from course_utils.checking import Verdict, fail
+from course_utils.grading.kit import QUIZ_EXPORT, each_case, mismatch, quiz_judge, snippet
+
+# Imports every snippet may rely on (the exercise section's first cell imports the same).
+PRELUDE = "import numpy as np\nimport tensorflow as tf\nimport keras\n"
+
+RECALL_REQUIRED = 0.75  # the box promises "at least 75 % of the rare digit"
+
+EXPORTS: dict[str, str] = {
+    "ch02.huber-grad": snippet('''
+_rng = np.random.default_rng(21)
+_export = {"cases": []}
+for _shape, _delta, _scale in [((6,), 5.0, 1.5), ((4, 3), 0.7, 2.0), ((9,), 2.5, 3.0), ((1,), 1.0, 10.0),
+                               ((2, 2, 3), 0.3, 1.0)]:
+    _yt = _rng.normal(size=_shape)
+    _yp = _yt + _scale * _rng.normal(size=_shape)
+    _case = _call("huber_loss_and_grad", _yt.copy(), _yp.copy(), _delta)
+    _case["n"], _case["delta"] = int(np.prod(_shape)), _delta
+    _case["residual"] = _yp - _yt
+    _export["cases"].append(_case)
+'''),
+    "ch02.sparse-xent": snippet('''
+_rng = np.random.default_rng(22)
+_export = {"cases": []}
+for _n, _k, _scale, _spread in [(6, 10, 1.0, 0.0), (5, 4, 50.0, 0.0), (4, 7, 3000.0, 0.0),
+                                (5, 6, 1.0, 1500.0), (1, 3, 2.0, 0.0)]:
+    _z = _scale * _rng.normal(size=(_n, _k)) + _spread * np.arange(_n)[:, None]
+    _y = _rng.integers(0, _k, size=_n)
+    with np.errstate(all="ignore"):
+        _case = _call("sparse_softmax_cross_entropy", _z.copy(), _y.copy())
+    _case["n"] = _n
+    _export["cases"].append(_case)
+'''),
+    "ch02.weighted-bce": snippet('''
+from course_utils.data import load_mnist as _load_mnist
+def _value(_fn, _y, _z):
+    try:
+        with np.errstate(all="ignore"):
+            return {"ok": _plain(_fn(tf.constant(_y), tf.constant(_z)))}
+    except Exception as _err:
+        return {"error": f"{type(_err).__name__}: {_err}"}
+_rng = np.random.default_rng(23)
+_export = {"cases": []}
+for _w, _n, _scale in [(3.0, 8, 2.0), (0.5, 6, 5.0), (9.0, 6, 100.0), (1.0, 5, 30.0)]:
+    _y = np.resize([1.0, 0.0, 0.0], (_n, 1)).astype("float32")
+    _z = (_scale * _rng.normal(size=(_n, 1))).astype("float32")
+    _made = _run("weighted_binary_crossentropy", _w)
+    if "error" in _made:
+        _case = _made
+    elif not callable(_made["ok"]):
+        _case = {"error": "weighted_binary_crossentropy should return a loss function"}
+    else:
+        _case = _value(_made["ok"], _y, _z)
+    _case["n"] = _n
+    _export["cases"].append(_case)
+_data = _load_mnist(train_size=4000, test_size=2000, seed=8, flatten=True)
+_y_train = (_data.y_train[:3000] == 8).astype("float32")[:, None]
+_export["labels"] = (_data.y_test == 8).astype("int64")
+_made = _run("weighted_binary_crossentropy", 9.0)
+if "error" in _made or not callable(_made.get("ok")):
+    _export["train_error"] = _made.get("error", "weighted_binary_crossentropy should return a loss function")
+else:
+    try:
+        keras.utils.set_random_seed(31)
+        _model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(1)])
+        _model.compile(optimizer=keras.optimizers.SGD(0.05), loss=_made["ok"])
+        _model.fit(_data.x_train[:3000], _y_train, batch_size=64, epochs=2, verbose=0)
+        _logits = _model.predict(_data.x_test, verbose=0)[:, 0]
+        _export["finite"] = bool(np.isfinite(_logits).all())
+        _export["predicted"] = (_logits > 0).astype("int64")
+    except Exception as _err:
+        _export["train_error"] = f"{type(_err).__name__}: {_err}"
+'''),
+    "ch02.temperature": snippet('''
+_rng = np.random.default_rng(24)
+def _model_logits(_n, _k, _scale, _informative=True):
+    _base = _rng.normal(0, 2.0, size=(_n, _k))
+    _p = np.exp(_base - _base.max(axis=1, keepdims=True))
+    _p /= _p.sum(axis=1, keepdims=True)
+    _labels = np.array([_rng.choice(_k, p=_row) for _row in _p]) if _informative else _rng.integers(0, _k, _n)
+    return _scale * _base, _labels
+_export = {"cases": []}
+for _n, _k, _scale, _informative, _cands in [
+        (1500, 6, 2.5, True, [1.0, 4.0, 0.5, 2.5, 1.5]),
+        (1500, 4, 0.4, True, [0.2, 1.0, 0.4, 2.0, 0.7]),
+        (1500, 8, 1.0, True, [2.0, 0.5, 1.0]),
+        (800, 5, 1.0, False, [1.0, 100.0, 10.0]),
+        (300, 3, 1.0, True, [3.0])]:
+    _z, _y = _model_logits(_n, _k, _scale, _informative)
+    _case = _call("choose_temperature", _z.copy(), _y.copy(), list(_cands))
+    _case["candidates"] = list(_cands)
+    _export["cases"].append(_case)
+'''),
+    "ch02.quiz": QUIZ_EXPORT,
+}
+
+POINTS: dict[str, float] = {
+    "ch02.huber-grad": 2,
+    "ch02.sparse-xent": 2,
+    "ch02.weighted-bce": 2,
+    "ch02.temperature": 2,
+    "ch02.quiz": 2,
+}
+
+
+def judge_huber_grad(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
+    """Matrices, vectors, a 3-D array, deltas from 0.3 to 5 (one case entirely quadratic), one entry."""
+    for i, got, exp in each_case(student, reference, "huber_loss_and_grad"):
+        if not isinstance(got, list) or len(got) != 2:
+            fail("huber_loss_and_grad should return a pair (loss, grad).")
+        loss, grad = np.asarray(got[0], dtype=float), np.asarray(got[1], dtype=float)
+        exp_loss, exp_grad = float(exp["ok"][0]), np.asarray(exp["ok"][1], dtype=float)
+        if loss.size != 1:
+            fail(f"Hidden case {i}: the loss should be one number, the mean over all entries.")
+        if grad.shape != exp_grad.shape:
+            fail(f"Hidden case {i}: the gradient should have the shape of y_pred.")
+        if exp["n"] > 1 and np.allclose(grad, exp_grad * exp["n"], atol=1e-9):
+            fail("The gradient is too large by the number of entries: the loss is a mean.")
+        if np.allclose(grad, -exp_grad, atol=1e-9) and np.any(exp_grad != 0):
+            fail("The gradient has the wrong sign: it is taken with respect to y_pred.")
+        hint = mismatch(float(loss), exp_loss, f"the loss in hidden case {i}", rtol=1e-7, atol=1e-10)
+        if hint is not None:
+            outside = np.any(np.abs(np.asarray(exp["residual"])) > exp["delta"])
+            fail(hint + (" Check the linear piece (|r| > delta)." if outside else " Check the quadratic piece."))
+        hint = mismatch(grad, exp_grad, f"the gradient in hidden case {i}", rtol=1e-7, atol=1e-10)
+        if hint is not None:
+            fail(hint)
+    return Verdict(True, "Loss and gradient correct on all hidden cases.")
+
+
+def judge_sparse_xent(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
+    """Logits of growing scale up to several thousand, rows offset by 1500 from each other, one example."""
+    for i, got, exp in each_case(student, reference, "sparse_softmax_cross_entropy"):
+        got, expected = np.asarray(got, dtype=float), np.asarray(exp["ok"], dtype=float)
+        if got.size == 1 and exp["n"] > 1:
+            fail("You return one number: return one loss per example, an array of shape (n,).")
+        if got.shape == expected.shape and not np.all(np.isfinite(got)):
+            fail(
+                f"Hidden case {i}: the losses contain inf or NaN. Large logits overflow np.exp, and rows far "
+                "apart need their own maximum each."
+            )
+        hint = mismatch(got, expected, f"the losses in hidden case {i}", rtol=1e-7, atol=1e-9)
+        if hint is not None:
+            fail(hint)
+    return Verdict(True, "Correct on all hidden cases, huge logits and rows far apart included.")
+
+
+def judge_weighted_bce(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
+    """Values for several weights and logit scales up to 100, then recall of a detector trained with it."""
+    for i, got, exp in each_case(student, reference, "the loss function"):
+        value, expected = np.asarray(got, dtype=float), np.asarray(exp["ok"], dtype=float)
+        if value.size != 1:
+            fail("The loss function should return one number, the mean over the batch.")
+        if not np.all(np.isfinite(value)):
+            fail(f"Hidden case {i}: the loss is inf or NaN for large logits. Write both logs through softplus.")
+        if np.isclose(float(value), float(expected) * exp["n"], rtol=1e-5):
+            fail("The loss is the sum over the batch: return the mean.")
+        hint = mismatch(float(value), float(expected), f"the loss in hidden case {i}", rtol=1e-5, atol=1e-6)
+        if hint is not None:
+            fail(hint + " Does pos_weight multiply only the positive examples' term?")
+    if student.get("train_error"):
+        fail(f"Training a model with your loss failed: {student['train_error']}")
+    if not student.get("finite"):
+        fail("Training with your loss produced NaN outputs.")
+    labels = np.asarray(reference["labels"]).astype(bool)
+    predicted = np.asarray(student.get("predicted")).astype(bool)
+    if predicted.shape != labels.shape:
+        fail("The hidden check could not read the trained model's predictions.")
+    recall = float(np.sum(predicted & labels) / labels.sum())
+    if recall < RECALL_REQUIRED:
+        fail(
+            f"Trained with your loss and pos_weight=9, the detector finds {recall:.0%} of the rare digit; at least "
+            f"{RECALL_REQUIRED:.0%} is required. Does the weight reach the positive examples?"
+        )
+    if np.mean(predicted) > 0.5:
+        fail("The trained detector flags most images as the rare digit: check the negative examples' term.")
+    return Verdict(True, f"Correct values; the detector trained with your loss finds {recall:.0%} of the rare digit.")
+
+
+def judge_temperature(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
+    """Over-, under- and well-calibrated models, an uninformative one, unsorted candidates, a single candidate."""
+    for i, got, exp in each_case(student, reference, "choose_temperature"):
+        if not isinstance(got, (int, float)) or isinstance(got, bool):
+            fail(f"Hidden case {i}: return one of the candidates, a number.")
+        if got == exp["ok"]:
+            continue
+        if got not in exp["candidates"]:
+            fail(f"Hidden case {i}: return one of the candidates you are given.")
+        if got == exp["candidates"][0]:
+            fail(
+                f"Hidden case {i}: you returned the first candidate. The accuracy is the same for every "
+                "temperature; compare the mean cross-entropy."
+            )
+        fail(
+            f"Hidden case {i}: another candidate gives a lower mean cross-entropy. Divide the logits by T, try "
+            "every candidate (they are not sorted), and keep the lowest loss."
+        )
+    return Verdict(True, "The right temperature on all hidden models.")
+
+
+judge_quiz = quiz_judge(
+    {
+        "q1": "A residual of 3 lies beyond delta = 1, in the linear piece: delta * (|r| - delta / 2) = "
+        "1 * (3 - 0.5) = 2.5. The quadratic piece would give 4.5 and MAE 3; the pieces are built to meet "
+        "with the same value and slope at |r| = delta.",
+        "q2": "Huber grows quadratically for small residuals, like MSE, and only linearly beyond delta, so a "
+        "reading ten times too large pulls no harder than any other large error. MSE lets such readings "
+        "dominate (its gradient grows with the error); MAE's gradient is constant, not zero, for large errors, "
+        "and a forecast is not a yes/no label.",
+        "q3": "When one image in ten is a 0, the constant answer 'not a 0' is already 90 % accurate while "
+        "finding no zero at all. Accuracy says nothing about recall or calibration here; look at precision "
+        "and recall (and compare with the majority-class baseline, not with 50 %).",
+        "q4": "Label smoothing mixes the one-hot target with the uniform distribution: (1 - 0.1) * 1 + 0.1 / 10 "
+        "= 0.91 for the true class, and 0.1 / 10 = 0.01 for each of the other nine classes.",
+        "q5": "Bars below the diagonal mean that the accuracy in those bins is lower than the confidence: the "
+        "model is over-confident, the usual state of large networks trained long. Under-confidence would put "
+        "the bars above the diagonal. Calibration and accuracy are different properties.",
+    }
+)
+
+JUDGES: dict[str, Callable[[dict[str, Any], dict[str, Any]], Verdict]] = {
+    "ch02.huber-grad": judge_huber_grad,
+    "ch02.sparse-xent": judge_sparse_xent,
+    "ch02.weighted-bce": judge_weighted_bce,
+    "ch02.temperature": judge_temperature,
+    "ch02.quiz": judge_quiz,
+}

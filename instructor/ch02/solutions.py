@@ -1,0 +1,210 @@
+"""Reference solutions and plausible wrong answers for chapter 2's exercises (instructors only).
+
+SOLUTIONS maps each exercise id to the source a student could paste into the exercise cell;
+WRONG maps each id to a list of (name, source) pairs that the hidden checks must reject.
+"""
+
+from __future__ import annotations
+
+SOLUTIONS: dict[str, str] = {
+    "ch02.huber-grad": '''
+def huber_loss_and_grad(y_true, y_pred, delta=1.0):
+    residual = np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float)
+    size = np.abs(residual)
+    per_entry = np.where(size <= delta, 0.5 * residual**2, delta * (size - 0.5 * delta))
+    grad = np.clip(residual, -delta, delta) / residual.size  # d(mean)/d(y_pred)
+    return float(per_entry.mean()), grad
+''',
+    "ch02.sparse-xent": '''
+def sparse_softmax_cross_entropy(logits, labels):
+    z = np.asarray(logits, dtype=float)
+    top = z.max(axis=1)  # one maximum per row
+    log_norm = top + np.log(np.sum(np.exp(z - top[:, None]), axis=1))
+    return log_norm - z[np.arange(len(z)), np.asarray(labels)]
+''',
+    "ch02.weighted-bce": '''
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = tf.cast(y_true, logits.dtype)
+        # -log(sigmoid(z)) = softplus(-z) and -log(1 - sigmoid(z)) = softplus(z), both stable
+        per_example = pos_weight * y * tf.nn.softplus(-logits) + (1.0 - y) * tf.nn.softplus(logits)
+        return tf.reduce_mean(per_example)
+    return loss
+''',
+    "ch02.temperature": '''
+def choose_temperature(logits, labels, candidates):
+    logits, labels = np.asarray(logits, dtype="float64"), np.asarray(labels)
+    scores = []
+    for t in candidates:
+        log_probs = tf.nn.log_softmax(logits / t, axis=1).numpy()
+        scores.append(-log_probs[np.arange(len(labels)), labels].mean())
+    return candidates[int(np.argmin(scores))]
+''',
+    "ch02.quiz": '''
+quiz_answers = {"q1": 2.5, "q2": "B", "q3": "D", "q4": 0.91, "q5": "C"}
+''',
+}
+
+WRONG: dict[str, list[tuple[str, str]]] = {
+    "ch02.huber-grad": [
+        (
+            "gradient of the sum, not of the mean",
+            '''
+def huber_loss_and_grad(y_true, y_pred, delta=1.0):
+    r = np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float)
+    loss = np.where(np.abs(r) <= delta, 0.5 * r**2, delta * (np.abs(r) - 0.5 * delta))
+    return float(loss.mean()), np.clip(r, -delta, delta)
+''',
+        ),
+        (
+            "linear piece without - delta / 2",
+            '''
+def huber_loss_and_grad(y_true, y_pred, delta=1.0):
+    r = np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float)
+    loss = np.where(np.abs(r) <= delta, 0.5 * r**2, delta * np.abs(r))
+    return float(loss.mean()), np.clip(r, -delta, delta) / r.size
+''',
+        ),
+        (
+            "gradient with respect to y_true (wrong sign)",
+            '''
+def huber_loss_and_grad(y_true, y_pred, delta=1.0):
+    r = np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float)
+    loss = np.where(np.abs(r) <= delta, 0.5 * r**2, delta * (np.abs(r) - 0.5 * delta))
+    return float(loss.mean()), np.clip(r, -delta, delta) / r.size
+''',
+        ),
+        (
+            "quadratic piece without the 1/2 (MSE inside)",
+            '''
+def huber_loss_and_grad(y_true, y_pred, delta=1.0):
+    r = np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float)
+    inside = np.abs(r) <= delta
+    loss = np.where(inside, r**2, delta * (np.abs(r) - 0.5 * delta))
+    grad = np.where(inside, 2 * r, delta * np.sign(r))
+    return float(loss.mean()), grad / r.size
+''',
+        ),
+    ],
+    "ch02.sparse-xent": [
+        (
+            "softmax then log (overflows)",
+            '''
+def sparse_softmax_cross_entropy(logits, labels):
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return -np.log(p[np.arange(len(p)), labels])
+''',
+        ),
+        (
+            "one maximum for the whole batch",
+            '''
+def sparse_softmax_cross_entropy(logits, labels):
+    m = np.max(logits)
+    lse = m + np.log(np.exp(logits - m).sum(axis=1))
+    return lse - logits[np.arange(len(logits)), labels]
+''',
+        ),
+        (
+            "forgets to add the maximum back",
+            '''
+def sparse_softmax_cross_entropy(logits, labels):
+    m = logits.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(logits - m).sum(axis=1))
+    return lse - logits[np.arange(len(logits)), labels]
+''',
+        ),
+        (
+            "the mean, not one loss per example",
+            '''
+def sparse_softmax_cross_entropy(logits, labels):
+    m = logits.max(axis=1, keepdims=True)
+    lse = m[:, 0] + np.log(np.exp(logits - m).sum(axis=1))
+    return float(np.mean(lse - logits[np.arange(len(logits)), labels]))
+''',
+        ),
+    ],
+    "ch02.weighted-bce": [
+        (
+            "weights the negatives",
+            '''
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = tf.cast(y_true, logits.dtype)
+        return tf.reduce_mean(y * tf.nn.softplus(-logits) + pos_weight * (1 - y) * tf.nn.softplus(logits))
+    return loss
+''',
+        ),
+        (
+            "sigmoid, then log (inf and NaN for large logits)",
+            '''
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = tf.cast(y_true, logits.dtype)
+        p = tf.sigmoid(logits)
+        return -tf.reduce_mean(pos_weight * y * tf.math.log(p) + (1 - y) * tf.math.log(1 - p))
+    return loss
+''',
+        ),
+        (
+            "ignores pos_weight (plain binary cross-entropy)",
+            '''
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = tf.cast(y_true, logits.dtype)
+        return tf.reduce_mean(y * tf.nn.softplus(-logits) + (1 - y) * tf.nn.softplus(logits))
+    return loss
+''',
+        ),
+        (
+            "the sum over the batch",
+            '''
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = tf.cast(y_true, logits.dtype)
+        return tf.reduce_sum(pos_weight * y * tf.nn.softplus(-logits) + (1 - y) * tf.nn.softplus(logits))
+    return loss
+''',
+        ),
+    ],
+    "ch02.temperature": [
+        (
+            "multiplies the logits by T",
+            '''
+def choose_temperature(logits, labels, candidates):
+    losses = [float(keras.ops.mean(keras.losses.sparse_categorical_crossentropy(
+        labels, logits * t, from_logits=True))) for t in candidates]
+    return candidates[int(np.argmin(losses))]
+''',
+        ),
+        (
+            "decides by accuracy",
+            '''
+def choose_temperature(logits, labels, candidates):
+    accuracies = [np.mean(np.argmax(logits / t, axis=1) == labels) for t in candidates]
+    return candidates[int(np.argmax(accuracies))]
+''',
+        ),
+        (
+            "assumes the candidates are sorted and stops at the first rise",
+            '''
+def choose_temperature(logits, labels, candidates):
+    best, best_loss = None, np.inf
+    for t in candidates:
+        value = float(keras.ops.mean(keras.losses.sparse_categorical_crossentropy(
+            labels, logits / t, from_logits=True)))
+        if value > best_loss:
+            break
+        best, best_loss = t, value
+    return best
+''',
+        ),
+    ],
+    "ch02.quiz": [
+        (
+            "quadratic piece, MSE, accuracy as recall, one-hot kept, diagram misread",
+            '''
+quiz_answers = {"q1": 4.5, "q2": "A", "q3": "A", "q4": 0.9, "q5": "A"}
+''',
+        ),
+    ],
+}
