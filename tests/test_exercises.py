@@ -139,3 +139,20 @@ def test_quiz_checks_validate_only_the_form():
     assert not run_check("ch00.quiz", {"q1": None, "q2": None, "q3": None, "q4": None}).passed
     assert run_check("ch00.quiz", {"q1": "a", "q2": "d", "q3": 1.5, "q4": 12}).passed
     assert "q2 must be one of" in run_check("ch01.quiz", {"q1": 1, "q2": 7, "q3": "A", "q4": 1, "q5": "B"}).message
+
+
+def test_frameworks_used_reads_the_compiled_code_nested_functions_included():
+    from course_utils.checking import frameworks_used
+
+    namespace: dict = {}
+    exec(
+        "import numpy as np\n"
+        "def plain(x):\n    return np.exp(x).sum()\n"
+        "def sneaky(x):\n    def inner(y):\n        return keras.ops.exp(y)\n    return inner(x)\n"
+        "def imports(x):\n    import tensorflow\n    return tensorflow.nn.softmax(x)\n",
+        namespace,
+    )
+    assert frameworks_used(namespace["plain"]) == []
+    assert frameworks_used(namespace["sneaky"]) == ["keras"]
+    assert frameworks_used(namespace["imports"]) == ["tensorflow"]
+    assert frameworks_used(len) == []  # a builtin has no code to read

@@ -32,6 +32,8 @@ for _shape, _delta, _scale in [((6,), 5.0, 1.5), ((4, 3), 0.7, 2.0), ((9,), 2.5,
     _case["n"], _case["delta"] = int(np.prod(_shape)), _delta
     _case["residual"] = _yp - _yt
     _export["cases"].append(_case)
+from course_utils.checking import frameworks_used as _frameworks_used
+_export["frameworks"] = _frameworks_used(globals().get("huber_loss_and_grad"))
 '''),
     "ch02.sparse-xent": snippet('''
 _rng = np.random.default_rng(22)
@@ -44,6 +46,8 @@ for _n, _k, _scale, _spread in [(6, 10, 1.0, 0.0), (5, 4, 50.0, 0.0), (4, 7, 300
         _case = _call("sparse_softmax_cross_entropy", _z.copy(), _y.copy())
     _case["n"] = _n
     _export["cases"].append(_case)
+from course_utils.checking import frameworks_used as _frameworks_used
+_export["frameworks"] = _frameworks_used(globals().get("sparse_softmax_cross_entropy"))
 '''),
     "ch02.weighted-bce": snippet('''
 from course_utils.data import load_mnist as _load_mnist
@@ -117,8 +121,16 @@ POINTS: dict[str, float] = {
 }
 
 
+def _numpy_only(student: dict[str, Any], name: str) -> None:
+    """Refuse a function that calls the library it is compared with (it proves nothing)."""
+    used = student.get("frameworks") if isinstance(student, dict) else None
+    if used:
+        fail(f"{name} calls {', '.join(map(str, used))[:60]}: the exercise asks for NumPy.")
+
+
 def judge_huber_grad(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
     """Matrices, vectors, a 3-D array, deltas from 0.3 to 5 (one case entirely quadratic), one entry."""
+    _numpy_only(student, "huber_loss_and_grad")
     for i, got, exp in each_case(student, reference, "huber_loss_and_grad"):
         if not isinstance(got, list) or len(got) != 2:
             fail("huber_loss_and_grad should return a pair (loss, grad).")
@@ -144,6 +156,7 @@ def judge_huber_grad(student: dict[str, Any], reference: dict[str, Any]) -> Verd
 
 def judge_sparse_xent(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
     """Logits of growing scale up to several thousand, rows offset by 1500 from each other, one example."""
+    _numpy_only(student, "sparse_softmax_cross_entropy")
     for i, got, exp in each_case(student, reference, "sparse_softmax_cross_entropy"):
         got, expected = np.asarray(got, dtype=float), np.asarray(exp["ok"], dtype=float)
         if got.size == 1 and exp["n"] > 1:
@@ -219,11 +232,13 @@ judge_quiz = quiz_judge(
         "with the same value and slope at |r| = delta.",
         "q2": "Huber grows quadratically for small residuals, like MSE, and only linearly beyond delta, so a "
         "reading ten times too large pulls no harder than any other large error. MSE lets such readings "
-        "dominate (its gradient grows with the error); MAE's gradient is constant, not zero, for large errors, "
-        "and a forecast is not a yes/no label.",
-        "q3": "When one image in ten is a 0, the constant answer 'not a 0' is already 90 % accurate while "
-        "finding no zero at all. Accuracy says nothing about recall or calibration here; look at precision "
-        "and recall (and compare with the majority-class baseline, not with 50 %).",
+        "dominate (its gradient grows with the error); MAE pulls with the same force on every error, small "
+        "ones included, so it no longer fits ordinary errors as MSE does (it predicts the median); the log of "
+        "MSLE shrinks the faulty readings but also turns every ordinary error into a relative one.",
+        "q3": "When one image in twenty is a 0, the constant answer 'not a 0' is already 95 % accurate while "
+        "finding no zero at all, so 93 % is worse than doing nothing. Accuracy is not the share of zeros found "
+        "(that is recall) and says nothing about calibration; compare with the majority-class baseline, not "
+        "with 50 %, and look at precision and recall.",
         "q4": "Label smoothing mixes the one-hot target with the uniform distribution: (1 - 0.1) * 1 + 0.1 / 10 "
         "= 0.91 for the true class, and 0.1 / 10 = 0.01 for each of the other nine classes.",
         "q5": "Bars below the diagonal mean that the accuracy in those bins is lower than the confidence: the "

@@ -48,6 +48,16 @@ quiz_answers = {"q1": 2.5, "q2": "B", "q3": "D", "q4": 0.91, "q5": "C"}
 WRONG: dict[str, list[tuple[str, str]]] = {
     "ch02.huber-grad": [
         (
+            "calls Keras and the tape (what the check compares with)",
+            '''
+def huber_loss_and_grad(y_true, y_pred, delta=1.0):
+    y_pred = tf.Variable(np.asarray(y_pred, dtype="float64"))
+    with tf.GradientTape() as tape:
+        loss = keras.losses.Huber(delta)(tf.constant(np.asarray(y_true, dtype="float64")), y_pred)
+    return float(loss), tape.gradient(loss, y_pred).numpy()
+''',
+        ),
+        (
             "gradient of the sum, not of the mean",
             '''
 def huber_loss_and_grad(y_true, y_pred, delta=1.0):
@@ -87,6 +97,14 @@ def huber_loss_and_grad(y_true, y_pred, delta=1.0):
         ),
     ],
     "ch02.sparse-xent": [
+        (
+            "one call to Keras",
+            '''
+def sparse_softmax_cross_entropy(logits, labels):
+    return keras.ops.convert_to_numpy(keras.losses.sparse_categorical_crossentropy(
+        np.asarray(labels), np.asarray(logits, dtype="float64"), from_logits=True))
+''',
+        ),
         (
             "softmax then log (overflows)",
             '''

@@ -160,3 +160,24 @@ def expect_close(got: Any, expected: Any, name: str = "the result", **kwargs: An
     if hint is not None:
         fail(hint)
     return as_array(got, name)
+
+
+FRAMEWORKS = frozenset({"tf", "tensorflow", "keras", "torch", "jax", "scipy", "sklearn", "optax"})
+
+
+def frameworks_used(fn: Any) -> list[str]:
+    """The deep-learning or scientific libraries a function names in its own code (sorted; [] if none).
+
+    An exercise that asks for a NumPy implementation of something Keras provides is checked against
+    Keras: calling Keras would pass without understanding, so the checks refuse it. The names come
+    from the compiled code (global and attribute names, nested functions included), so they are
+    found whether or not the source text is available.
+    """
+    code = getattr(fn, "__code__", None)
+    names: set[str] = set()
+    stack = [code] if code is not None else []
+    while stack:
+        current = stack.pop()
+        names.update(current.co_names)
+        stack.extend(c for c in current.co_consts if hasattr(c, "co_names"))
+    return sorted(names & FRAMEWORKS)
