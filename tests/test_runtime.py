@@ -21,10 +21,11 @@ def test_report_names_the_device_and_versions(info):
     assert "\n" not in line
 
 
-def test_setup_prints_one_line(capsys):
-    runtime.setup(seed=1)
+def test_setup_prints_the_report_within_the_text_column(capsys):
+    info = runtime.setup(seed=1)
     out = capsys.readouterr().out
-    assert out.count("\n") == 1 and out.startswith("Training on ")
+    assert out.startswith("Training on ") and " ".join(out.split()) == info.report()
+    assert max(len(line) for line in out.splitlines()) <= 88
 
 
 def test_seeding_makes_keras_initialization_repeatable(info):

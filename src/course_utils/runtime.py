@@ -15,6 +15,7 @@ import platform
 import random
 import shutil
 import sys
+import textwrap
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -198,7 +199,7 @@ def setup(
         mixed_precision=mixed_precision,
     )
     if verbose:
-        print(info.report())
+        print(textwrap.fill(info.report(), width=88))  # the pages' code column is ~90 characters
     return info
 
 
