@@ -29,7 +29,21 @@ def format_logs(epoch: int, epochs: int | None, logs: dict[str, Any], seconds: f
 def summary_text(model: Any) -> str:
     """Keras' model summary as plain text, without the terminal colour codes of model.summary() (chapter 0)."""
     lines: list[str] = []
-    model.summary(print_fn=lambda line, **kwargs: lines.append(line))
+    # Keras renders the table with a rich Console; inside Jupyter that console also sends an
+    # empty HTML box to the page when its capture ends (the stray output above chapter 0's
+    # summary). Telling rich it is not in Jupyter while the summary is captured avoids it.
+    try:
+        import rich.console as rich_console
+    except ImportError:  # pragma: no cover - Keras depends on rich
+        rich_console = None
+    original = getattr(rich_console, "_is_jupyter", None)
+    if original is not None:
+        rich_console._is_jupyter = lambda: False
+    try:
+        model.summary(print_fn=lambda line, **kwargs: lines.append(line))
+    finally:
+        if original is not None:
+            rich_console._is_jupyter = original
     return "\n".join(lines).rstrip()
 
 
