@@ -237,3 +237,24 @@ def test_colab_cell_installs_this_version_from_the_configured_repository(path):
     install = "".join(code_cells(load(path))[0]["source"])
     expected = f'"course-utils @ git+{url}@v{course_utils.__version__}"'
     assert expected in install, f"{path.name}: the install cell should read {expected}"
+
+
+COLUMN = 88  # characters: the pages' text column holds about 90 of code or printed output
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_and_printed_output_fit_the_text_column(path):
+    """A wider line makes the reader scroll sideways inside a code box (issue 18)."""
+    too_wide = []
+    for i, cell in enumerate(code_cells(load(path))):
+        for line in "".join(cell["source"]).splitlines():
+            if len(line) > COLUMN:
+                too_wide.append(f"cell {i} code ({len(line)} chars): {line[:50]}...")
+        if {"remove-output", "remove-cell"} & set(cell["metadata"].get("tags", [])):
+            continue  # not on the page
+        for out in cell.get("outputs", []):
+            if out["output_type"] == "stream" and out.get("name") == "stdout":
+                for line in "".join(out["text"]).splitlines():
+                    if len(line) > COLUMN:
+                        too_wide.append(f"cell {i} output ({len(line)} chars): {line[:50]}...")
+    assert not too_wide, f"{path.name}: lines wider than {COLUMN} characters:\n" + "\n".join(too_wide)

@@ -18,13 +18,23 @@ def test_report_names_the_device_and_versions(info):
     assert line.startswith(f"Training on {info.device} (")
     assert info.device in {"CPU", "GPU"} and info.reason
     assert f"TensorFlow {info.tensorflow}" in line and "seed 123" in line
-    assert all(len(part) <= 88 for part in line.split("\n")), line  # fits the book's column
+    assert line.count("\n") == 1  # where it trains and why; the versions
 
 
-def test_setup_prints_the_report(capsys):
-    runtime.setup(seed=1)
+def test_setup_prints_the_report_within_the_text_column(capsys):
+    info = runtime.setup(seed=1)
     out = capsys.readouterr().out
-    assert out.count("\n") == 2 and out.startswith("Training on ")
+    assert out.startswith("Training on ") and " ".join(out.split()) == " ".join(info.report().split())
+    assert max(len(line) for line in out.splitlines()) <= 88
+
+
+def test_a_long_reason_is_wrapped_line_by_line(capsys, monkeypatch):
+    info = runtime.setup(seed=1, verbose=False)
+    long = runtime.RuntimeInfo(**{**info.__dict__, "reason": "an NVIDIA driver is present, " * 4})
+    monkeypatch.setattr(runtime, "RuntimeInfo", lambda **kwargs: long)
+    runtime.setup(seed=1)
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 88 and lines[-1].startswith("TensorFlow ")
 
 
 def test_seeding_makes_keras_initialization_repeatable(info):

@@ -15,6 +15,8 @@ import numpy as np
 TRAIN_COLOR = "#1f77b4"  # training curves
 VAL_COLOR = "#d62728"  # validation curves
 PATH_COLORS = (TRAIN_COLOR, "#2ca02c", VAL_COLOR, "#9467bd", "#ff7f0e", "#8c564b")  # optimizer paths
+PATH_MARKERS = ("o", "^", "s", "D")  # with PATH_STYLES, paths differ in more than colour
+PATH_STYLES = ("-", "--", ":", "-.")
 STYLE: dict[str, Any] = {
     "figure.dpi": 100,
     "savefig.dpi": 120,
@@ -73,7 +75,11 @@ def plot_digits(
     ncols: int = 8,
     title: str | None = None,
 ) -> plt.Figure:
-    """A grid of digits titled with their labels, and predictions in red where they differ (chapter 0)."""
+    """A grid of digits titled with their labels; predictions below, in red where wrong (chapter 0).
+
+    The label is the title (black); the prediction is a separate line under the image, so only
+    a wrong prediction is coloured, never the label.
+    """
     images = np.asarray(images)
     if images.ndim == 2 and images.shape[1] == 784:
         images = images.reshape(-1, 28, 28)
@@ -84,21 +90,29 @@ def plot_digits(
         raise ValueError("No images to plot.")
     ncols = min(ncols, n)
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.2 * ncols, 1.45 * nrows), squeeze=False)
+    row_height = 1.45 if predictions is None else 1.75
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.2 * ncols, row_height * nrows), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
             continue
         ax.imshow(images[i], cmap="gray_r", interpolation="nearest")
-        text, color = "", "black"
         if labels is not None:
-            text = f"label {int(labels[i])}"
+            ax.set_title(f"label {int(labels[i])}", fontsize=9, color="black")
         if predictions is not None:
             pred = int(predictions[i])
             wrong = labels is not None and pred != int(labels[i])
-            text = f"{text}\npred {pred}" if text else f"pred {pred}"
-            color = VAL_COLOR if wrong else "black"
-        ax.set_title(text, fontsize=8, color=color)
+            ax.text(
+                0.5,
+                -0.06,
+                f"pred {pred}",
+                transform=ax.transAxes,
+                ha="center",
+                va="top",
+                fontsize=9,
+                color=VAL_COLOR if wrong else "black",
+                fontweight="bold" if wrong else "normal",
+            )
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -124,18 +138,32 @@ def plot_confusion_matrix(
     num_classes: int = 10,
     title: str | None = None,
 ) -> plt.Figure:
-    """A confusion-matrix heat map with counts written in every non-zero cell (chapter 0)."""
+    """A confusion-matrix heat map with the counts written in the cells (chapter 0).
+
+    Sized for the page: counts in a 10-point font (about twice the first edition's), mistakes in
+    black on light cells, the diagonal's correct answers in white on dark ones; empty cells blank.
+    """
     counts = confusion_matrix(y_true, y_pred, num_classes)
-    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
     shown = np.where(counts > 0, counts, np.nan)
     im = ax.imshow(np.log1p(shown), cmap="Blues")
     for (i, j), c in np.ndenumerate(counts):
         if c:
-            ax.text(j, i, str(c), ha="center", va="center", fontsize=7, color="white" if i == j else "black")
+            ax.text(
+                j,
+                i,
+                str(c),
+                ha="center",
+                va="center",
+                fontsize=10 if i != j else 9,
+                color="white" if i == j else "black",
+                fontweight="bold" if i != j else "normal",
+            )
     ax.set_xticks(range(num_classes))
     ax.set_yticks(range(num_classes))
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
+    ax.tick_params(labelsize=11)
+    ax.set_xlabel("predicted class", fontsize=11)
+    ax.set_ylabel("true class", fontsize=11)
     ax.grid(False)
     cbar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     cbar.set_label("log(1 + count)")
@@ -191,8 +219,20 @@ def plot_contours(
             raise ValueError(f"A path must have shape (steps, 2), got {path.shape}.")
         color = PATH_COLORS[i % len(PATH_COLORS)]
         label = labels[i] if labels is not None and i < len(labels) else None
-        ax.plot(path[:, 0], path[:, 1], "o-", color=color, ms=3, lw=1.2, label=label)
-        ax.plot(path[0, 0], path[0, 1], "s", color=color, ms=6)
+        marker, style = PATH_MARKERS[i % len(PATH_MARKERS)], PATH_STYLES[i % len(PATH_STYLES)]
+        # later paths are drawn thinner and on top, so a path hidden under another still shows
+        ax.plot(
+            path[:, 0],
+            path[:, 1],
+            marker=marker,
+            ls=style,
+            color=color,
+            ms=max(2.5, 4.5 - i),
+            lw=max(0.8, 2.0 - 0.4 * i),
+            label=label,
+            zorder=3 + i,
+        )
+        ax.plot(path[0, 0], path[0, 1], "s", color="black", ms=6, zorder=10)
     ax.set_xlim(xlim)
     ax.set_ylim(ylim)
     ax.set_xlabel(xlabel)

@@ -15,6 +15,7 @@ import platform
 import random
 import shutil
 import sys
+import textwrap
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -198,7 +199,8 @@ def setup(
         mixed_precision=mixed_precision,
     )
     if verbose:
-        print(info.report())
+        # each of the two lines wrapped to the pages' code column (about 90 characters)
+        print("\n".join(textwrap.fill(line, width=88) for line in info.report().splitlines()))
     return info
 
 
