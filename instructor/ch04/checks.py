@@ -1,0 +1,261 @@
+"""Hidden checks for chapter 4, "Regularization and normalization" (instructors only).
+
+The format is chapter 0's (see instructor/ch00/checks.py and the instructors' page): an export
+snippet per exercise, run in the student's kernel through the kit's ``_call``, and a judge
+per exercise, run in the grader's process against the reference solution's export.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from course_utils.checking import Verdict, fail
+from course_utils.grading.kit import QUIZ_EXPORT, each_case, mismatch, ok, quiz_judge, snippet
+
+# Imports every snippet may rely on (the exercise section's first cell imports the same).
+PRELUDE = "import numpy as np\nimport tensorflow as tf\nimport keras\n"
+
+EXPORTS: dict[str, str] = {
+    "ch04.elastic-net": snippet('''
+_rng = np.random.default_rng(41)
+_export = {"cases": []}
+_shapes = [((5, 4), 0.01, 0.0), ((3, 3, 2, 4), 0.0, 0.05), ((7,), 0.2, 0.3), ((6, 6), 1e-4, 1e-3)]
+for _shape, _l1, _l2 in _shapes:
+    _w = _rng.normal(0, 0.5, size=_shape)
+    _w.ravel()[::5] = 0.0  # exact zeros, where |w| has no derivative
+    _w_before = _w.copy()
+    _case = _call("elastic_net", _w, _l1, _l2)
+    _case["modified_w"] = bool(not np.array_equal(_w, _w_before))
+    _export["cases"].append(_case)
+'''),
+    "ch04.spatial-dropout": snippet('''
+_rng = np.random.default_rng(42)
+_export = {"cases": []}
+for _shape, _rate, _training in [((96, 3, 3, 12), 0.3, True), ((50, 2, 5, 20), 0.6, True),
+                                 ((40, 4, 4, 6), 0.5, False), ((30, 3, 3, 5), 0.0, True),
+                                 ((120, 2, 2, 10), 0.1, True)]:
+    _x = _rng.uniform(0.2, 2.0, size=_shape)
+    _x_before = _x.copy()
+    _case = _call("spatial_dropout", _x, _rate, np.random.default_rng(int(_rng.integers(1000))),
+                  _training)
+    _case.update(x=_x_before, rate=_rate, training=_training,
+                 modified_x=bool(not np.array_equal(_x, _x_before)))
+    _export["cases"].append(_case)
+'''),
+    "ch04.batchnorm": snippet('''
+_rng = np.random.default_rng(43)
+_export = {"cases": []}
+for _n, _d, _training, _momentum, _eps in [(8, 5, True, 0.99, 1e-3), (8, 5, False, 0.99, 1e-3),
+                                          (3, 4, True, 0.8, 1e-2), (20, 2, True, 0.5, 1e-5),
+                                          (4, 6, False, 0.9, 0.1)]:
+    _x = _rng.normal(_rng.normal(size=_d) * 3, _rng.uniform(0.1, 4, size=_d), size=(_n, _d))
+    _params = [_rng.uniform(0.5, 2, _d), _rng.normal(size=_d), _rng.normal(size=_d),
+               _rng.uniform(0.5, 3, _d)]
+    _case = _call("batchnorm_forward", _x.copy(), *[p.copy() for p in _params], _training,
+                  _momentum, _eps)
+    _case["training"] = _training
+    _export["cases"].append(_case)
+'''),
+    "ch04.restore-best": snippet('''
+_rng = np.random.default_rng(44)
+_curves = [
+    ([0.70, 0.80, 0.85, 0.84, 0.86, 0.86, 0.85, 0.83], 2, None, 0),
+    ([0.60, 0.70, 0.75, 0.78, 0.80, 0.79, 0.81, 0.80, 0.82, 0.81], 3, 0.9, 0),
+    ([0.95, 0.50, 0.60, 0.70, 0.72, 0.71, 0.70], 1, None, 1),
+    ([0.80, 0.82, 0.83, 0.85, 0.86], 4, None, 0),
+    ([0.40, 0.45, 0.44], 2, None, 5),
+    ([0.5, 0.55, 0.6, 0.58, 0.57, 0.56, 0.61, 0.6], 2, 0.57, 2),
+    ([0.9, 0.9, 0.9, 0.9], 0, None, 0),
+]
+for _ in range(6):
+    _n = int(_rng.integers(5, 14))
+    _curve = list(np.round(0.9 - 0.4 * np.exp(-np.arange(_n) / 3) + _rng.normal(0, 0.02, _n), 3))
+    _baseline = None if _rng.random() < 0.5 else float(np.round(_rng.uniform(0.6, 0.95), 3))
+    _curves.append((_curve, int(_rng.integers(0, 4)), _baseline, int(_rng.integers(0, 4))))
+_export = {"cases": [_call("restored_epoch", [float(v) for v in _c], _p, _b, _s)
+                     for _c, _p, _b, _s in _curves]}
+'''),
+    "ch04.fix-predictions": snippet('''
+from course_utils.data import load_mnist as _load_mnist
+_data = _load_mnist(train_size=3000, test_size=600, seed=45, flatten=True)
+_raw = _load_mnist(scale=False, train_size=3000, test_size=600, seed=45).x_test
+keras.utils.set_random_seed(46)
+_model = keras.Sequential([
+    keras.Input((784,)), keras.layers.Dense(96), keras.layers.BatchNormalization(),
+    keras.layers.Activation("relu"), keras.layers.Dropout(0.4),
+    keras.layers.Dense(10, activation="softmax")])
+_model.compile("adam", "sparse_categorical_crossentropy")
+_model.fit(_data.x_train, _data.y_train, epochs=2, batch_size=100, verbose=0)
+_weights = [w.copy() for w in _model.get_weights()]
+_export = {"labels": _data.y_test, "all": _call("predict_digits", _model, _raw.copy())}
+_export["changed"] = bool(any(not np.array_equal(a, b)
+                              for a, b in zip(_weights, _model.get_weights())))
+_model.set_weights(_weights)
+_export["again"] = _call("predict_digits", _model, _raw.copy())
+_model.set_weights(_weights)
+_export["single"] = []
+for _i in range(10):
+    _export["single"].append(_call("predict_digits", _model, _raw[_i:_i + 1].copy()))
+    _model.set_weights(_weights)
+'''),
+    "ch04.quiz": QUIZ_EXPORT,
+}
+
+POINTS: dict[str, float] = {
+    "ch04.elastic-net": 1,
+    "ch04.spatial-dropout": 2,
+    "ch04.batchnorm": 2,
+    "ch04.restore-best": 2,
+    "ch04.fix-predictions": 2,
+    "ch04.quiz": 2,
+}
+
+
+def judge_elastic_net(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
+    """Matrices, a 4-D kernel and a vector with exact zeros; L1 only, L2 only, both."""
+    for i, got, exp in each_case(student, reference, "elastic_net"):
+        if student["cases"][i - 1].get("modified_w"):
+            fail("elastic_net changes the caller's weights; compute without modifying w.")
+        if not isinstance(got, list) or len(got) != 2:
+            fail(f"Hidden case {i}: elastic_net should return a pair (penalty, gradient).")
+        hint = mismatch(got[0], exp["ok"][0], f"the penalty in hidden case {i}", rtol=1e-6, atol=1e-12)
+        if hint is not None:
+            fail(hint + " Keras sums l1 * |w| and l2 * w**2 over all weights.")
+        hint = mismatch(got[1], exp["ok"][1], f"the gradient in hidden case {i}", rtol=1e-6, atol=1e-12)
+        if hint is not None:
+            fail(hint + " Check the weights that are exactly 0 too.")
+    return Verdict(True, "Correct on all hidden cases.")
+
+
+def judge_spatial_dropout(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
+    """Masks per example and channel, the scale, the rate (binomial tolerance), inference, rate 0."""
+    for i, got, exp in each_case(student, reference, "spatial_dropout"):
+        if student["cases"][i - 1].get("modified_x"):
+            fail("spatial_dropout changes the caller's x; return a new array.")
+        x, rate, training = np.asarray(exp["x"], dtype=float), float(exp["rate"]), bool(exp["training"])
+        out = np.asarray(got, dtype=float)
+        if out.shape != x.shape:
+            fail(f"Hidden case {i}: the output should have the shape of x.")
+        if not training or rate == 0:
+            if not np.allclose(out, x):
+                fail(
+                    f"Hidden case {i}: "
+                    + ("in inference" if not training else "with rate 0")
+                    + " the output must be x unchanged."
+                )
+            continue
+        factors = out / x
+        if np.any(np.ptp(factors, axis=(1, 2)) > 1e-6):
+            fail(f"Hidden case {i}: some pixels of a channel are kept and others dropped; drop whole channels.")
+        factors = factors[:, 0, 0, :]
+        kept = factors[np.abs(factors) > 1e-9]
+        if kept.size and not np.allclose(kept, 1 / (1 - rate)):
+            fail(f"Hidden case {i}: the kept channels should be scaled by 1 / (1 - rate).")
+        dropped = float(np.mean(np.abs(factors) <= 1e-9))
+        tolerance = 4.5 * math.sqrt(rate * (1 - rate) / factors.size) + 0.01
+        if abs(dropped - rate) > tolerance:
+            fail(f"Hidden case {i}: the fraction of dropped channels is far from the rate.")
+        if np.all(factors == factors[0]):
+            fail(f"Hidden case {i}: every example gets the same mask; draw one per example and channel.")
+    return Verdict(True, "Correct on all hidden cases.")
+
+
+def judge_batchnorm(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
+    """Training and inference, momentum 0.5 to 0.99, epsilon 1e-5 to 0.1, a batch of 3."""
+    names = ("y", "new_moving_mean", "new_moving_var")
+    for i, got, exp in each_case(student, reference, "batchnorm_forward"):
+        if not isinstance(got, list) or len(got) != 3:
+            fail(f"Hidden case {i}: return a triple (y, new_moving_mean, new_moving_var).")
+        mode = "training" if exp["training"] else "inference"
+        for name, value, expected in zip(names, got, exp["ok"]):
+            hint = mismatch(value, expected, f"{name} in hidden case {i} ({mode})", rtol=1e-5, atol=1e-8)
+            if hint is not None:
+                fail(hint)
+    return Verdict(True, "Correct on all hidden cases.")
+
+
+def judge_restore_best(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
+    """Curves with and without a baseline, warm-ups, runs that never stop, patience 0, random curves."""
+    for i, got, exp in each_case(student, reference, "restored_epoch"):
+        if not isinstance(got, list) or len(got) != 2:
+            fail(f"Hidden case {i}: return a pair (epochs_run, weights_epoch).")
+        ran, weights = exp["ok"]
+        if got[0] != ran:
+            fail(
+                f"Hidden case {i}: training runs for another number of epochs in Keras. When is the patience "
+                "counter reset, and which epochs are monitored at all?"
+            )
+        if got[1] != weights:
+            fail(
+                f"Hidden case {i}: the right number of epochs, but the model holds the weights of another "
+                "epoch. Which epoch is the best one when none beats the baseline, and what happens when "
+                "training does not stop early?"
+            )
+    return Verdict(True, "Correct on all hidden curves.")
+
+
+def judge_fix_predictions(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
+    """A model trained in the kernel: weights unchanged, accuracy, repeatability, single images."""
+    first = student.get("all")
+    if not isinstance(first, dict):
+        fail("predict_digits could not be graded.")
+    predicted = np.asarray(ok(first, "predict_digits"), dtype=float).ravel()
+    labels = np.asarray(reference["labels"])
+    if student.get("changed"):
+        fail(
+            "predict_digits changes the model's weights (its batch-normalization moving averages): it runs "
+            "the model as if it were training."
+        )
+    if predicted.shape != labels.shape:
+        fail("predict_digits should return one label per image.")
+    accuracy = float(np.mean(predicted == labels))
+    reference_accuracy = float(np.mean(np.asarray(reference["all"]["ok"]) == labels))
+    if accuracy < reference_accuracy - 0.03:
+        fail(
+            f"On hidden raw images only {accuracy:.0%} of your labels are right, far below what the model "
+            "can do. Do the images reach the model as they were during training?"
+        )
+    again = np.asarray(ok(student.get("again"), "predict_digits"), dtype=float).ravel()
+    if again.shape != predicted.shape or not np.array_equal(again, predicted):
+        fail("Two calls on the same images give different labels: something random is still active.")
+    single = [ok(s, "predict_digits") for s in student.get("single") or []]
+    alone = np.asarray([np.asarray(s, dtype=float).ravel()[0] if np.size(s) == 1 else -1 for s in single])
+    if len(alone) != 10 or not np.array_equal(alone, predicted[:10]):
+        fail("An image gets another label when it comes alone than in a batch: predictions must not depend on it.")
+    return Verdict(True, f"Fixed: {accuracy:.0%} right on hidden images, repeatable, the model unchanged.")
+
+
+judge_quiz = quiz_judge(
+    {
+        "q1": "The gradient of l1 * |w| is l1 * sign(w): the same push towards zero for a weight of 0.001 as for "
+        "one of 1, so weights the data does not need reach zero. The gradient of l2 * w**2 is 2 * l2 * w, which "
+        "fades as w shrinks: L2 makes weights small, rarely zero. Both act at every step, and neither divides by "
+        "a norm.",
+        "q2": "Inverted dropout scales the kept activations by 1 / (1 - p) = 1 / 0.8 = 1.25 in training, so that "
+        "their expected value equals the input: 3.0 becomes 3.75. Multiplying by 1 - p = 0.8 (giving 2.4) is "
+        "the scaling old-style dropout applied at inference instead.",
+        "q3": "With training=True, batch normalization standardizes each batch with that batch's own mean and "
+        "variance. A batch of one class loses exactly what its images share, so accuracy collapses; it also "
+        "overwrites the moving averages with test statistics. The moving averages are fine (evaluate uses them "
+        "and scores 97 %), and a forward pass changes no weights through a tape.",
+        "q4": "The moving mean is momentum * old + (1 - momentum) * batch = 0.9 * 1.0 + 0.1 * 3.0 = 1.2. The "
+        "momentum weighs the old value; taking 0.9 of the batch mean instead gives 2.8.",
+        "q5": "Preprocessing layers such as RandomTranslation and RandomRotation transform images only when "
+        "called with training=True and return them unchanged at inference. AdamW decays weights independently "
+        "of Adam's gradient scaling, unlike an L2 penalty; layer normalization uses each example's own "
+        "statistics in both modes; early stopping needs validation data, since the training loss keeps falling.",
+    }
+)
+
+JUDGES: dict[str, Callable[[dict[str, Any], dict[str, Any]], Verdict]] = {
+    "ch04.elastic-net": judge_elastic_net,
+    "ch04.spatial-dropout": judge_spatial_dropout,
+    "ch04.batchnorm": judge_batchnorm,
+    "ch04.restore-best": judge_restore_best,
+    "ch04.fix-predictions": judge_fix_predictions,
+    "ch04.quiz": judge_quiz,
+}

@@ -1,0 +1,337 @@
+"""Reference solutions and plausible wrong answers for chapter 4's exercises (instructors only).
+
+SOLUTIONS maps each exercise id to the source a student could paste into the exercise cell;
+WRONG maps each id to a list of (name, source) pairs that the hidden checks must reject.
+"""
+
+from __future__ import annotations
+
+SOLUTIONS: dict[str, str] = {
+    "ch04.elastic-net": '''
+def elastic_net(w, l1=0.0, l2=0.0):
+    weights = np.asarray(w, dtype=float)
+    penalty = l1 * np.abs(weights).sum() + l2 * np.square(weights).sum()
+    return float(penalty), l1 * np.sign(weights) + 2.0 * l2 * weights
+''',
+    "ch04.spatial-dropout": '''
+def spatial_dropout(x, rate, rng, training=True):
+    if not training or rate == 0:
+        return np.array(x, copy=True)
+    n, _, _, channels = np.shape(x)
+    survivors = (rng.random((n, 1, 1, channels)) >= rate).astype(float)
+    return np.asarray(x) * (survivors / (1.0 - rate))
+''',
+    "ch04.batchnorm": '''
+def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training,
+                      momentum=0.99, epsilon=1e-3):
+    x = np.asarray(x, dtype=float)
+    if training:
+        centre, spread = x.mean(axis=0), x.var(axis=0)  # biased variance, as Keras
+        moving_mean = momentum * np.asarray(moving_mean) + (1.0 - momentum) * centre
+        moving_var = momentum * np.asarray(moving_var) + (1.0 - momentum) * spread
+    else:
+        centre, spread = np.asarray(moving_mean), np.asarray(moving_var)
+    normalized = (x - centre) * (1.0 / np.sqrt(spread + epsilon))
+    return gamma * normalized + beta, moving_mean, moving_var
+''',
+    "ch04.restore-best": '''
+def restored_epoch(val_accuracy, patience, baseline=None, start_from_epoch=0):
+    record, record_epoch, waited, epochs_run = None, None, 0, 0
+    for epoch, value in enumerate(val_accuracy, start=1):
+        epochs_run = epoch
+        if epoch <= start_from_epoch:
+            continue  # warm-up: not monitored
+        waited += 1
+        if record is None or value > record:
+            record, record_epoch = value, epoch  # the best so far, baseline or not
+            if baseline is None or value > baseline:
+                waited = 0
+            continue
+        if waited >= patience and epoch > 1:
+            break
+    return epochs_run, (record_epoch if record_epoch is not None else epochs_run)
+''',
+    "ch04.fix-predictions": '''
+def predict_digits(model, images):
+    pixels = np.asarray(images, dtype="float32").reshape(len(images), 784) / 255.0
+    probabilities = model.predict(pixels, batch_size=256, verbose=0)  # inference mode
+    return probabilities.argmax(axis=-1)
+''',
+    "ch04.quiz": '''
+quiz_answers = {"q1": "B", "q2": 3.75, "q3": "D", "q4": 1.2, "q5": "C"}
+''',
+}
+
+WRONG: dict[str, list[tuple[str, str]]] = {
+    "ch04.elastic-net": [
+        (
+            "L2 with a factor 1/2",
+            '''
+def elastic_net(w, l1=0.0, l2=0.0):
+    w = np.asarray(w, dtype=float)
+    return float(l1 * np.abs(w).sum() + 0.5 * l2 * (w**2).sum()), l1 * np.sign(w) + l2 * w
+''',
+        ),
+        (
+            "mean instead of sum",
+            '''
+def elastic_net(w, l1=0.0, l2=0.0):
+    w = np.asarray(w, dtype=float)
+    return float(l1 * np.abs(w).mean() + l2 * (w**2).mean()), (l1 * np.sign(w) + 2 * l2 * w) / w.size
+''',
+        ),
+        (
+            "gradient of |w| taken as 1 at zero",
+            '''
+def elastic_net(w, l1=0.0, l2=0.0):
+    w = np.asarray(w, dtype=float)
+    return float(l1 * np.abs(w).sum() + l2 * (w**2).sum()), l1 * np.where(w >= 0, 1.0, -1.0) + 2 * l2 * w
+''',
+        ),
+        (
+            "L1 gradient proportional to w",
+            '''
+def elastic_net(w, l1=0.0, l2=0.0):
+    w = np.asarray(w, dtype=float)
+    return float(l1 * np.abs(w).sum() + l2 * (w**2).sum()), l1 * w + 2 * l2 * w
+''',
+        ),
+    ],
+    "ch04.spatial-dropout": [
+        (
+            "drops single pixels (plain dropout)",
+            '''
+def spatial_dropout(x, rate, rng, training=True):
+    if not training:
+        return x
+    keep = rng.random(np.shape(x)) >= rate
+    return np.where(keep, x / (1 - rate), 0.0)
+''',
+        ),
+        (
+            "no scaling of the kept channels",
+            '''
+def spatial_dropout(x, rate, rng, training=True):
+    if not training:
+        return x
+    keep = rng.random((x.shape[0], 1, 1, x.shape[3])) >= rate
+    return x * keep
+''',
+        ),
+        (
+            "one mask shared by the whole batch",
+            '''
+def spatial_dropout(x, rate, rng, training=True):
+    if not training:
+        return x
+    keep = rng.random((1, 1, 1, x.shape[3])) >= rate
+    return x * keep / (1 - rate)
+''',
+        ),
+        (
+            "rate read as the keep probability",
+            '''
+def spatial_dropout(x, rate, rng, training=True):
+    if not training or rate == 0:
+        return x
+    keep = rng.random((x.shape[0], 1, 1, x.shape[3])) < rate
+    return x * keep / rate
+''',
+        ),
+        (
+            "drops in inference too",
+            '''
+def spatial_dropout(x, rate, rng, training=True):
+    keep = rng.random((x.shape[0], 1, 1, x.shape[3])) >= rate
+    return x * keep / (1 - rate)
+''',
+        ),
+    ],
+    "ch04.batchnorm": [
+        (
+            "unbiased batch variance (n - 1)",
+            '''
+def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training, momentum=0.99, epsilon=1e-3):
+    if training:
+        mean, var = x.mean(axis=0), x.var(axis=0, ddof=1)
+        moving_mean = momentum * moving_mean + (1 - momentum) * mean
+        moving_var = momentum * moving_var + (1 - momentum) * var
+    else:
+        mean, var = moving_mean, moving_var
+    return gamma * (x - mean) / np.sqrt(var + epsilon) + beta, moving_mean, moving_var
+''',
+        ),
+        (
+            "momentum on the wrong side",
+            '''
+def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training, momentum=0.99, epsilon=1e-3):
+    if training:
+        mean, var = x.mean(axis=0), x.var(axis=0)
+        moving_mean = (1 - momentum) * moving_mean + momentum * mean
+        moving_var = (1 - momentum) * moving_var + momentum * var
+    else:
+        mean, var = moving_mean, moving_var
+    return gamma * (x - mean) / np.sqrt(var + epsilon) + beta, moving_mean, moving_var
+''',
+        ),
+        (
+            "batch statistics in inference too",
+            '''
+def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training, momentum=0.99, epsilon=1e-3):
+    mean, var = x.mean(axis=0), x.var(axis=0)
+    if training:
+        moving_mean = momentum * moving_mean + (1 - momentum) * mean
+        moving_var = momentum * moving_var + (1 - momentum) * var
+    return gamma * (x - mean) / np.sqrt(var + epsilon) + beta, moving_mean, moving_var
+''',
+        ),
+        (
+            "epsilon added to the standard deviation",
+            '''
+def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training, momentum=0.99, epsilon=1e-3):
+    if training:
+        mean, var = x.mean(axis=0), x.var(axis=0)
+        moving_mean = momentum * moving_mean + (1 - momentum) * mean
+        moving_var = momentum * moving_var + (1 - momentum) * var
+    else:
+        mean, var = moving_mean, moving_var
+    return gamma * (x - mean) / (np.sqrt(var) + epsilon) + beta, moving_mean, moving_var
+''',
+        ),
+        (
+            "moving averages not updated in training",
+            '''
+def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training, momentum=0.99, epsilon=1e-3):
+    if training:
+        mean, var = x.mean(axis=0), x.var(axis=0)
+    else:
+        mean, var = moving_mean, moving_var
+    return gamma * (x - mean) / np.sqrt(var + epsilon) + beta, moving_mean, moving_var
+''',
+        ),
+    ],
+    "ch04.restore-best": [
+        (
+            "ignores the baseline",
+            '''
+def restored_epoch(val_accuracy, patience, baseline=None, start_from_epoch=0):
+    best, best_epoch, wait, ran = None, None, 0, 0
+    for epoch, acc in enumerate(val_accuracy, start=1):
+        ran = epoch
+        if epoch <= start_from_epoch:
+            continue
+        wait += 1
+        if best is None or acc > best:
+            best, best_epoch, wait = acc, epoch, 0
+            continue
+        if wait >= patience:
+            break
+    return ran, best_epoch if best_epoch is not None else ran
+''',
+        ),
+        (
+            "ignores start_from_epoch",
+            '''
+def restored_epoch(val_accuracy, patience, baseline=None, start_from_epoch=0):
+    best, best_epoch, wait, ran = None, None, 0, 0
+    for epoch, acc in enumerate(val_accuracy, start=1):
+        ran = epoch
+        wait += 1
+        if best is None or acc > best:
+            best, best_epoch = acc, epoch
+            if baseline is None or acc > baseline:
+                wait = 0
+            continue
+        if wait >= patience:
+            break
+    return ran, best_epoch
+''',
+        ),
+        (
+            "restores only when training stopped early",
+            '''
+def restored_epoch(val_accuracy, patience, baseline=None, start_from_epoch=0):
+    best, best_epoch, wait = None, None, 0
+    for epoch, acc in enumerate(val_accuracy, start=1):
+        if epoch <= start_from_epoch:
+            continue
+        wait += 1
+        if best is None or acc > best:
+            best, best_epoch = acc, epoch
+            if baseline is None or acc > baseline:
+                wait = 0
+            continue
+        if wait >= patience:
+            return epoch, best_epoch
+    return len(val_accuracy), len(val_accuracy)
+''',
+        ),
+        (
+            "only epochs above the baseline count as best",
+            '''
+def restored_epoch(val_accuracy, patience, baseline=None, start_from_epoch=0):
+    best = baseline
+    best_epoch, wait, ran = None, 0, 0
+    for epoch, acc in enumerate(val_accuracy, start=1):
+        ran = epoch
+        if epoch <= start_from_epoch:
+            continue
+        wait += 1
+        if best is None or acc > best:
+            best, best_epoch, wait = acc, epoch, 0
+            continue
+        if wait >= patience:
+            break
+    return ran, best_epoch if best_epoch is not None else ran
+''',
+        ),
+    ],
+    "ch04.fix-predictions": [
+        (
+            "the buggy version as given",
+            '''
+def predict_digits(model, images):
+    labels = []
+    for image in images:
+        probs = model(image.reshape(1, 784).astype("float32"), training=True)
+        labels.append(int(np.argmax(probs)))
+    return np.array(labels)
+''',
+        ),
+        (
+            "inference mode, but the pixels not scaled",
+            '''
+def predict_digits(model, images):
+    x = images.reshape(len(images), 784).astype("float32")
+    return np.argmax(model(x, training=False), axis=1)
+''',
+        ),
+        (
+            "pixels scaled, still in training mode",
+            '''
+def predict_digits(model, images):
+    labels = []
+    for image in images:
+        probs = model(image.reshape(1, 784).astype("float32") / 255.0, training=True)
+        labels.append(int(np.argmax(probs)))
+    return np.array(labels)
+''',
+        ),
+        (
+            "pixels scaled, whole batch in training mode",
+            '''
+def predict_digits(model, images):
+    x = images.reshape(len(images), 784).astype("float32") / 255.0
+    return np.argmax(model(x, training=True), axis=1)
+''',
+        ),
+    ],
+    "ch04.quiz": [
+        (
+            "L2 misread, scale by 1 - p, moving averages blamed, momentum swapped, AdamW = L2",
+            '''
+quiz_answers = {"q1": "A", "q2": 2.4, "q3": "A", "q4": 2.8, "q5": "A"}
+''',
+        ),
+    ],
+}

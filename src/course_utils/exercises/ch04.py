@@ -1,0 +1,323 @@
+"""Visible checks for chapter 4, "Regularization and normalization" (public, simple cases only)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from . import Question, Verdict, as_array, call, expect_close, fail, validate_answers, visible_check
+
+QUIZ = (
+    Question("q1", ("A", "B", "C", "D")),
+    Question("q2"),
+    Question("q3", ("A", "B", "C", "D")),
+    Question("q4"),
+    Question("q5", ("A", "B", "C", "D")),
+)
+
+
+def _keras_elastic_net(w: np.ndarray, l1: float, l2: float) -> tuple[float, np.ndarray]:
+    """Keras' L1L2 penalty and its gradient from tf.GradientTape: the oracle of the check."""
+    import keras
+    import tensorflow as tf
+
+    v = tf.Variable(w.astype("float64"))
+    with tf.GradientTape() as tape:
+        penalty = keras.regularizers.L1L2(l1=l1, l2=l2)(v)
+    return float(penalty), tape.gradient(penalty, v).numpy()
+
+
+def _pair(result: Any, name: str) -> tuple[Any, Any]:
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        fail(f"{name} should return a pair (penalty, gradient), got {type(result).__name__}.")
+    return result[0], result[1]
+
+
+@visible_check("ch04.elastic-net")
+def check_elastic_net(elastic_net: Any) -> Verdict:
+    """A 2 x 3 matrix with two exact zeros, under L1, L2 and both, against Keras and the tape."""
+    w = np.array([[0.5, -1.5, 0.0], [2.0, 0.0, -0.25]])
+    w_copy = w.copy()
+    for l1, l2 in [(0.1, 0.0), (0.0, 0.2), (0.1, 0.2)]:
+        penalty, grad = _pair(call(elastic_net, w, l1, l2, what="elastic_net"), "elastic_net")
+        if not np.array_equal(w, w_copy):
+            fail("elastic_net changed the caller's weights; compute the penalty without modifying w.")
+        expected_penalty, expected_grad = _keras_elastic_net(w, l1, l2)
+        where = f"with l1={l1}, l2={l2}"
+        got = as_array(penalty, f"the penalty {where}")
+        if got.size != 1:
+            fail(f"The penalty {where} should be one number, got an array of shape {got.shape}.")
+        value = float(got.ravel()[0])
+        if l2 and math.isclose(value, expected_penalty - l2 * float(np.sum(w**2)) / 2, rel_tol=1e-6):
+            fail(f"The penalty {where} is too small: Keras' L2 term is l2 * sum(w**2), without a factor 1/2.")
+        if math.isclose(value * w.size, expected_penalty, rel_tol=1e-6):
+            fail(f"The penalty {where} is a mean over the weights; Keras sums them.")
+        if not math.isclose(value, expected_penalty, rel_tol=1e-6, abs_tol=1e-12):
+            fail(f"The penalty {where} is {value:.6g}; keras.regularizers.L1L2 gives {expected_penalty:.6g}.")
+        g = as_array(grad, f"the gradient {where}")
+        if g.shape == w.shape and l1 and not np.allclose(g[w == 0], expected_grad[w == 0]):
+            fail(
+                f"The gradient {where} is wrong at the weights that are exactly 0: TensorFlow takes the "
+                "derivative of |w| at 0 to be 0."
+            )
+        expect_close(g, expected_grad, f"the gradient {where} (compared with tf.GradientTape)", rtol=1e-6, atol=1e-9)
+    return Verdict(True, "Matches keras.regularizers.L1L2 and tf.GradientTape for L1, L2 and both.")
+
+
+def _dropout_problem(x: np.ndarray, got: np.ndarray, rate: float) -> str | None:
+    """What is wrong with a spatial-dropout output for positive x, or None."""
+    if got.shape != x.shape:
+        return f"The output has shape {got.shape}, expected the shape of x, {x.shape}."
+    ratio = got / x
+    if np.any(np.ptp(ratio, axis=(1, 2)) > 1e-6):
+        return (
+            "Within one channel of one example, some pixels are kept and others dropped: spatial dropout "
+            "keeps or drops each channel as a whole (a mask of shape (batch, 1, 1, channels))."
+        )
+    factors = ratio[:, 0, 0, :]
+    kept = factors[np.abs(factors) > 1e-9]
+    if kept.size and np.allclose(kept, 1.0):
+        return "The kept channels are not scaled: multiply them by 1 / (1 - rate) so that the mean is kept."
+    if kept.size and np.allclose(kept, 1 - rate):
+        return "The kept channels are multiplied by 1 - rate; inverted dropout divides by it."
+    if kept.size and not np.allclose(kept, 1 / (1 - rate)):
+        return "Every kept channel should be multiplied by the same factor, 1 / (1 - rate)."
+    dropped = float(np.mean(np.abs(factors) <= 1e-9))
+    tolerance = 4 * math.sqrt(rate * (1 - rate) / factors.size) + 0.01
+    if abs(dropped - (1 - rate)) < tolerance and abs(dropped - rate) >= tolerance:
+        return "About 1 - rate of the channels are dropped: rate is the probability of dropping a channel."
+    if abs(dropped - rate) >= tolerance:
+        return f"{dropped:.0%} of the channels are dropped, expected about {rate:.0%}."
+    if len(factors) > 1 and np.all(factors == factors[0]):
+        return "Every example gets the same mask: draw an independent choice for every example and channel."
+    return None
+
+
+@visible_check("ch04.spatial-dropout")
+def check_spatial_dropout(spatial_dropout: Any) -> Verdict:
+    """64 positive images with 8 channels, rate 0.25 and 0.5, then inference mode and rate 0."""
+    x = np.random.default_rng(0).uniform(0.5, 1.5, size=(64, 4, 4, 8))
+    x_copy = x.copy()
+    for rate in (0.25, 0.5):
+        got = as_array(
+            call(spatial_dropout, x, rate, np.random.default_rng(1), what="spatial_dropout"),
+            f"spatial_dropout(x, {rate}, rng)",
+        )
+        if not np.array_equal(x, x_copy):
+            fail("spatial_dropout changed the caller's x; return a new array.")
+        problem = _dropout_problem(x, got.astype(np.float64), rate)
+        if problem:
+            fail(f"With rate {rate}: {problem}")
+    got = as_array(
+        call(spatial_dropout, x, 0.5, np.random.default_rng(2), False, what="spatial_dropout"),
+        "spatial_dropout(x, 0.5, rng, training=False)",
+    )
+    if got.shape != x.shape or not np.allclose(got, x):
+        fail("In inference (training=False) the output must be x itself: no mask, no scaling.")
+    got = as_array(call(spatial_dropout, x, 0.0, np.random.default_rng(3), what="spatial_dropout"), "rate 0")
+    if got.shape != x.shape or not np.allclose(got, x):
+        fail("With rate 0 nothing is dropped and nothing scaled: the output must equal x.")
+    return Verdict(True, "Whole channels dropped at the right rate, kept ones scaled by 1 / (1 - rate).")
+
+
+def _keras_batchnorm(
+    x: np.ndarray, params: list[np.ndarray], training: bool, momentum: float, epsilon: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """keras.layers.BatchNormalization with these weights: output and moving averages after the call."""
+    import keras
+
+    layer = keras.layers.BatchNormalization(momentum=momentum, epsilon=epsilon)
+    layer.build(x.shape)
+    layer.set_weights([p.astype("float32") for p in params])  # gamma, beta, moving mean, moving variance
+    y = layer(x.astype("float32"), training=training).numpy()
+    return y, layer.moving_mean.numpy(), layer.moving_variance.numpy()
+
+
+def _triple(result: Any) -> tuple[Any, Any, Any]:
+    if not isinstance(result, (tuple, list)) or len(result) != 3:
+        fail(f"batchnorm_forward should return (y, new_moving_mean, new_moving_var), got {type(result).__name__}.")
+    return result[0], result[1], result[2]
+
+
+@visible_check("ch04.batchnorm")
+def check_batchnorm(batchnorm_forward: Any) -> Verdict:
+    """A batch of 6 examples with 3 features of different scales, training then inference mode."""
+    rng = np.random.default_rng(4)
+    x = rng.normal([1.0, -2.0, 0.5], [1.0, 3.0, 0.2], size=(6, 3))
+    params = [
+        np.array([1.5, 0.5, 1.0]),
+        np.array([0.1, -0.2, 0.0]),
+        np.array([0.5, -1.0, 0.2]),
+        np.array([2.0, 4.0, 0.5]),
+    ]
+    for training, momentum, epsilon in [(True, 0.9, 1e-3), (False, 0.9, 1e-3), (True, 0.99, 0.01)]:
+        x_copy = x.copy()
+        y, mean, var = _triple(
+            call(
+                batchnorm_forward, x, *[p.copy() for p in params], training, momentum, epsilon, what="batchnorm_forward"
+            )
+        )
+        if not np.array_equal(x, x_copy):
+            fail("batchnorm_forward changed the caller's x.")
+        ky, kmean, kvar = _keras_batchnorm(x, params, training, momentum, epsilon)
+        mode = f"training={training}, momentum={momentum}, epsilon={epsilon}"
+        y = as_array(y, f"y ({mode})")
+        if training:
+            var_unbiased = x.var(axis=0, ddof=1)
+            wrong = params[0] * (x - x.mean(axis=0)) / np.sqrt(var_unbiased + epsilon) + params[1]
+            if y.shape == x.shape and np.allclose(y, wrong, atol=1e-5):
+                fail(f"y ({mode}) uses the variance divided by n - 1; Keras divides by n for a batch.")
+        else:
+            batch_y = params[0] * (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + epsilon) + params[1]
+            if y.shape == x.shape and np.allclose(y, batch_y, atol=1e-5):
+                fail(f"y ({mode}) uses the batch statistics; in inference use the moving averages.")
+        expect_close(y, ky, f"y ({mode}), compared with keras.layers.BatchNormalization", rtol=1e-4, atol=1e-5)
+        mean = as_array(mean, f"new_moving_mean ({mode})")
+        if training and mean.shape == kmean.shape:
+            swapped = (1 - momentum) * params[2] + momentum * x.mean(axis=0)
+            if np.allclose(mean, swapped, atol=1e-6):
+                fail(f"new_moving_mean ({mode}): momentum weighs the old moving average, 1 - momentum the batch.")
+        expect_close(mean, kmean, f"new_moving_mean ({mode})", rtol=1e-4, atol=1e-6)
+        expect_close(var, kvar, f"new_moving_var ({mode})", rtol=1e-4, atol=1e-6)
+    return Verdict(True, "Matches keras.layers.BatchNormalization in training and in inference mode.")
+
+
+def _keras_restored_epoch(
+    values: list[float], patience: int, baseline: float | None, start_from_epoch: int
+) -> tuple[int, int]:
+    """Replay EarlyStopping on a model whose single weight records the epoch: the oracle of the check."""
+    import keras
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False)])
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_accuracy",
+        mode="max",
+        patience=patience,
+        baseline=baseline,
+        start_from_epoch=start_from_epoch,
+        restore_best_weights=True,
+    )
+    model.stop_training = False
+    stopper.set_model(model)
+    stopper.on_train_begin()
+    epochs_run = 0
+    for epoch, value in enumerate(values):
+        epochs_run = epoch + 1
+        model.set_weights([np.array([[float(epochs_run)]])])  # the weights "after" this epoch
+        stopper.on_epoch_end(epoch, {"val_accuracy": value})
+        if model.stop_training:
+            break
+    stopper.on_train_end()
+    return epochs_run, int(round(float(model.get_weights()[0][0, 0])))
+
+
+PUBLIC_CURVES: tuple[tuple[list[float], int, float | None, int], ...] = (
+    ([0.80, 0.85, 0.87, 0.86, 0.86, 0.85, 0.84], 2, None, 0),
+    ([0.80, 0.86, 0.85, 0.84, 0.83], 5, None, 0),
+    ([0.50, 0.70, 0.80, 0.82, 0.81, 0.83, 0.82], 2, 0.9, 0),
+    ([0.20, 0.90, 0.60, 0.70, 0.75, 0.74, 0.73, 0.72], 2, None, 2),
+    ([0.9, 0.8, 0.7], 1, None, 3),
+)
+
+
+@visible_check("ch04.restore-best")
+def check_restore_best(restored_epoch: Any) -> Verdict:
+    """Five public curves replayed through keras.callbacks.EarlyStopping."""
+    for values, patience, baseline, start in PUBLIC_CURVES:
+        got = call(restored_epoch, list(values), patience, baseline, start, what="restored_epoch")
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            fail("restored_epoch should return a pair (epochs_run, weights_epoch).")
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in got):
+            fail(f"Both epochs should be integers, got {got!r}.")
+        expected = _keras_restored_epoch(list(values), patience, baseline, start)
+        if tuple(got) == expected:
+            continue
+        where = f"with val_accuracy={values}, patience={patience}, baseline={baseline}, start_from_epoch={start}"
+        if (got[0] + 1, got[1] + 1) == expected:
+            fail("The epochs are 0-based: count them from 1, as Keras prints them.")
+        fail(
+            f"{where}: you return {tuple(got)}; keras.callbacks.EarlyStopping runs {expected[0]} epochs and "
+            f"leaves the model with the weights of epoch {expected[1]}."
+        )
+    return Verdict(True, "Matches keras.callbacks.EarlyStopping on the five public curves.")
+
+
+def _digit_model(seed: int) -> Any:
+    """A small model like the exercise's make_digit_model, trained on 2,000 public images."""
+    import keras
+
+    from course_utils.data import load_mnist
+
+    data = load_mnist(train_size=2000, flatten=True, seed=seed)
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(64),
+            keras.layers.BatchNormalization(),
+            keras.layers.Activation("relu"),
+            keras.layers.Dropout(0.3),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(data.x_train, data.y_train, epochs=2, batch_size=64, verbose=0)
+    return model
+
+
+def _labels(result: Any, n: int, name: str) -> np.ndarray:
+    got = as_array(result, name).ravel()
+    if got.shape != (n,):
+        fail(f"{name} should hold one label per image ({n}), got shape {np.shape(result)}.")
+    return got.astype(np.int64)
+
+
+@visible_check("ch04.fix-predictions")
+def check_fix_predictions(predict_digits: Any) -> Verdict:
+    """A small trained model, 300 raw test images: accuracy, single images, two calls, weights unchanged."""
+    import keras
+
+    from course_utils.data import load_mnist
+
+    untrained = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10, activation="softmax")])
+    call(predict_digits, untrained, np.zeros((2, 28, 28), dtype="uint8"), what="predict_digits")  # a stub fails here
+    model = _digit_model(0)
+    from course_utils.experiments import accuracy_of
+
+    test = load_mnist(scale=False, train_size=2000, test_size=300, seed=0)
+    images, labels = test.x_test, test.y_test
+    scaled = load_mnist(train_size=2000, test_size=300, seed=0, flatten=True).x_test  # as in training
+    reachable = accuracy_of(model, scaled, labels)
+    weights = [w.copy() for w in model.get_weights()]
+    first = _labels(call(predict_digits, model, images.copy(), what="predict_digits"), len(images), "the result")
+    if any(not np.array_equal(a, b) for a, b in zip(weights, model.get_weights())):
+        fail(
+            "After predict_digits the model's weights (the batch-normalization moving averages) have changed: "
+            "something runs the model as if it were training."
+        )
+    accuracy = float(np.mean(first == labels))
+    if accuracy < reachable - 0.03:
+        fail(
+            f"Only {accuracy:.0%} of 300 test images are labelled right; this model reaches {reachable:.0%}. "
+            "Are the images given to the model like the ones it was trained on?"
+        )
+    second = _labels(call(predict_digits, model, images.copy(), what="predict_digits"), len(images), "the result")
+    if not np.array_equal(first, second):
+        fail("Two calls on the same images give different labels: something random is still active.")
+    single = [
+        int(_labels(call(predict_digits, model, images[i : i + 1].copy(), what="predict_digits"), 1, "the result")[0])
+        for i in range(5)
+    ]
+    if single != first[:5].tolist():
+        fail(
+            "An image gets another label when it comes alone than in a batch: predictions must not depend on the batch."
+        )
+    return Verdict(True, f"Fixed: {accuracy:.0%} right, the same labels alone and in a batch, the model unchanged.")
+
+
+@visible_check("ch04.quiz")
+def check_quiz(answers: Any) -> Verdict:
+    """Only the form of the answers; they are graded on submission."""
+    return validate_answers(answers, QUIZ)
