@@ -125,3 +125,18 @@ def test_hidden_hints_name_the_mistake_without_a_number():
         hint = mismatch(got, expected, "f(x)")
         assert kind in hint and not any(ch.isdigit() for ch in hint), hint
     assert mismatch(expected, expected, "f(x)") is None
+
+
+def test_numpy_only_exports_the_libraries_a_function_calls_and_the_judge_refuses_them():
+    from course_utils.checking import CheckFailed
+    from course_utils.grading.kit import numpy_only, refuse_frameworks
+
+    source = numpy_only("_export = {'cases': []}", "f")
+    for body, used in [("return np.exp(x)", []), ("return keras.ops.exp(x)", ["keras"])]:
+        namespace: dict = {"np": __import__("numpy")}
+        exec(f"def f(x):\n    {body}\n", namespace)
+        exec(source, namespace)
+        assert namespace["_export"]["frameworks"] == used
+    refuse_frameworks({"frameworks": []}, "f")
+    with pytest.raises(CheckFailed, match="asks for NumPy"):
+        refuse_frameworks({"frameworks": ["keras"]}, "f")

@@ -13,7 +13,15 @@ from typing import Any
 import numpy as np
 
 from course_utils.checking import Verdict, fail
-from course_utils.grading.kit import QUIZ_EXPORT, each_case, mismatch, quiz_judge, snippet
+from course_utils.grading.kit import (
+    QUIZ_EXPORT,
+    each_case,
+    mismatch,
+    numpy_only,
+    quiz_judge,
+    refuse_frameworks,
+    snippet,
+)
 
 # Imports every snippet may rely on (the exercise section's first cell imports the same).
 PRELUDE = "import numpy as np\nimport tensorflow as tf\nimport keras\n"
@@ -21,7 +29,8 @@ PRELUDE = "import numpy as np\nimport tensorflow as tf\nimport keras\n"
 RECALL_REQUIRED = 0.75  # the box promises "at least 75 % of the rare digit"
 
 EXPORTS: dict[str, str] = {
-    "ch02.huber-grad": snippet('''
+    "ch02.huber-grad": numpy_only(
+        '''
 _rng = np.random.default_rng(21)
 _export = {"cases": []}
 for _shape, _delta, _scale in [((6,), 5.0, 1.5), ((4, 3), 0.7, 2.0), ((9,), 2.5, 3.0), ((1,), 1.0, 10.0),
@@ -32,10 +41,11 @@ for _shape, _delta, _scale in [((6,), 5.0, 1.5), ((4, 3), 0.7, 2.0), ((9,), 2.5,
     _case["n"], _case["delta"] = int(np.prod(_shape)), _delta
     _case["residual"] = _yp - _yt
     _export["cases"].append(_case)
-from course_utils.checking import frameworks_used as _frameworks_used
-_export["frameworks"] = _frameworks_used(globals().get("huber_loss_and_grad"))
-'''),
-    "ch02.sparse-xent": snippet('''
+''',
+        "huber_loss_and_grad",
+    ),
+    "ch02.sparse-xent": numpy_only(
+        '''
 _rng = np.random.default_rng(22)
 _export = {"cases": []}
 for _n, _k, _scale, _spread in [(6, 10, 1.0, 0.0), (5, 4, 50.0, 0.0), (4, 7, 3000.0, 0.0),
@@ -46,9 +56,9 @@ for _n, _k, _scale, _spread in [(6, 10, 1.0, 0.0), (5, 4, 50.0, 0.0), (4, 7, 300
         _case = _call("sparse_softmax_cross_entropy", _z.copy(), _y.copy())
     _case["n"] = _n
     _export["cases"].append(_case)
-from course_utils.checking import frameworks_used as _frameworks_used
-_export["frameworks"] = _frameworks_used(globals().get("sparse_softmax_cross_entropy"))
-'''),
+''',
+        "sparse_softmax_cross_entropy",
+    ),
     "ch02.weighted-bce": snippet('''
 from course_utils.data import load_mnist as _load_mnist
 def _value(_fn, _y, _z):
@@ -121,16 +131,9 @@ POINTS: dict[str, float] = {
 }
 
 
-def _numpy_only(student: dict[str, Any], name: str) -> None:
-    """Refuse a function that calls the library it is compared with (it proves nothing)."""
-    used = student.get("frameworks") if isinstance(student, dict) else None
-    if used:
-        fail(f"{name} calls {', '.join(map(str, used))[:60]}: the exercise asks for NumPy.")
-
-
 def judge_huber_grad(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
     """Matrices, vectors, a 3-D array, deltas from 0.3 to 5 (one case entirely quadratic), one entry."""
-    _numpy_only(student, "huber_loss_and_grad")
+    refuse_frameworks(student, "huber_loss_and_grad")
     for i, got, exp in each_case(student, reference, "huber_loss_and_grad"):
         if not isinstance(got, list) or len(got) != 2:
             fail("huber_loss_and_grad should return a pair (loss, grad).")
@@ -156,7 +159,7 @@ def judge_huber_grad(student: dict[str, Any], reference: dict[str, Any]) -> Verd
 
 def judge_sparse_xent(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
     """Logits of growing scale up to several thousand, rows offset by 1500 from each other, one example."""
-    _numpy_only(student, "sparse_softmax_cross_entropy")
+    refuse_frameworks(student, "sparse_softmax_cross_entropy")
     for i, got, exp in each_case(student, reference, "sparse_softmax_cross_entropy"):
         got, expected = np.asarray(got, dtype=float), np.asarray(exp["ok"], dtype=float)
         if got.size == 1 and exp["n"] > 1:

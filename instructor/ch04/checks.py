@@ -14,13 +14,23 @@ from typing import Any
 import numpy as np
 
 from course_utils.checking import Verdict, fail
-from course_utils.grading.kit import QUIZ_EXPORT, each_case, mismatch, ok, quiz_judge, snippet
+from course_utils.grading.kit import (
+    QUIZ_EXPORT,
+    each_case,
+    mismatch,
+    numpy_only,
+    ok,
+    quiz_judge,
+    refuse_frameworks,
+    snippet,
+)
 
 # Imports every snippet may rely on (the exercise section's first cell imports the same).
 PRELUDE = "import numpy as np\nimport tensorflow as tf\nimport keras\n"
 
 EXPORTS: dict[str, str] = {
-    "ch04.elastic-net": snippet('''
+    "ch04.elastic-net": numpy_only(
+        '''
 _rng = np.random.default_rng(41)
 _export = {"cases": []}
 _shapes = [((5, 4), 0.01, 0.0), ((3, 3, 2, 4), 0.0, 0.05), ((7,), 0.2, 0.3), ((6, 6), 1e-4, 1e-3)]
@@ -31,8 +41,11 @@ for _shape, _l1, _l2 in _shapes:
     _case = _call("elastic_net", _w, _l1, _l2)
     _case["modified_w"] = bool(not np.array_equal(_w, _w_before))
     _export["cases"].append(_case)
-'''),
-    "ch04.spatial-dropout": snippet('''
+''',
+        "elastic_net",
+    ),
+    "ch04.spatial-dropout": numpy_only(
+        '''
 _rng = np.random.default_rng(42)
 _export = {"cases": []}
 for _shape, _rate, _training in [((96, 3, 3, 12), 0.3, True), ((50, 2, 5, 20), 0.6, True),
@@ -45,8 +58,11 @@ for _shape, _rate, _training in [((96, 3, 3, 12), 0.3, True), ((50, 2, 5, 20), 0
     _case.update(x=_x_before, rate=_rate, training=_training,
                  modified_x=bool(not np.array_equal(_x, _x_before)))
     _export["cases"].append(_case)
-'''),
-    "ch04.batchnorm": snippet('''
+''',
+        "spatial_dropout",
+    ),
+    "ch04.batchnorm": numpy_only(
+        '''
 _rng = np.random.default_rng(43)
 _export = {"cases": []}
 for _n, _d, _training, _momentum, _eps in [(8, 5, True, 0.99, 1e-3), (8, 5, False, 0.99, 1e-3),
@@ -59,8 +75,11 @@ for _n, _d, _training, _momentum, _eps in [(8, 5, True, 0.99, 1e-3), (8, 5, Fals
                   _momentum, _eps)
     _case["training"] = _training
     _export["cases"].append(_case)
-'''),
-    "ch04.restore-best": snippet('''
+''',
+        "batchnorm_forward",
+    ),
+    "ch04.restore-best": numpy_only(
+        '''
 _rng = np.random.default_rng(44)
 _curves = [
     ([0.70, 0.80, 0.85, 0.84, 0.86, 0.86, 0.85, 0.83], 2, None, 0),
@@ -78,7 +97,9 @@ for _ in range(6):
     _curves.append((_curve, int(_rng.integers(0, 4)), _baseline, int(_rng.integers(0, 4))))
 _export = {"cases": [_call("restored_epoch", [float(v) for v in _c], _p, _b, _s)
                      for _c, _p, _b, _s in _curves]}
-'''),
+''',
+        "restored_epoch",
+    ),
     "ch04.fix-predictions": snippet('''
 from course_utils.data import load_mnist as _load_mnist
 _data = _load_mnist(train_size=3000, test_size=600, seed=45, flatten=True)
@@ -117,6 +138,7 @@ POINTS: dict[str, float] = {
 
 def judge_elastic_net(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
     """Matrices, a 4-D kernel and a vector with exact zeros; L1 only, L2 only, both."""
+    refuse_frameworks(student, "elastic_net")
     for i, got, exp in each_case(student, reference, "elastic_net"):
         if student["cases"][i - 1].get("modified_w"):
             fail("elastic_net changes the caller's weights; compute without modifying w.")
@@ -133,6 +155,7 @@ def judge_elastic_net(student: dict[str, Any], reference: dict[str, Any]) -> Ver
 
 def judge_spatial_dropout(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
     """Masks per example and channel, the scale, the rate (binomial tolerance), inference, rate 0."""
+    refuse_frameworks(student, "spatial_dropout")
     for i, got, exp in each_case(student, reference, "spatial_dropout"):
         if student["cases"][i - 1].get("modified_x"):
             fail("spatial_dropout changes the caller's x; return a new array.")
@@ -166,6 +189,7 @@ def judge_spatial_dropout(student: dict[str, Any], reference: dict[str, Any]) ->
 
 def judge_batchnorm(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
     """Training and inference, momentum 0.5 to 0.99, epsilon 1e-5 to 0.1, a batch of 3."""
+    refuse_frameworks(student, "batchnorm_forward")
     names = ("y", "new_moving_mean", "new_moving_var")
     for i, got, exp in each_case(student, reference, "batchnorm_forward"):
         if not isinstance(got, list) or len(got) != 3:
@@ -180,6 +204,7 @@ def judge_batchnorm(student: dict[str, Any], reference: dict[str, Any]) -> Verdi
 
 def judge_restore_best(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
     """Curves with and without a baseline, warm-ups, runs that never stop, patience 0, random curves."""
+    refuse_frameworks(student, "restored_epoch")
     for i, got, exp in each_case(student, reference, "restored_epoch"):
         if not isinstance(got, list) or len(got) != 2:
             fail(f"Hidden case {i}: return a pair (epochs_run, weights_epoch).")

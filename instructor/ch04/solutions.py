@@ -65,6 +65,24 @@ quiz_answers = {"q1": "B", "q2": 3.75, "q3": "D", "q4": 1.2, "q5": "C"}
 WRONG: dict[str, list[tuple[str, str]]] = {
     "ch04.elastic-net": [
         (
+            "calls keras.regularizers and the tape (what the check compares with)",
+            '''
+def elastic_net(w, l1=0.0, l2=0.0):
+    v = tf.Variable(np.asarray(w, dtype="float64"))
+    with tf.GradientTape() as tape:
+        penalty = keras.regularizers.L1L2(l1=l1, l2=l2)(v)
+    return float(penalty), tape.gradient(penalty, v).numpy()
+''',
+        ),
+        (
+            "reuses the visible check's Keras helper",
+            '''
+from course_utils.exercises import ch04 as _ch04_checks
+def elastic_net(w, l1=0.0, l2=0.0):
+    return _ch04_checks._keras_elastic_net(np.asarray(w, dtype=float), l1, l2)
+''',
+        ),
+        (
             "L2 with a factor 1/2",
             '''
 def elastic_net(w, l1=0.0, l2=0.0):
@@ -98,6 +116,15 @@ def elastic_net(w, l1=0.0, l2=0.0):
         ),
     ],
     "ch04.spatial-dropout": [
+        (
+            "calls keras.layers.SpatialDropout2D",
+            '''
+def spatial_dropout(x, rate, rng, training=True):
+    keras.utils.set_random_seed(int(rng.integers(1000)))
+    layer = keras.layers.SpatialDropout2D(rate)
+    return keras.ops.convert_to_numpy(layer(np.asarray(x, dtype="float32"), training=training))
+''',
+        ),
         (
             "drops single pixels (plain dropout)",
             '''

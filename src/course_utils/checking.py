@@ -166,12 +166,13 @@ FRAMEWORKS = frozenset({"tf", "tensorflow", "keras", "torch", "jax", "scipy", "s
 
 
 def frameworks_used(fn: Any) -> list[str]:
-    """The deep-learning or scientific libraries a function names in its own code (sorted; [] if none).
+    """The libraries a function names in its own code that could compute an exercise's answer.
 
     An exercise that asks for a NumPy implementation of something Keras provides is checked against
-    Keras: calling Keras would pass without understanding, so the checks refuse it. The names come
-    from the compiled code (global and attribute names, nested functions included), so they are
-    found whether or not the source text is available.
+    Keras: calling Keras, or the checks' own Keras-based helpers in ``course_utils`` (named
+    ``_keras_...``), would pass without understanding, so the checks refuse it. The names come from
+    the compiled code (global and attribute names, nested functions included), so they are found
+    whether or not the source text is available. Returns a sorted list ([] if none).
     """
     code = getattr(fn, "__code__", None)
     names: set[str] = set()
@@ -180,4 +181,15 @@ def frameworks_used(fn: Any) -> list[str]:
         current = stack.pop()
         names.update(current.co_names)
         stack.extend(c for c in current.co_consts if hasattr(c, "co_names"))
-    return sorted(names & FRAMEWORKS)
+    helpers = {n for n in names if n.startswith("_keras") or n == "course_utils"}
+    return sorted((names & FRAMEWORKS) | helpers)
+
+
+def refuse_frameworks(fn: Any, name: str) -> None:
+    """Fail a visible check when the function calls what it is compared with (see frameworks_used)."""
+    used = frameworks_used(fn)
+    if used:
+        fail(
+            f"{name} uses {', '.join(used)}: write it with NumPy. The check compares with Keras, so "
+            "calling Keras would prove nothing."
+        )

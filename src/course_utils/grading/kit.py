@@ -91,6 +91,26 @@ def snippet(source: str) -> str:
     return KERNEL_HELPERS + "\n" + source
 
 
+def numpy_only(source: str, name: str) -> str:
+    """An export snippet that also records which libraries the student's function calls.
+
+    For exercises that ask for NumPy code checked against Keras: the judge refuses a function that
+    calls Keras (or the checks' Keras helpers) with :func:`refuse_frameworks`.
+    """
+    return snippet(
+        source
+        + "\nfrom course_utils.checking import frameworks_used as _frameworks_used\n"
+        + f"_export['frameworks'] = _frameworks_used(globals().get({name!r}))\n"
+    )
+
+
+def refuse_frameworks(student: Any, name: str) -> None:
+    """In a judge: fail when a :func:`numpy_only` export says the function called a library."""
+    used = student.get("frameworks") if isinstance(student, Mapping) else None
+    if used:
+        fail(f"{name} calls {', '.join(map(str, used))[:60]}: the exercise asks for NumPy.")
+
+
 # Grader side: building blocks of judges.
 
 
