@@ -258,21 +258,24 @@ judge_quiz = quiz_judge(
     {
         "q1": "The gradient of l1 * |w| is l1 * sign(w): the same push towards zero for a weight of 0.001 as for "
         "one of 1, so weights the data does not need reach zero. The gradient of l2 * w**2 is 2 * l2 * w, which "
-        "fades as w shrinks: L2 makes weights small, rarely zero. Both act at every step, and neither divides by "
-        "a norm.",
+        "fades as w shrinks: L2 makes weights small, rarely zero. What matters is the gradient near zero, not "
+        "which penalty is larger (|w| > w**2 below 1 says nothing about the push at 0.001); and either penalty "
+        "can act on weights or on outputs, as kernel_regularizer or activity_regularizer.",
         "q2": "Inverted dropout scales the kept activations by 1 / (1 - p) = 1 / 0.8 = 1.25 in training, so that "
         "their expected value equals the input: 3.0 becomes 3.75. Multiplying by 1 - p = 0.8 (giving 2.4) is "
         "the scaling old-style dropout applied at inference instead.",
         "q3": "With training=True, batch normalization standardizes each batch with that batch's own mean and "
         "variance. A batch of one class loses exactly what its images share, so accuracy collapses; it also "
         "overwrites the moving averages with test statistics. The moving averages are fine (evaluate uses them "
-        "and scores 97 %), and a forward pass changes no weights through a tape.",
+        "and scores 97 %; evaluate() does not switch the layer off, it normalizes with those averages), and a "
+        "forward pass changes no trainable weights through a tape.",
         "q4": "The moving mean is momentum * old + (1 - momentum) * batch = 0.9 * 1.0 + 0.1 * 3.0 = 1.2. The "
         "momentum weighs the old value; taking 0.9 of the batch mean instead gives 2.8.",
         "q5": "Preprocessing layers such as RandomTranslation and RandomRotation transform images only when "
         "called with training=True and return them unchanged at inference. AdamW decays weights independently "
         "of Adam's gradient scaling, unlike an L2 penalty; layer normalization uses each example's own "
-        "statistics in both modes; early stopping needs validation data, since the training loss keeps falling.",
+        "statistics in both modes; batch normalization stabilizes training but does not replace regularization "
+        "(this chapter's results table combines them).",
     }
 )
 
