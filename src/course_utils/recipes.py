@@ -239,12 +239,14 @@ COURSE_MLP = Recipe(
     "course recipe",
     model="mlp",
     batch_size=256,  # 8x fewer steps per epoch than batch 32, each barely slower on a CPU
-    learning_rate=4e-3,  # a larger batch averages out noise and tolerates a larger step
-    schedule="cosine",  # warm up over the first 5%, then decay to zero by the last epoch
-    warmup_fraction=0.05,
-    epochs=6,
+    learning_rate=6e-3,  # a larger batch averages out noise and tolerates a larger step
+    schedule="cosine",  # warm up over the first 10%, then decay to zero by the last epoch
+    warmup_fraction=0.1,
+    epochs=5,
     steps_per_execution=64,  # one call into the compiled graph per 64 batches
     precision="auto",  # bfloat16 where the hardware has it (see resolve_precision)
 )
 SEED_CONVNET = replace(SEED_MLP, model="convnet", epochs=12)
-COURSE_CONVNET = replace(COURSE_MLP, model="convnet", learning_rate=4e-3, epochs=8)
+# the same schedule over 6 epochs: the convnet crosses 99 % in its second or third epoch, when the
+# rate has come down (tried on two seeds against batch 128, label smoothing and a 4e-3 peak)
+COURSE_CONVNET = replace(COURSE_MLP, model="convnet", epochs=6)
