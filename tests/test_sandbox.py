@@ -27,7 +27,7 @@ PROBES = [
     "except OSError as err:\n    net = type(err).__name__\nraise RuntimeError(f'network: {net}')",
     "import os, signal\ntry:\n    os.kill(GRADER, 0)\n    sig = 'reached'\nexcept OSError as err:\n"
     "    sig = type(err).__name__\nraise RuntimeError(f'signal to the grader: {sig}')",
-    "import subprocess\nDAEMON = subprocess.Popen(['sleep', '300'], start_new_session=True)\n"
+    "import subprocess\nDAEMON = subprocess.Popen(['sleep', '3017'], start_new_session=True)\n"
     "raise RuntimeError('started a daemon')",
 ]
 
@@ -73,7 +73,8 @@ def test_without_the_sandbox_a_surviving_daemon_is_found_and_killed(tmp_path):
     notes, run = run_probes(tmp_path, isolated=False)
     assert "started a daemon" in notes
     assert run.survivors == 1  # the sleep, found by the run's mark in its environment, and killed
-    assert not [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "300"]]
+    # an odd duration, so that no other `sleep` on the machine (a shell's, a CI script's) is counted
+    assert not [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "3017"]]
 
 
 def test_grading_refuses_to_run_unisolated_unless_told(tmp_path, monkeypatch):
