@@ -95,33 +95,28 @@ def check_sparse_xent(sparse_softmax_cross_entropy: Any) -> Verdict:
         fail("The losses are negative: the cross-entropy is minus the log-probability of the label.")
     expect_close(got, expected, "the losses on ordinary logits (compared with Keras)", rtol=1e-7, atol=1e-9)
 
-    big = np.array([[1000.0, 0.0, -1000.0], [-1000.0, 1000.0, 999.0]])
-    big_labels = np.array([2, 2])
-    with np.errstate(all="ignore"):
-        got = as_array(
-            call(sparse_softmax_cross_entropy, big.copy(), big_labels, what="sparse_softmax_cross_entropy"),
-            "the losses for large logits",
-        )
-    if got.shape == (2,) and not np.all(np.isfinite(got)):
-        fail(
+    extreme = [
+        (
+            np.array([[1000.0, 0.0, -1000.0], [-1000.0, 1000.0, 999.0]]),
+            "the losses for logits of +-1000",
             "With logits of +-1000 the losses contain inf or NaN: np.exp overflows. Use the log-sum-exp "
-            "identity, which only exponentiates numbers <= 0."
-        )
-    expect_close(got, _keras_sparse_xent(big, big_labels), "the losses for logits of +-1000", rtol=1e-9)
-
-    mixed = np.array([[1.0, 2.0, 3.0], [2000.0, 1990.0, 1995.0]])
-    mixed_labels = np.array([0, 1])
-    with np.errstate(all="ignore"):
-        got = as_array(
-            call(sparse_softmax_cross_entropy, mixed.copy(), mixed_labels, what="sparse_softmax_cross_entropy"),
+            "identity, which only exponentiates numbers <= 0.",
+        ),
+        (
+            np.array([[1.0, 2.0, 3.0], [2000.0, 1990.0, 1995.0]]),
             "the losses for a mixed batch",
-        )
-    if got.shape == (2,) and not np.all(np.isfinite(got)):
-        fail(
             "A batch with a small row and a row near 2000 gives inf or NaN: does every row subtract its own "
-            "maximum, or one maximum for the whole batch?"
-        )
-    expect_close(got, _keras_sparse_xent(mixed, mixed_labels), "the losses for a mixed batch", rtol=1e-9)
+            "maximum, or one maximum for the whole batch?",
+        ),
+    ]
+    for (logits, name, hint), labels in zip(extreme, (np.array([2, 2]), np.array([0, 1]))):
+        with np.errstate(all="ignore"):
+            got = as_array(
+                call(sparse_softmax_cross_entropy, logits.copy(), labels, what="sparse_softmax_cross_entropy"), name
+            )
+        if got.shape == (2,) and not np.all(np.isfinite(got)):
+            fail(hint)
+        expect_close(got, _keras_sparse_xent(logits, labels), name, rtol=1e-9)
     return Verdict(True, "Matches Keras on ordinary logits, on logits of +-1000 and on a mixed batch.")
 
 
