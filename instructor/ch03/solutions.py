@@ -78,6 +78,21 @@ quiz_answers = {"q1": "C", "q2": "A", "q3": "D", "q4": "B"}
 ''',
 }
 
+# Code the book shows on purpose, which a solution may repeat: the leak scan ignores it. AMSGrad
+# extends Adam, whose moments and bias correction chapter 4 writes from scratch (adamw_steps) and
+# course_utils.optimizers.AdamW implements; what the exercise adds (the running maximum) is not shown.
+TAUGHT: dict[str, list[str]] = {
+    # the moving average of the gradient is the same expression as Adam's first moment (chapter 4)
+    "ch03.rmsprop-momentum": ["m = beta_1 * m + (1 - beta_1) * g"],
+    "ch03.amsgrad": [
+        "m = beta_1 * m + (1 - beta_1) * g",
+        "v = beta_2 * v + (1 - beta_2) * g**2",
+        "step_size = lr * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)",
+        "w = w - step_size * m / (np.sqrt(v) + eps)",
+        'first = self.state["m"] + (g - self.state["m"]) * f32(1 - b1)',
+    ],
+}
+
 WRONG: dict[str, list[tuple[str, str]]] = {
     "ch03.rmsprop-momentum": [
         (

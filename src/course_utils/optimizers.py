@@ -91,8 +91,9 @@ class Adagrad(Rule):
         return np.full_like(w, self.initial_accumulator_value)
 
     def update(self, w: Array, g: Array) -> Array:
-        self.state["accumulator"] = self.state["accumulator"] + g**2
-        return w - self.learning_rate * g / np.sqrt(self.state["accumulator"] + self.epsilon)
+        total = self.state["accumulator"] + g**2
+        self.state["accumulator"] = total
+        return w - self.learning_rate * g / np.sqrt(total + self.epsilon)
 
 
 class RMSprop(Rule):
@@ -105,8 +106,9 @@ class RMSprop(Rule):
         self.rho, self.epsilon = rho, f32(epsilon)
 
     def update(self, w: Array, g: Array) -> Array:
-        self.state["velocity"] = self.rho * self.state["velocity"] + (1 - self.rho) * g**2
-        return w - self.learning_rate * g / np.sqrt(self.state["velocity"] + self.epsilon)
+        average = self.rho * self.state["velocity"] + (1 - self.rho) * g**2
+        self.state["velocity"] = average
+        return w - self.learning_rate * g / np.sqrt(average + self.epsilon)
 
 
 class AdamW(Rule):
