@@ -156,7 +156,10 @@ def _trajectory_cases(student: dict[str, Any], reference: dict[str, Any], name: 
     for i, got, exp in each_case(student, reference, name):
         w0 = np.asarray(exp["w0"], dtype=float)
         grads = [np.asarray(g, dtype=float) for g in exp["grads"]]
-        path = np.asarray(got, dtype=float) if isinstance(got, list) else np.asarray(np.nan)
+        try:
+            path = np.asarray(got, dtype=float)
+        except (TypeError, ValueError):
+            path = np.asarray(np.nan)
         if path.shape != (len(grads), *w0.shape):
             fail(f"Hidden case {i}: return the weights after every step, shape (steps, *w0.shape).")
         yield i, path, _keras_trajectory(make(*exp["hyper"]), w0, grads), exp
@@ -196,9 +199,10 @@ def judge_amsgrad(student: dict[str, Any], reference: dict[str, Any]) -> Verdict
             np.asarray(exp["w0"], dtype=float),
             [np.asarray(g, dtype=float) for g in exp["grads"]],
         )
-        if np.allclose(got, plain, rtol=1e-5, atol=1e-5) and not np.allclose(got, expected, rtol=1e-5, atol=1e-5):
+        if np.allclose(got, plain, rtol=1e-5, atol=1e-5) and not np.allclose(got, expected, rtol=1e-4, atol=1e-4):
             fail(f"Hidden case {i}: this is plain Adam; AMSGrad divides by the largest second moment so far.")
-        hint = mismatch(got, expected, f"the weights in hidden case {i}", rtol=1e-5, atol=1e-5)
+        # Keras rounds beta_2 to float32, which moves its bias correction by up to 1e-5 (relative)
+        hint = mismatch(got, expected, f"the weights in hidden case {i}", rtol=1e-4, atol=1e-4)
         if hint is not None:
             fail(hint + " Check the bias correction and where the maximum is taken.")
     return Verdict(True, "Matches keras.optimizers.Adam(amsgrad=True) on all hidden cases.")
@@ -246,7 +250,7 @@ def judge_choose_lr(student: dict[str, Any], reference: dict[str, Any]) -> Verdi
     best = float(np.min(grid_losses))
     if loss is None or not math.isfinite(float(loss)) or float(loss) > 1e8:
         fail("Training one epoch with your rate diverges on the hidden data: step back from the blow-up.")
-    if float(loss) > 1.25 * best + 0.05:
+    if float(loss) > 1.35 * best + 0.1:
         low = rate < np.asarray(reference["grid"])[int(np.argmin(grid_losses))]
         fail(
             "One epoch with your rate ends far above what a good rate reaches on the hidden data: your rate is "

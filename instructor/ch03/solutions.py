@@ -71,7 +71,7 @@ def choose_learning_rate(make_model, x, y):
     rates, losses = lr_range_test(make_model(), x, y, lambda lr: keras.optimizers.SGD(lr),
                                   start=1e-4, stop=30.0, steps=150, batch_size=64)
     curve = smooth(losses)
-    return float(rates[int(np.argmin(curve))] / 10)  # a decade below the loss's minimum
+    return float(rates[int(np.argmin(curve))] / 3)  # below the minimum, where the loss falls fast
 ''',
     "ch03.quiz": '''
 quiz_answers = {"q1": "C", "q2": "A", "q3": "D", "q4": "B"}
