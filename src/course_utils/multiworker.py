@@ -128,6 +128,8 @@ def run_workers(
     The learning rate is ``base_lr`` scaled linearly from ``base_batch`` to ``global_batch``.
     Raises RuntimeError (with the workers' logs) if a worker fails or times out.
     """
+    if steps < 1 or global_batch < n_workers or global_batch % n_workers:
+        raise ValueError(f"need steps >= 1 and a global batch divisible by {n_workers} workers")
     lr = scaled_learning_rate(base_lr, base_batch, global_batch)
     settings = {"steps": steps, "global_batch": global_batch, "learning_rate": lr, "seed": seed}
     ports = free_ports(n_workers)
@@ -148,7 +150,7 @@ def run_workers(
                 "--out",
                 tmp,
             ]
-            log = open(out / f"log_{i}.txt", "w")  # noqa: SIM115 - closed below
+            log = open(out / f"log_{i}.txt", "w")
             procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
         failed = []
         for i, (proc, log) in enumerate(procs):
@@ -173,9 +175,7 @@ def run_workers(
         for i in range(n_workers):
             with np.load(out / f"weights_{i}.npz") as f:
                 weights.append([f[k] for k in sorted(f.files, key=lambda k: int(k.split("_")[1]))])
-    diff = max(
-        float(np.max(np.abs(a - b))) for other in weights[1:] for a, b in zip(weights[0], other, strict=True)
-    )
+    diff = max(float(np.max(np.abs(a - b))) for other in weights[1:] for a, b in zip(weights[0], other, strict=True))
     return {
         "settings": settings,
         "base_lr": base_lr,
