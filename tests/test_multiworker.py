@@ -58,4 +58,5 @@ def test_two_workers_split_the_batch_and_end_with_identical_weights():
     assert first["losses"] == second["losses"]  # the all-reduced loss of every step
     assert first["losses"][-1] < first["losses"][0]
     assert result["max_weight_difference"] < 1e-6
+    assert all(100 < w["peak_mb"] < 4096 for w in result["workers"])
     assert result["n_weights"] == 784 * 32 + 32 + 32 * 10 + 10

@@ -53,6 +53,14 @@ def scaled_learning_rate(base_lr: float, base_batch: int, global_batch: int) -> 
     return base_lr * global_batch / base_batch
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB (Linux reports kB, macOS bytes)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 / (1024 if sys.platform == "darwin" else 1)
+
+
 def worker(index: int, config: dict[str, Any], settings: dict[str, Any], out: Path) -> None:
     """One worker: train a small MLP on an MNIST subset under MultiWorkerMirroredStrategy."""
     os.environ["TF_CONFIG"] = json.dumps(config)
@@ -110,6 +118,7 @@ def worker(index: int, config: dict[str, Any], settings: dict[str, Any], out: Pa
         "replicas_in_sync": int(strategy.num_replicas_in_sync),
         "batch_sizes": sizes,
         "losses": losses,
+        "peak_mb": peak_rss_mb(),
     }
     (out / f"worker_{index}.json").write_text(json.dumps(record))
 
