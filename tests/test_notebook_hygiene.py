@@ -42,6 +42,9 @@ def exercises_elsewhere(nb: dict) -> str | None:
     return nb["metadata"].get("course", {}).get("exercises_in")
 
 
+GRADED = [p for p in NOTEBOOKS if not exercises_elsewhere(load(p))]  # notebooks with exercises
+
+
 def test_there_are_chapters():
     assert NOTEBOOKS, "no notebooks in book/"
 
