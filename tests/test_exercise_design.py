@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import BOOK
-from test_notebook_hygiene import NOTEBOOKS, exercise_boxes
+from test_notebook_hygiene import GRADED, exercise_boxes
 
 QUESTION = re.compile(r"^\*\*(q\d+)\.\*\*(.*?)(?=^\*\*q\d+\.\*\*|\Z)", re.S | re.M)
 OPTION = re.compile(r"^- ([A-D])\. (.+?)(?=^- [A-D]\. |\Z)", re.S | re.M)
@@ -36,7 +36,7 @@ def answer_key(tree, chapter: str) -> dict:
     return namespace["quiz_answers"]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", GRADED, ids=lambda p: p.name)
 def test_boxes_show_the_points_the_grader_gives(tree, path):
     chapter = path.name[:4]
     points = tree.chapters[chapter].points
@@ -46,7 +46,7 @@ def test_boxes_show_the_points_the_grader_gives(tree, path):
 
 def test_instructors_page_lists_every_exercise_with_its_kind():
     page = (BOOK / "exercises_instructors.md").read_text(encoding="utf-8")
-    for path in NOTEBOOKS:
+    for path in GRADED:
         for ex, (_, kind, _) in exercise_boxes(json.loads(path.read_text(encoding="utf-8"))).items():
             if kind != "quiz":
                 assert re.search(rf"^\| `{re.escape(ex)}` \| \*{kind}\* \|", page, re.M), (
@@ -54,7 +54,7 @@ def test_instructors_page_lists_every_exercise_with_its_kind():
                 )
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", GRADED, ids=lambda p: p.name)
 def test_quiz_options_do_not_give_the_answer_away(tree, path):
     key = answer_key(tree, path.name[:4])
     options = quiz_options(path)
@@ -76,5 +76,5 @@ def test_quiz_options_do_not_give_the_answer_away(tree, path):
 
 
 def test_right_answers_are_spread_over_the_letters(tree):
-    letters = [a for path in NOTEBOOKS for a in answer_key(tree, path.name[:4]).values() if isinstance(a, str)]
+    letters = [a for path in GRADED for a in answer_key(tree, path.name[:4]).values() if isinstance(a, str)]
     assert len(set(letters)) >= min(3, len(letters)), letters
