@@ -198,7 +198,7 @@ def judge_fix_setup(student: dict[str, Any], reference: dict[str, Any]) -> Verdi
         if not isinstance(got, dict) or "rates" not in got:
             fail(f"Hidden case {i}: make_optimizer_and_loss should return a pair (optimizer, loss).")
         if got["kind"] != expected["kind"]:
-            fail(f"Hidden case {i}: the optimizer is a {got['kind']}; the recipe uses AdamW.")
+            fail(f"Hidden case {i}: the optimizer is {got['kind']}; the recipe uses AdamW.")
         if not math.isclose(got["decay"], expected["decay"], rel_tol=1e-6):
             fail(f"Hidden case {i}: the optimizer's weight decay is not the one asked for.")
         rates, right = np.asarray(got["rates"], dtype=float), np.asarray(expected["rates"])

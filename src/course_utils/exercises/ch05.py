@@ -224,7 +224,7 @@ def check_fix_setup(make_optimizer_and_loss: Any) -> Verdict:
         fail("make_optimizer_and_loss should return a pair (optimizer, loss).")
     optimizer, loss = result
     if type(optimizer).__name__ != "AdamW":
-        fail(f"The optimizer is a {type(optimizer).__name__}; the recipe uses AdamW.")
+        fail(f"The optimizer is {type(optimizer).__name__}; the recipe uses AdamW.")
     if not math.isclose(float(optimizer.weight_decay or 0), 1e-4, rel_tol=1e-6):
         fail("The optimizer's weight_decay is not the one asked for.")
     peak, warmup, total = 1e-3, 50, 500
