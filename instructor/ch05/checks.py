@@ -238,20 +238,22 @@ judge_quiz = quiz_judge(
     {
         "q1": "The recipes do different amounts of work per epoch: a convolutional network with augmentation "
         "can take several times as long per epoch as a small dense network, and a smaller batch size means more "
-        "steps per epoch. Counting epochs hides that cost; seconds on the same machine include it. Seconds are "
-        "noisier than epochs, not less; Keras counts an epoch as one pass over the data whatever the batch size; "
-        "and accuracy after an epoch is comparable between optimizers, it just ignores the cost of the epoch.",
-        "q2": "The first recipe needs 4 epochs of 30 s, 120 s; the second 9 epochs of 12 s, 108 s. The second "
+        "steps per epoch. Counting epochs hides that cost; seconds on the same machine include it. Seconds vary "
+        "from run to run, an epoch count does not; Keras counts an epoch as one pass over the data whatever the "
+        "batch size; and accuracy after an epoch is comparable between optimizers, it just ignores the cost of "
+        "the epoch.",
+        "q2": "Recipe P needs 4 epochs of 30 s, 120 s; recipe Q needs 9 epochs of 12 s, 108 s. Q "
         "gets there 12 s sooner, although it needs more than twice as many epochs. Comparing epochs (4 against "
-        "9) would pick the other recipe.",
+        "9) would pick P.",
         "q3": "Picking the best of ten test accuracies uses the test set to choose the epoch: the maximum of ten "
         "noisy measurements is biased upwards, so 99.56 % overstates what the model does on new images. Choose "
         "the epoch on validation data (or fix the number of epochs in advance) and measure the test set once. "
         "Evaluating does not change the weights, and averaging over epochs answers another question.",
-        "q4": "One seed in a short run: the 0.07-point difference is within the seed-to-seed spread the chapter "
-        "measures, and augmentation is a regularizer whose benefit usually shows in longer runs, when the model "
-        "would otherwise start to fit the training images too closely. The ablation alone shows neither that "
-        "augmentation harms MNIST nor why; repeat it over seeds and at the full training length first.",
+        "q4": "One seed in a short run: 0.07 points are 7 of 10,000 test images, about the size of the differences "
+        "between seeds at this accuracy, and augmentation is a regularizer whose benefit usually shows in "
+        "longer runs, when the model would otherwise start to fit the training images too closely. The "
+        "ablation alone shows neither that augmentation harms MNIST nor why; repeat it over seeds and at the "
+        "full training length first.",
         "q5": "Without native bfloat16 instructions the processor converts between bfloat16 and float32 around "
         "operations instead of computing faster, so mixed precision can be slower than float32. Mixed precision "
         "keeps the variables in float32 (only the computations run in bfloat16), so accuracy is not the issue; "
@@ -259,7 +261,7 @@ judge_quiz = quiz_judge(
         "q6": "The evaluations are the measuring instrument of the race: a recipe used in practice trains "
         "without them, and counting them would penalize a recipe for how often it is measured (or how large the "
         "test set is) rather than for how fast it learns. Evaluation runs on the same hardware and is not free: "
-        "a pass over 10,000 test images costs a noticeable part of an epoch.",
+        "a pass over 10,000 test images costs a small but real part of an epoch.",
     }
 )
 
