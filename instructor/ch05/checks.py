@@ -255,7 +255,7 @@ judge_quiz = quiz_judge(
         "network into a bad region. Warm-up keeps the steps small until the estimates have settled. Batch "
         "normalization's moving averages are used only at inference and do not steer training; weight decay "
         "acts from the first step; dropout masks are drawn anew at every step of every epoch.",
-        "q5": "With batch 1024 an epoch has 8 times fewer steps, so 14 epochs give 8 times fewer updates, and "
+        "q5": "With batch 2048 an epoch has 8 times fewer steps, so 13 epochs give 8 times fewer updates, and "
         "at the same peak rate each is no larger than before: the network travels a much shorter way and ends "
         "less accurate. The less noisy gradient does not make up for the missing steps unless the rate grows "
         "with the batch (the linear scaling rule, with warm-up), up to where that breaks down. Nothing makes it "
