@@ -34,11 +34,7 @@ RACES = {
 
 def differences(a: recipes.Recipe, b: recipes.Recipe) -> str:
     """The settings in which two recipes differ, as 'batch_size 32 -> 256, ...'."""
-    return ", ".join(
-        f"{f.name} {getattr(a, f.name)} -> {getattr(b, f.name)}"
-        for f in fields(a)
-        if f.name != "name" and getattr(a, f.name) != getattr(b, f.name)
-    )
+    return ", ".join(f"{name} {was} -> {now}" for name, (was, now) in recipes.changes(a, b).items())
 
 
 def shown(result: recipes.RaceResult) -> str:

@@ -86,3 +86,54 @@ def test_race_that_cannot_reach_its_target_runs_every_epoch_and_says_so():
     result = recipes.race(recipe, x, y, x, y, target=1.01, checks_per_epoch=2)
     assert result.seconds is None and len(result.curve) == 2 * 2
     assert 0.0 <= result.accuracy <= 1.0
+
+
+@pytest.mark.slow
+def test_capstone_model_normalizes_augments_in_training_only_and_drops_out():
+    recipe = recipes.Recipe("t", model="capstone", dropout=0.2, shift=0.1, rotation=0.05, precision="float32")
+    net = recipes.build_model(recipe)
+    kinds = [type(layer).__name__ for layer in net.layers]
+    assert kinds[:2] == ["RandomTranslation", "RandomRotation"] and kinds.count("BatchNormalization") == 3
+    assert kinds[-2:] == ["Dropout", "Dense"] and net.output_shape == (None, 10)
+    x, _ = tiny_digits(8)
+    assert np.allclose(net(x, training=False), net(x, training=False))  # no randomness in inference
+    plain = recipes.build_model(replace(recipe, batchnorm=False, dropout=0.0, shift=0.0, rotation=0.0))
+    assert not {"BatchNormalization", "Dropout", "RandomTranslation"} & {type(la).__name__ for la in plain.layers}
+
+
+@pytest.mark.slow
+def test_convnet_keeps_the_keras_io_dropout_unless_the_recipe_sets_one():
+    default = recipes.build_model(recipes.Recipe("t", model="convnet", precision="float32"))
+    assert [la.rate for la in default.layers if type(la).__name__ == "Dropout"] == [0.5]
+    none = recipes.build_model(recipes.Recipe("t", model="convnet", dropout=0.0, precision="float32"))
+    assert not [la for la in none.layers if type(la).__name__ == "Dropout"]
+
+
+@pytest.mark.slow
+def test_race_without_a_target_trains_every_epoch_and_keeps_the_model():
+    x, y = tiny_digits(128)
+    recipe = recipes.Recipe("t", batch_size=32, epochs=3, precision="float32")
+    result = recipes.race(recipe, x, y, x, y, target=None, checks_per_epoch=1)
+    assert result.seconds is None and len(result.curve) == 3
+    assert result.accuracy == pytest.approx(recipes.accuracy(result.model, x, y))
+
+
+@pytest.mark.slow
+def test_race_stops_at_the_first_check_past_its_time_limit():
+    x, y = tiny_digits(128)
+    recipe = recipes.Recipe("t", batch_size=32, epochs=50, precision="float32")
+    result = recipes.race(recipe, x, y, x, y, target=None, checks_per_epoch=1, max_seconds=0.0)
+    assert len(result.curve) == 1
+
+
+def test_changes_lists_only_the_settings_that_differ():
+    seed = recipes.Recipe("a", batch_size=32)
+    assert recipes.changes(seed, replace(seed, name="b", batch_size=256)) == {"batch_size": (32, 256)}
+    assert recipes.changes(seed, seed) == {}
+
+
+def test_seconds_to_is_the_first_check_at_or_above_the_target():
+    curve = [(1.0, 0.9), (2.0, 0.99), (3.0, 0.98), (4.0, 0.995)]
+    assert recipes.seconds_to(curve, 0.99) == 2.0
+    assert recipes.seconds_to(curve, 0.995) == 4.0
+    assert recipes.seconds_to(curve, 0.999) is None
