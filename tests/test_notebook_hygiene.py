@@ -250,18 +250,6 @@ def test_built_figures_have_their_alt_text(built_book):
             assert not alt.endswith((".png", ".svg", ".jpg")), f"{page.name}: an image whose alt text is its file name"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_colab_cell_installs_this_version_from_the_configured_repository(path):
-    """One place for the repository URL (_config.yml); the install cell follows it and the package's version."""
-    import course_utils
-
-    config = (ROOT / "_config.yml").read_text(encoding="utf-8")
-    url = re.search(r"^repository:\s*\n\s+url:\s*(\S+)", config, re.M).group(1)
-    install = "".join(code_cells(load(path))[0]["source"])
-    expected = f'"course-utils @ git+{url}@v{course_utils.__version__}"'
-    assert expected in install, f"{path.name}: the install cell should read {expected}"
-
-
 COLUMN = 88  # characters: the pages' text column holds about 90 of code or printed output
 
 

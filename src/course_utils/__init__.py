@@ -20,4 +20,4 @@ One module per concern, each readable on its own:
 Importing the package imports neither TensorFlow nor Keras.
 """
 
-__version__ = "0.2.0"  # the only place the version is written; see CHANGELOG.md
+__version__ = "0.3.0"  # the only place the version is written; see CHANGELOG.md

@@ -13,6 +13,7 @@ import logging
 import os
 import platform
 import random
+import re
 import shutil
 import sys
 import textwrap
@@ -22,6 +23,40 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+
+# The lowest versions under which every chapter reproduces its page. Keras 3.14 is the first that
+# divides an activity penalty by the batch size, as its documentation says (keras-team/keras#22018);
+# under 3.13 chapter 4's "L1 on activations" run silences every hidden unit instead of about half.
+# requirements.in and the chapters' install cells use the same floors (tests/test_release.py).
+VERSION_FLOORS: dict[str, str] = {"keras": "3.14"}
+
+
+class VersionError(RuntimeError):
+    """An installed package is older than the course's floor (chapter 0)."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [f"{type(self).__name__}: {self}"]
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """(3, 14, 0) for "3.14.0rc1": the release numbers, enough to compare with a floor (chapter 0)."""
+    return tuple(int(n) for n in re.findall(r"\d+", version.split("+")[0])[:3])
+
+
+def check_versions(installed: dict[str, str], floors: dict[str, str] | None = None) -> None:
+    """Refuse to run on a package older than its floor, saying how to upgrade (chapter 0).
+
+    A silent difference is worse than a stop: an older Keras trains, but some results differ from
+    the page the reader compares them with.
+    """
+    for name, floor in (VERSION_FLOORS if floors is None else floors).items():
+        have = installed.get(name)
+        if have is not None and version_tuple(have) < version_tuple(floor):
+            raise VersionError(
+                f"{name} {have} is older than {floor}, the lowest version under which this course's "
+                f"results hold. Upgrade it (pip install -U '{name}>={floor}', or run the chapter's "
+                "first cell in Colab), then restart the kernel."
+            )
 
 
 @dataclass(frozen=True)
@@ -180,6 +215,8 @@ def setup(
     inline_figures()
     tf = import_tensorflow()
     import keras
+
+    check_versions({"keras": keras.__version__, "tensorflow": tf.__version__})
 
     device, name, reason = select_device(memory_growth)
     if seed is not None:
