@@ -237,7 +237,7 @@ def test_the_interval_covers_a_real_difference_about_95_percent_of_the_time():
     assert 0.925 <= covered / 2000 <= 0.97
 
 
-def test_separated_names_a_false_winner_twice_as_often_as_compare():
+def test_separated_names_a_false_winner_more_often_than_compare():
     # why the helper replaces experiments.separated: 3 seeds against 3, equal settings
     rng = np.random.default_rng(2)
     draws = [(rng.normal(0, 1, 3), rng.normal(0, 1, 3)) for _ in range(2000)]

@@ -3,23 +3,22 @@
 Every sentence of the book that compares two settings ("dropout lowers the validation loss",
 "the runs cannot tell L1 from no penalty") comes from :func:`compare`, so that a chapter claims a
 winner only where the runs support one. It replaces ``course_utils.experiments.separated``
-("every seed of one beats every seed of the other"), which names a winner by chance 10 % of the
-time with 3 seeds against 3 and reports no size of the effect.
+("every seed of one beats every seed of the other"), deprecated: that rule names a winner by chance
+10 % of the time with 3 seeds against 3 (tested) and reports no size of the effect.
 
 How the interval is made (the paragraph a chapter quotes):
     The difference between two settings is the mean of their per-seed differences when both ran
     with the same seeds (paired), else the difference of their means (unpaired), and its 95 %
-    interval is a t interval: Student's for paired runs, Welch's for unpaired ones, which does not
-    assume that both settings vary equally from seed to seed. It assumes that the seeds give
-    independent runs and that a run's result (or, paired, the difference) varies around its mean
-    roughly like a normal distribution; with 3 to 10 seeds this is the standard choice, where a
-    bootstrap would have too few values to resample and give intervals that are too narrow. A
-    winner is named only when the interval excludes zero, so when two settings are in truth equal
-    a 95 % interval names one in about 5 % of comparisons.
+    interval is a t interval: Student's for paired runs, Welch's for unpaired ones (Welch's does
+    not assume that both settings vary equally from seed to seed). It assumes that the seeds give
+    independent runs whose results (paired: whose differences) scatter roughly normally around
+    their mean, the standard choice for 3 to 10 seeds, too few for a bootstrap to resample. A
+    winner is named only when the interval excludes zero, so two settings that are in truth equal
+    get a false verdict about 5 % of the time.
 
 Several comparisons made at once multiply those chances (8 comparisons: about 34 % that at least
 one names a false winner); :func:`family_wise` widens their intervals (Holm or Bonferroni) so that
-the chance stays about 5 % for the whole family.
+the chance stays at most about 5 % for the whole family.
 
 No SciPy: the Student t distribution is computed here from the regularized incomplete beta
 function (:func:`t_cdf`, :func:`t_quantile`), tested against published table values.
