@@ -11,10 +11,24 @@ FAST   := not notebook and not kernel and not slow and not book
 
 env: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+# The version in __init__.py is recorded by the editable install: reinstall when it moves.
+$(STAMP): requirements.txt pyproject.toml src/course_utils/__init__.py
+	@command -v $(PYTHON) >/dev/null 2>&1 || { \
+	  echo "make: '$(PYTHON)' was not found. The course needs Python 3.11 with its venv module:"; \
+	  echo "  Debian/Ubuntu: sudo apt-get install python3.11 python3.11-venv"; \
+	  echo "  macOS: brew install python@3.11    anywhere: pyenv install 3.11"; \
+	  echo "or name an interpreter: make $(MAKECMDGOALS) PYTHON=/path/to/python3.11"; exit 1; } >&2
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { \
+	  echo "make: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'),"; \
+	  echo "but requirements.txt is pinned for 3.11: PYTHON=/path/to/python3.11 make $(MAKECMDGOALS)"; exit 1; } >&2
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+	  echo "make: $(PYTHON) has no venv module. Debian/Ubuntu: sudo apt-get install python3.11-venv"; \
+	  exit 1; } >&2
+	@echo "Creating $(VENV) from requirements.txt: about 190 packages, 2.8 GB on disk; the first"
+	@echo "install takes a few minutes (pip lists each package as it goes)."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install -r requirements.txt
 	@# notebook-aware `git diff` and merges (nbdime), for this clone only
 	@if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/nbdime config-git --enable >/dev/null; fi
 	touch $(STAMP)

@@ -191,6 +191,7 @@ def test_one_changed_pixel_fails_the_checksum(tmp_path):
         data.verify_arrays(raw, "test copy")
 
 
+@pytest.mark.slow  # imports TensorFlow in a second interpreter (4 s)
 def test_no_network_and_no_local_copy_fails_clearly(tmp_path):
     """A real Keras download attempt with sockets blocked, in a separate interpreter."""
     script = textwrap.dedent("""
@@ -213,3 +214,20 @@ def test_no_network_and_no_local_copy_fails_clearly(tmp_path):
     assert "DATAERROR:" in out.stdout, out.stdout + out.stderr
     assert "could not download MNIST" in out.stdout and data.ENV_VAR in out.stdout
     assert not (tmp_path / "keras-home" / "datasets" / "mnist.npz").exists()
+
+
+def test_a_notebook_shows_the_data_error_without_a_traceback(capsys):
+    """In IPython (a notebook's kernel) the message is all that shows, not the frames (issue 24)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    code = (
+        "from course_utils.data import DataError\n"
+        "def deep():\n    raise OSError('deep cause')\n"
+        "try:\n    deep()\nexcept OSError as err:\n    raise DataError('Set COURSE_DATA_DIR.') from err\n"
+    )
+    result = shell.run_cell(code)
+    shown = capsys.readouterr().out
+    assert isinstance(result.error_in_exec, data.DataError)
+    assert "DataError: Set COURSE_DATA_DIR." in shown
+    assert "deep cause" not in shown and "Traceback" not in shown, shown

@@ -32,7 +32,14 @@ CLASS_NAMES = tuple(str(d) for d in range(10))
 
 
 class DataError(RuntimeError):
-    """MNIST could not be loaded or failed verification (chapter 0)."""
+    """MNIST could not be loaded or failed verification (chapter 0).
+
+    Its message says what to do. In a notebook it is shown alone: a traceback through Keras' download
+    code (90 lines when the network is down) would bury it.
+    """
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows these lines instead of a traceback
+        return [f"{type(self).__name__}: {self}"]
 
 
 class MNIST(NamedTuple):
