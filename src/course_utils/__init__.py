@@ -9,6 +9,7 @@ One module per concern, each readable on its own:
 - ``course_utils.gradients``      gradient norms and relative errors (chapter 1)
 - ``course_utils.metrics``        calibration (reliability bins, ECE), precision and recall
 - ``course_utils.experiments``    a lean training loop, runs over seeds, results with their spread
+- ``course_utils.compare``        two settings compared over seeds: a difference, its interval, a verdict
 - ``course_utils.regularization`` weight statistics, weight histograms, side-by-side curves
 - ``course_utils.recipes``        training recipes and the time-to-accuracy race (benchmarks)
 - ``course_utils.checking``       verdicts and the building blocks of every check
@@ -16,6 +17,8 @@ One module per concern, each readable on its own:
 - ``course_utils.grading``        the hidden-check kit that instructors write hidden checks with
 - ``course_utils.grade``          the instructors' grader (``python -m course_utils.grade``)
 - ``course_utils.provenance``     stamps proving the book's outputs come from the current code
+- ``course_utils.glue``           numbers and figures named for the book's prose, without the book's packages
+- ``course_utils.release``        the chapters' install cells and the release they pin (Colab)
 
 Importing the package imports neither TensorFlow nor Keras.
 """
