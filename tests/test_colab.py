@@ -96,6 +96,7 @@ def test_the_chapter_runs_in_colab_from_its_install_cell(colab, path, monkeypatc
     training cell then run; the device report says where training runs."""
     import nbclient
     import nbformat
+
     interpreter, jupyter_path, wheel = colab
     subprocess.run(
         [str(interpreter), "-m", "pip", "uninstall", "-y", "-q", *ADDED_BY_CELLS], check=True, capture_output=True
