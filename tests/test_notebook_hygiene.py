@@ -59,7 +59,7 @@ def test_notebook_metadata_and_first_cells(path):
     assert first_md["cell_type"] == "markdown" and "".join(first_md["source"]).startswith("# ")
     cells = code_cells(nb)
     colab, setup = cells[0], cells[1]
-    assert "find_spec(\"course_utils\")" in "".join(colab["source"]), "first code cell must be the Colab bootstrap"
+    assert "colab-install" in colab["metadata"].get("tags", []), "first code cell must be the Colab install cell"
     assert "remove-cell" in colab["metadata"].get("tags", [])
     assert "setup(" in "".join(setup["source"]), "second code cell must call course_utils.runtime.setup"
 
