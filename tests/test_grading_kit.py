@@ -131,12 +131,16 @@ def test_numpy_only_exports_the_libraries_a_function_calls_and_the_judge_refuses
     from course_utils.checking import CheckFailed
     from course_utils.grading.kit import numpy_only, refuse_frameworks
 
-    source = numpy_only("_export = {'cases': []}", "f")
-    for body, used in [("return np.exp(x)", []), ("return keras.ops.exp(x)", ["keras"])]:
-        namespace: dict = {"np": __import__("numpy")}
+    pytest.importorskip("keras")
+    source = numpy_only("_export = {'cases': [_call('f', 1.0)]}", "f")
+    for body, used in [("return np.exp(x)", []), ("return keras.ops.exp(x)", ["keras", "tensorflow"])]:
+        namespace: dict = {"np": __import__("numpy"), "keras": __import__("keras")}
         exec(f"def f(x):\n    {body}\n", namespace)
         exec(source, namespace)
-        assert namespace["_export"]["frameworks"] == used
+        assert namespace["_export"]["frameworks"] == used and namespace["_export"]["watched"] == 1
     refuse_frameworks({"frameworks": []}, "f")
-    with pytest.raises(CheckFailed, match="asks for NumPy"):
+    with pytest.raises(CheckFailed, match="write it with NumPy"):
         refuse_frameworks({"frameworks": ["keras"]}, "f")
+    for forged in ({}, {"frameworks": None}, {"frameworks": "[]"}):  # the watcher's list removed or replaced
+        with pytest.raises(CheckFailed, match="could not confirm"):
+            refuse_frameworks(forged, "f")

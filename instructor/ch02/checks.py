@@ -137,6 +137,8 @@ def judge_huber_grad(student: dict[str, Any], reference: dict[str, Any]) -> Verd
     for i, got, exp in each_case(student, reference, "huber_loss_and_grad"):
         if not isinstance(got, list) or len(got) != 2:
             fail("huber_loss_and_grad should return a pair (loss, grad).")
+        if any(isinstance(part, dict) for part in got):
+            fail("huber_loss_and_grad should return numbers: a float loss and a NumPy gradient.")
         loss, grad = np.asarray(got[0], dtype=float), np.asarray(got[1], dtype=float)
         exp_loss, exp_grad = float(exp["ok"][0]), np.asarray(exp["ok"][1], dtype=float)
         if loss.size != 1:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checking import refuse_frameworks
+from ..checking import numpy_only
 from . import Question, Verdict, as_array, call, diagnose, fail, validate_answers, visible_check
 
 QUIZ = (
@@ -166,7 +166,7 @@ def cutout_problem(
 @visible_check("ch05.cutout")
 def check_cutout(cutout: Any) -> Verdict:
     """300 positive 16 x 16 images, size 6, then 5, then a repeat with the same seed."""
-    refuse_frameworks(cutout, "cutout")
+    cutout = numpy_only(cutout, "cutout")
     images = np.random.default_rng(52).uniform(0.2, 1.0, (300, 16, 16)).astype("float32")
     images_copy = images.copy()
     for size in (6, 5):

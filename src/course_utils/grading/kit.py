@@ -16,11 +16,13 @@ live in the instructors' tree, never in this package.
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from course_utils.checking import Verdict, diagnose, fail
+from course_utils.checking import Verdict, diagnose, fail, refusal
+from course_utils.watch import watched_call
 
 Judge = Callable[[Any, Any], Verdict]
 
@@ -91,24 +93,57 @@ def snippet(source: str) -> str:
     return KERNEL_HELPERS + "\n" + source
 
 
-def numpy_only(source: str, name: str) -> str:
-    """An export snippet that also records which libraries the student's function calls.
+def _watch_source() -> str:
+    """The watcher's source as the kernel helper ``_watched_call`` (nothing imported from course_utils there)."""
+    return inspect.getsource(watched_call).replace("def watched_call(", "def _watched_call(", 1)
 
-    For exercises that ask for NumPy code checked against Keras: the judge refuses a function that
-    calls Keras (or the checks' Keras helpers) with :func:`refuse_frameworks`.
+
+def watched(source: str, name: str, refused_names: Iterable[str] | None = None) -> str:
+    """An export snippet whose calls of ``name`` run under the watcher (see course_utils.watch).
+
+    Every ``_call(name, ...)`` of the snippet, the conversion of the result included, runs while
+    the watcher notes which framework code executes; the export's ``"frameworks"`` lists what it
+    saw, for :func:`refuse_frameworks` in the judge. The watcher is shipped as source, so a
+    notebook that patched ``course_utils`` changes nothing. With ``refused_names`` only framework
+    functions of those names count (an exercise that must use TensorFlow but not the one function
+    that answers it).
     """
+    refused = None if refused_names is None else tuple(refused_names)
+    wrapper = f"""
+_frameworks_seen, _calls_watched = set(), [0]
+_unwatched_call = _call
+def _call(_name, *args, **kwargs):
+    if _name != {name!r}:
+        return _unwatched_call(_name, *args, **kwargs)
+    (_kind, _value), _used = _watched_call(_unwatched_call, (_name,) + args, kwargs, refused_names={refused!r})
+    _frameworks_seen.update(_used)
+    _calls_watched[0] += 1
+    return _value if _kind == "ok" else {{"error": f"{{type(_value).__name__}}: {{_value}}"}}
+"""
     return snippet(
-        source
-        + "\nfrom course_utils.checking import frameworks_used as _frameworks_used\n"
-        + f"_export['frameworks'] = _frameworks_used(globals().get({name!r}))\n"
+        _watch_source()
+        + wrapper
+        + source
+        + "\n_export['frameworks'] = sorted(_frameworks_seen)\n_export['watched'] = _calls_watched[0]\n"
     )
 
 
+def numpy_only(source: str, name: str) -> str:
+    """An export snippet for an exercise that asks for NumPy code: ``watched`` with every framework refused."""
+    return watched(source, name)
+
+
 def refuse_frameworks(student: Any, name: str) -> None:
-    """In a judge: fail when a :func:`numpy_only` export says the function called a library."""
+    """In a judge: fail when a :func:`watched` export says the function ran a framework, or says nothing.
+
+    Fails closed: an export without the watcher's list (removed or replaced by the notebook) is refused
+    like one that lists a framework.
+    """
     used = student.get("frameworks") if isinstance(student, Mapping) else None
+    if not isinstance(used, list) or not all(isinstance(u, str) for u in used):
+        fail(f"{name}: the hidden check could not confirm that it runs without Keras or TensorFlow.")
     if used:
-        fail(f"{name} calls {', '.join(map(str, used))[:60]}: the exercise asks for NumPy.")
+        fail(refusal(name, used))
 
 
 # Grader side: building blocks of judges.
