@@ -21,7 +21,9 @@ from course_utils.grading.kit import (
     quiz_judge,
     refuse_frameworks,
     snippet,
+    watched,
 )
+from course_utils.exercises.ch02 import BCE_REFUSED
 
 # Imports every snippet may rely on (the exercise section's first cell imports the same).
 PRELUDE = "import numpy as np\nimport tensorflow as tf\nimport keras\n"
@@ -59,14 +61,12 @@ for _n, _k, _scale, _spread in [(6, 10, 1.0, 0.0), (5, 4, 50.0, 0.0), (4, 7, 300
 ''',
         "sparse_softmax_cross_entropy",
     ),
-    "ch02.weighted-bce": snippet('''
+    "ch02.weighted-bce": watched(
+        '''
 from course_utils.data import load_mnist as _load_mnist
 def _value(_fn, _y, _z):
-    try:
-        with np.errstate(all="ignore"):
-            return {"ok": _plain(_fn(tf.constant(_y), tf.constant(_z)))}
-    except Exception as _err:
-        return {"error": f"{type(_err).__name__}: {_err}"}
+    with np.errstate(all="ignore"):
+        return _watched(lambda: _plain(_fn(tf.constant(_y), tf.constant(_z))))
 _rng = np.random.default_rng(23)
 _export = {"cases": []}
 for _w, _n, _scale in [(3.0, 8, 2.0), (0.5, 6, 5.0), (9.0, 6, 100.0), (1.0, 5, 30.0)]:
@@ -98,7 +98,10 @@ else:
         _export["predicted"] = (_logits > 0).astype("int64")
     except Exception as _err:
         _export["train_error"] = f"{type(_err).__name__}: {_err}"
-'''),
+''',
+        None,
+        BCE_REFUSED,
+    ),
     "ch02.temperature": snippet('''
 _rng = np.random.default_rng(24)
 def _model_logits(_n, _k, _scale, _informative=True):
@@ -117,6 +120,10 @@ for _n, _k, _scale, _informative, _cands in [
     _z, _y = _model_logits(_n, _k, _scale, _informative)
     _case = _call("choose_temperature", _z.copy(), _y.copy(), list(_cands))
     _case["candidates"] = list(_cands)
+    # the choice of the usual mistake, logits multiplied by T (not the expected value: that is never computed here)
+    _times = [_z * _t for _t in _cands]
+    _lse = [np.log(np.exp(_m - _m.max(1, keepdims=True)).sum(1)) + _m.max(1) for _m in _times]
+    _case["if_multiplied"] = _cands[int(np.argmin([np.mean(_l - _m[np.arange(len(_y)), _y]) for _l, _m in zip(_lse, _times)]))]
     _export["cases"].append(_case)
 '''),
     "ch02.quiz": QUIZ_EXPORT,
@@ -129,6 +136,12 @@ POINTS: dict[str, float] = {
     "ch02.temperature": 2,
     "ch02.quiz": 2,
 }
+
+
+LACKS_DELTA = (
+    "Beyond delta your loss or gradient lacks the factor delta: the linear piece is delta * (|r| - delta / 2) "
+    "and its slope delta * sign(r)."
+)
 
 
 def judge_huber_grad(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
@@ -149,12 +162,19 @@ def judge_huber_grad(student: dict[str, Any], reference: dict[str, Any]) -> Verd
             fail("The gradient is too large by the number of entries: the loss is a mean.")
         if np.allclose(grad, -exp_grad, atol=1e-9) and np.any(exp_grad != 0):
             fail("The gradient has the wrong sign: it is taken with respect to y_pred.")
+        r, delta = np.asarray(exp["residual"], dtype=float), float(exp["delta"])
+        outside = np.abs(r) > delta
         hint = mismatch(float(loss), exp_loss, f"the loss in hidden case {i}", rtol=1e-7, atol=1e-10)
         if hint is not None:
-            outside = np.any(np.abs(np.asarray(exp["residual"])) > exp["delta"])
-            fail(hint + (" Check the linear piece (|r| > delta)." if outside else " Check the quadratic piece."))
+            no_factor = exp_loss + np.mean(np.where(outside, (1 - delta) * (np.abs(r) - delta / 2), 0.0))
+            if np.isclose(float(loss), no_factor, rtol=1e-7, atol=1e-10):
+                fail(LACKS_DELTA)
+            # the same advice whatever the hidden residuals are, so that it tells nothing about them
+            fail(hint + " Check both pieces: 0.5 * r**2 up to |r| = delta, delta * (|r| - delta / 2) beyond.")
         hint = mismatch(grad, exp_grad, f"the gradient in hidden case {i}", rtol=1e-7, atol=1e-10)
         if hint is not None:
+            if np.allclose(np.where(outside, grad * delta, grad), exp_grad, rtol=1e-7, atol=1e-10):
+                fail(LACKS_DELTA)
             fail(hint)
     return Verdict(True, "Loss and gradient correct on all hidden cases.")
 
@@ -179,6 +199,12 @@ def judge_sparse_xent(student: dict[str, Any], reference: dict[str, Any]) -> Ver
 
 def judge_weighted_bce(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
     """Values for several weights and logit scales up to 100, then recall of a detector trained with it."""
+    refuse_frameworks(
+        student,
+        "the loss function",
+        "The loss calls a ready-made (weighted) cross-entropy of TensorFlow or Keras: build it from the "
+        "chapter's operations (tf.nn.softplus, tf.reduce_mean).",
+    )
     for i, got, exp in each_case(student, reference, "the loss function"):
         value, expected = np.asarray(got, dtype=float), np.asarray(exp["ok"], dtype=float)
         if value.size != 1:
@@ -218,6 +244,8 @@ def judge_temperature(student: dict[str, Any], reference: dict[str, Any]) -> Ver
             continue
         if got not in exp["candidates"]:
             fail(f"Hidden case {i}: return one of the candidates you are given.")
+        if got == exp["if_multiplied"]:
+            fail(f"Hidden case {i}: you multiplied the logits by T; divide them by T (softmax(z / T)).")
         if got == exp["candidates"][0]:
             fail(
                 f"Hidden case {i}: you returned the first candidate. The accuracy is the same for every "

@@ -48,6 +48,27 @@ quiz_answers = {"q1": 2.5, "q2": "B", "q3": "D", "q4": 0.91, "q5": "C"}
 WRONG: dict[str, list[tuple[str, str]]] = {
     "ch02.huber-grad": [
         (
+            "linear piece without its factor delta",
+            '''
+def huber_loss_and_grad(y_true, y_pred, delta=1.0):
+    r = np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float)
+    loss = np.where(np.abs(r) <= delta, 0.5 * r**2, np.abs(r) - 0.5 * delta)
+    return float(loss.mean()), np.where(np.abs(r) <= delta, r, np.sign(r)) / r.size
+''',
+        ),
+        (
+            "Keras through an alias and a module-level variable",
+            '''
+import keras.losses as _kl
+_H = _kl.Huber
+def huber_loss_and_grad(y_true, y_pred, delta=1.0):
+    y_pred = tf.Variable(np.reshape(np.asarray(y_pred, dtype="float64"), (1, -1)))
+    with tf.GradientTape() as tape:
+        loss = _H(delta)(tf.constant(np.reshape(np.asarray(y_true, dtype="float64"), (1, -1))), y_pred)
+    return float(loss), tape.gradient(loss, y_pred).numpy().reshape(np.shape(y_true))
+''',
+        ),
+        (
             "calls Keras and the tape (what the check compares with)",
             '''
 def huber_loss_and_grad(y_true, y_pred, delta=1.0):
@@ -142,6 +163,27 @@ def sparse_softmax_cross_entropy(logits, labels):
         ),
     ],
     "ch02.weighted-bce": [
+        (
+            "one call of tf.nn.weighted_cross_entropy_with_logits",
+            '''
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = tf.cast(y_true, logits.dtype)
+        return tf.reduce_mean(tf.nn.weighted_cross_entropy_with_logits(y, logits, pos_weight))
+    return loss
+''',
+        ),
+        (
+            "Keras' binary cross-entropy with sample weights, behind an alias",
+            '''
+import keras.losses as _kl
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = tf.cast(y_true, logits.dtype)
+        return _kl.BinaryCrossentropy(from_logits=True)(y, logits, sample_weight=1.0 + (pos_weight - 1.0) * y)
+    return loss
+''',
+        ),
         (
             "weights the negatives",
             '''

@@ -70,7 +70,7 @@ def call(fn: Any, *args: Any, what: str | None = None, **kwargs: Any) -> Any:
     if fn is None or fn is Ellipsis:
         fail(f"{name} is not defined yet: run the exercise cell above first.")
     if not callable(fn):
-        fail(f"{name} should be a function, but it is a {type(fn).__name__}.")
+        fail(f"{name} should be a function, but it is an object of type {type(fn).__name__}.")
     try:
         return fn(*args, **kwargs)
     except CheckFailed:  # a numpy_only wrapper's refusal, already a verdict
@@ -92,7 +92,7 @@ def as_array(value: Any, name: str = "the result") -> np.ndarray:
     except Exception as err:
         fail(f"{name} could not be turned into an array ({type(err).__name__}: {err}).")
     if arr.dtype == object:
-        fail(f"{name} is not numeric (it is a {type(value).__name__} of mixed objects).")
+        fail(f"{name} is not numeric (it is an object of type {type(value).__name__} holding mixed objects).")
     return arr
 
 

@@ -34,31 +34,31 @@ def _plain(value, _depth=0):
     """A student's result as JSON-able data: arrays stay arrays, objects become their type's name."""
     import numpy as _np
     if _depth > 20:
-        return {"__object__": "too deeply nested"}
+        return {"__object__": "a structure nested too deeply"}
     if hasattr(value, "numpy") and callable(value.numpy):
         try:
             value = value.numpy()
         except Exception:
-            return {"__object__": type(value).__name__}
+            return {"__object__": f"an object of type {type(value).__name__}"}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, _np.generic):
         return value.item()
     if isinstance(value, _np.ndarray):
-        return value if value.dtype.kind in "biuf" else {"__object__": f"array of {value.dtype}"}
+        return value if value.dtype.kind in "biuf" else {"__object__": f"an array of {value.dtype}"}
     if isinstance(value, (list, tuple)):
         return [_plain(v, _depth + 1) for v in value]
     if isinstance(value, dict):
         return {str(k): _plain(v, _depth + 1) for k, v in value.items()}
-    return {"__object__": type(value).__name__}
+    return {"__object__": f"an object of type {type(value).__name__}"}
 
 def _run(_name, *args, **kwargs):
     """Call the student's function by name: {"ok": its result as it is} or {"error": what went wrong}."""
     _fn = globals().get(_name)
     if _fn is None:
-        return {"error": f"{_name} is not defined: run its exercise cell"}
+        return {"error": f"{_name} is not defined: its exercise cell did not define it (look for an error there)"}
     if not callable(_fn):
-        return {"error": f"{_name} should be a function, but it is a {type(_fn).__name__}"}
+        return {"error": f"{_name} should be a function, but it is an object of type {type(_fn).__name__}"}
     try:
         return {"ok": _fn(*args, **kwargs)}
     except NotImplementedError:
@@ -98,7 +98,7 @@ def _watch_source() -> str:
     return inspect.getsource(watched_call).replace("def watched_call(", "def _watched_call(", 1)
 
 
-def watched(source: str, name: str, refused_names: Iterable[str] | None = None) -> str:
+def watched(source: str, name: str | None, refused_names: Iterable[str] | None = None) -> str:
     """An export snippet whose calls of ``name`` run under the watcher (see course_utils.watch).
 
     Every ``_call(name, ...)`` of the snippet, the conversion of the result included, runs while
@@ -106,19 +106,23 @@ def watched(source: str, name: str, refused_names: Iterable[str] | None = None) 
     saw, for :func:`refuse_frameworks` in the judge. The watcher is shipped as source, so a
     notebook that patched ``course_utils`` changes nothing. With ``refused_names`` only framework
     functions of those names count (an exercise that must use TensorFlow but not the one function
-    that answers it).
+    that answers it). A snippet that calls the student's code otherwise (``name`` None) uses
+    ``_watched(thunk)`` itself: it returns ``{"ok": value}`` or ``{"error": ...}`` like ``_run``.
     """
     refused = None if refused_names is None else tuple(refused_names)
     wrapper = f"""
 _frameworks_seen, _calls_watched = set(), [0]
+def _watched(_thunk):
+    (_kind, _value), _used = _watched_call(_thunk, refused_names={refused!r})
+    _frameworks_seen.update(_used)
+    _calls_watched[0] += 1
+    return {{"ok": _value}} if _kind == "ok" else {{"error": f"{{type(_value).__name__}}: {{_value}}"}}
 _unwatched_call = _call
 def _call(_name, *args, **kwargs):
     if _name != {name!r}:
         return _unwatched_call(_name, *args, **kwargs)
-    (_kind, _value), _used = _watched_call(_unwatched_call, (_name,) + args, kwargs, refused_names={refused!r})
-    _frameworks_seen.update(_used)
-    _calls_watched[0] += 1
-    return _value if _kind == "ok" else {{"error": f"{{type(_value).__name__}}: {{_value}}"}}
+    _result = _watched(lambda: _unwatched_call(_name, *args, **kwargs))
+    return _result["ok"] if "ok" in _result else _result
 """
     return snippet(
         _watch_source()
@@ -133,17 +137,17 @@ def numpy_only(source: str, name: str) -> str:
     return watched(source, name)
 
 
-def refuse_frameworks(student: Any, name: str) -> None:
+def refuse_frameworks(student: Any, name: str, message: str | None = None) -> None:
     """In a judge: fail when a :func:`watched` export says the function ran a framework, or says nothing.
 
     Fails closed: an export without the watcher's list (removed or replaced by the notebook) is refused
-    like one that lists a framework.
+    like one that lists a framework. ``message`` replaces the NumPy refusal's text.
     """
     used = student.get("frameworks") if isinstance(student, Mapping) else None
     if not isinstance(used, list) or not all(isinstance(u, str) for u in used):
         fail(f"{name}: the hidden check could not confirm that it runs without Keras or TensorFlow.")
     if used:
-        fail(refusal(name, used))
+        fail(message or refusal(name, used))
 
 
 # Grader side: building blocks of judges.
@@ -163,7 +167,7 @@ def ok(result: Any, name: str, allow_none: bool = False) -> Any:
     if value is None and not allow_none:
         fail(f"{name} returned None: did you forget `return`?")
     if isinstance(value, Mapping) and "__object__" in value:
-        fail(f"{name} returned a {value['__object__']}, not numbers.")
+        fail(f"{name} returned {str(value['__object__'])[:60]}, not numbers.")
     return value
 
 
