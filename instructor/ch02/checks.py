@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.checking import Verdict, fail
+from course_utils.exercises.ch02 import BCE_REFUSED
 from course_utils.grading.kit import (
     QUIZ_EXPORT,
     each_case,
@@ -23,7 +24,6 @@ from course_utils.grading.kit import (
     snippet,
     watched,
 )
-from course_utils.exercises.ch02 import BCE_REFUSED
 
 # Imports every snippet may rely on (the exercise section's first cell imports the same).
 PRELUDE = "import numpy as np\nimport tensorflow as tf\nimport keras\n"
