@@ -123,7 +123,8 @@ for _n, _k, _scale, _informative, _cands in [
     # the choice of the usual mistake, logits multiplied by T (not the expected value: that is never computed here)
     _times = [_z * _t for _t in _cands]
     _lse = [np.log(np.exp(_m - _m.max(1, keepdims=True)).sum(1)) + _m.max(1) for _m in _times]
-    _case["if_multiplied"] = _cands[int(np.argmin([np.mean(_l - _m[np.arange(len(_y)), _y]) for _l, _m in zip(_lse, _times)]))]
+    _xent = [np.mean(_l - _m[np.arange(len(_y)), _y]) for _l, _m in zip(_lse, _times)]
+    _case["if_multiplied"] = _cands[int(np.argmin(_xent))]
     _export["cases"].append(_case)
 '''),
     "ch02.quiz": QUIZ_EXPORT,

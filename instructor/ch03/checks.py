@@ -81,7 +81,7 @@ for _shape, _lr, _b1, _b2, _eps in [((4,), 0.01, 0.9, 0.999, 1e-7), ((2, 3, 2), 
 def _schedule_case(_params, _steps):
     _cls = globals().get("WarmupCosine")
     if not isinstance(_cls, type):
-        return {"error": "WarmupCosine is not defined as a class: its exercise cell did not define it (look for an error there)"}
+        return {"error": "WarmupCosine is not defined as a class: look for an error in its exercise cell"}
     try:
         _s = _cls(**_params)
         _values = [float(_s(keras.ops.convert_to_tensor(_t, "int64"))) for _t in _steps]
