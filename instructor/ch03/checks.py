@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from course_utils.checking import Verdict, fail
-from course_utils.exercises.ch03 import _keras_trajectory, closed_form_warmup_cosine
 from course_utils.grading.kit import (
     QUIZ_EXPORT,
     each_case,
@@ -25,8 +24,11 @@ from course_utils.grading.kit import (
     ok,
     quiz_judge,
     refuse_frameworks,
+    sibling,
     snippet,
 )
+
+_oracles = sibling(__file__, "oracles")  # instructor/ch03/oracles.py: Keras and the closed form
 
 # Imports every snippet may rely on (the exercise section's first cell imports the same).
 PRELUDE = "import numpy as np\nimport tensorflow as tf\nimport keras\n"
@@ -162,7 +164,7 @@ def _trajectory_cases(student: dict[str, Any], reference: dict[str, Any], name: 
             path = np.asarray(np.nan)
         if path.shape != (len(grads), *w0.shape):
             fail(f"Hidden case {i}: return the weights after every step, shape (steps, *w0.shape).")
-        yield i, path, _keras_trajectory(make(*exp["hyper"]), w0, grads), exp
+        yield i, path, _oracles.keras_trajectory(make(*exp["hyper"]), w0, grads), exp
 
 
 def judge_rmsprop_momentum(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
@@ -194,7 +196,7 @@ def judge_amsgrad(student: dict[str, Any], reference: dict[str, Any]) -> Verdict
 
     for i, got, expected, exp in _trajectory_cases(student, reference, "amsgrad", make):
         lr, b1, b2, eps = exp["hyper"]
-        plain = _keras_trajectory(
+        plain = _oracles.keras_trajectory(
             keras.optimizers.Adam(lr, beta_1=b1, beta_2=b2, epsilon=eps),
             np.asarray(exp["w0"], dtype=float),
             [np.asarray(g, dtype=float) for g in exp["grads"]],
@@ -216,7 +218,7 @@ def judge_warmup_cosine(student: dict[str, Any], reference: dict[str, Any]) -> V
             fail("WarmupCosine could not be graded.")
         if not got.get("subclass"):
             fail("WarmupCosine should subclass keras.optimizers.schedules.LearningRateSchedule.")
-        closed = [closed_form_warmup_cosine(t, **params) for t in steps]
+        closed = [_oracles.closed_form_warmup_cosine(t, **params) for t in steps]
         for key, what in [("values", "integer steps"), ("floats", "float steps")]:
             values = got.get(key)
             if not isinstance(values, list) or len(values) != len(steps):
@@ -234,7 +236,7 @@ def judge_warmup_cosine(student: dict[str, Any], reference: dict[str, Any]) -> V
             fail("get_config() should return exactly peak, warmup_steps, decay_steps and floor.")
         if not np.allclose(got.get("rebuilt"), closed, rtol=1e-5, atol=1e-9):
             fail(f"Hidden schedule {i}: from_config(get_config()) gives another schedule.")
-        moved = sum(closed_form_warmup_cosine(t, **params) for t in range(params["warmup_steps"] + 7))
+        moved = sum(_oracles.closed_form_warmup_cosine(t, **params) for t in range(params["warmup_steps"] + 7))
         if not math.isclose(float(got.get("moved", float("nan"))), moved, rel_tol=1e-4, abs_tol=1e-7):
             fail(f"Hidden schedule {i}: inside an optimizer (in a tf.function) it gives other rates.")
     return Verdict(True, "The right rates on all hidden schedules, serializable, and it trains in an optimizer.")

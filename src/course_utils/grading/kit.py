@@ -16,9 +16,11 @@ live in the instructors' tree, never in this package.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from course_utils.checking import Verdict, diagnose, fail, refusal
@@ -151,6 +153,21 @@ def refuse_frameworks(student: Any, name: str, message: str | None = None) -> No
 
 
 # Grader side: building blocks of judges.
+
+
+def sibling(checks_file: str, name: str) -> Any:
+    """Import a module that lies next to a chapter's checks.py (its oracles), under a private name.
+
+    The hidden tree is not a package and is loaded from files, so ``checks.py`` cannot import its
+    neighbours by name; the oracles that compute expected values stay in the tree this way.
+    """
+    path = Path(checks_file).with_name(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_course_hidden_{path.parent.name}_{name}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def ok(result: Any, name: str, allow_none: bool = False) -> Any:
