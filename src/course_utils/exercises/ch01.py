@@ -152,7 +152,7 @@ def _reference_model(seed: int = 3) -> Any:
     return keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
 
 
-def _keras_sgd_step(x: np.ndarray, y: np.ndarray, lr: float) -> tuple[np.ndarray, np.ndarray]:
+def _weights_after_one_sgd_step(x: np.ndarray, y: np.ndarray, lr: float) -> tuple[np.ndarray, np.ndarray]:
     """The weights after one full-batch step of Keras' own SGD on the mean cross-entropy of the logits.
 
     Keras trains here, not a formula: the check holds no gradient of its own that would answer
@@ -180,7 +180,7 @@ def check_fix_training_loop(train_softmax_regression: Any) -> Verdict:
     weights = model.get_weights()
     if len(weights) != 2 or weights[0].shape != w0.shape:
         fail("Keep the buggy version's model (one Dense layer with one unit per class); fix the training.")
-    w1, b1 = _keras_sgd_step(x, y, 0.5)  # what one correct full-batch step gives
+    w1, b1 = _weights_after_one_sgd_step(x, y, 0.5)  # what one correct full-batch step gives
     if np.allclose(weights[0], 2 * w0 - w1, atol=1e-5):
         fail("After one step the loss went up: the update must subtract lr times the gradient.")
     if not (np.allclose(weights[0], w1, atol=1e-5) and np.allclose(weights[1], b1, atol=1e-5)):
