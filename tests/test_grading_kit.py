@@ -49,7 +49,13 @@ def test_plain_makes_any_result_exportable():
     out = run_snippet(
         '_export = _call("f")', f=lambda: (np.float32(1.5), [np.int64(2)], {"a": Thing()}, np.array(["x"]), None)
     )
-    assert out["ok"] == [1.5, [2], {"a": {"__object__": "Thing"}}, {"__object__": "array of <U1"}, None]
+    assert out["ok"] == [
+        1.5,
+        [2],
+        {"a": {"__object__": "an object of type Thing"}},
+        {"__object__": "an array of <U1"},
+        None,
+    ]
 
 
 def test_run_keeps_the_object():

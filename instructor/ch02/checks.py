@@ -7,7 +7,6 @@ per exercise, run in the grader's process against the reference solution's expor
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,11 +15,13 @@ from course_utils.checking import Verdict, fail
 from course_utils.exercises.ch02 import BCE_REFUSED
 from course_utils.grading.kit import (
     QUIZ_EXPORT,
+    HiddenCheck,
     each_case,
     mismatch,
     numpy_only,
     quiz_judge,
     refuse_frameworks,
+    sibling,
     snippet,
     watched,
 )
@@ -30,9 +31,8 @@ PRELUDE = "import numpy as np\nimport tensorflow as tf\nimport keras\n"
 
 RECALL_REQUIRED = 0.75  # the box promises "at least 75 % of the rare digit"
 
-EXPORTS: dict[str, str] = {
-    "ch02.huber-grad": numpy_only(
-        '''
+_EXPORT_HUBER_GRAD = numpy_only(
+    '''
 _rng = np.random.default_rng(21)
 _export = {"cases": []}
 for _shape, _delta, _scale in [((6,), 5.0, 1.5), ((4, 3), 0.7, 2.0), ((9,), 2.5, 3.0), ((1,), 1.0, 10.0),
@@ -44,10 +44,11 @@ for _shape, _delta, _scale in [((6,), 5.0, 1.5), ((4, 3), 0.7, 2.0), ((9,), 2.5,
     _case["residual"] = _yp - _yt
     _export["cases"].append(_case)
 ''',
-        "huber_loss_and_grad",
-    ),
-    "ch02.sparse-xent": numpy_only(
-        '''
+    "huber_loss_and_grad",
+)
+
+_EXPORT_SPARSE_XENT = numpy_only(
+    '''
 _rng = np.random.default_rng(22)
 _export = {"cases": []}
 for _n, _k, _scale, _spread in [(6, 10, 1.0, 0.0), (5, 4, 50.0, 0.0), (4, 7, 3000.0, 0.0),
@@ -59,10 +60,11 @@ for _n, _k, _scale, _spread in [(6, 10, 1.0, 0.0), (5, 4, 50.0, 0.0), (4, 7, 300
     _case["n"] = _n
     _export["cases"].append(_case)
 ''',
-        "sparse_softmax_cross_entropy",
-    ),
-    "ch02.weighted-bce": watched(
-        '''
+    "sparse_softmax_cross_entropy",
+)
+
+_EXPORT_WEIGHTED_BCE = watched(
+    '''
 from course_utils.data import load_mnist as _load_mnist
 def _value(_fn, _y, _z):
     with np.errstate(all="ignore"):
@@ -99,10 +101,11 @@ else:
     except Exception as _err:
         _export["train_error"] = f"{type(_err).__name__}: {_err}"
 ''',
-        None,
-        BCE_REFUSED,
-    ),
-    "ch02.temperature": snippet('''
+    None,
+    BCE_REFUSED,
+)
+
+_EXPORT_TEMPERATURE = snippet('''
 _rng = np.random.default_rng(24)
 def _model_logits(_n, _k, _scale, _informative=True):
     _base = _rng.normal(0, 2.0, size=(_n, _k))
@@ -126,17 +129,9 @@ for _n, _k, _scale, _informative, _cands in [
     _xent = [np.mean(_l - _m[np.arange(len(_y)), _y]) for _l, _m in zip(_lse, _times)]
     _case["if_multiplied"] = _cands[int(np.argmin(_xent))]
     _export["cases"].append(_case)
-'''),
-    "ch02.quiz": QUIZ_EXPORT,
-}
+''')
 
-POINTS: dict[str, float] = {
-    "ch02.huber-grad": 2,
-    "ch02.sparse-xent": 2,
-    "ch02.weighted-bce": 2,
-    "ch02.temperature": 2,
-    "ch02.quiz": 2,
-}
+_EXPORT_QUIZ = QUIZ_EXPORT
 
 
 LACKS_DELTA = (
@@ -281,10 +276,14 @@ judge_quiz = quiz_judge(
     }
 )
 
-JUDGES: dict[str, Callable[[dict[str, Any], dict[str, Any]], Verdict]] = {
-    "ch02.huber-grad": judge_huber_grad,
-    "ch02.sparse-xent": judge_sparse_xent,
-    "ch02.weighted-bce": judge_weighted_bce,
-    "ch02.temperature": judge_temperature,
-    "ch02.quiz": judge_quiz,
-}
+
+_answers = sibling(__file__, "solutions")  # this chapter's reference and wrong answers
+
+# One record per exercise: the only place in the hidden tree where its id is typed.
+CHECKS = [
+    HiddenCheck("ch02.huber-grad", 2, _EXPORT_HUBER_GRAD, judge_huber_grad, _answers.HUBER_GRAD),
+    HiddenCheck("ch02.sparse-xent", 2, _EXPORT_SPARSE_XENT, judge_sparse_xent, _answers.SPARSE_XENT),
+    HiddenCheck("ch02.weighted-bce", 2, _EXPORT_WEIGHTED_BCE, judge_weighted_bce, _answers.WEIGHTED_BCE),
+    HiddenCheck("ch02.temperature", 2, _EXPORT_TEMPERATURE, judge_temperature, _answers.TEMPERATURE),
+    HiddenCheck("ch02.quiz", 2, _EXPORT_QUIZ, judge_quiz, _answers.QUIZ),
+]

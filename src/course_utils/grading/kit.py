@@ -19,7 +19,8 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,36 @@ from course_utils.checking import Verdict, diagnose, fail, refusal
 from course_utils.watch import watched_call
 
 Judge = Callable[[Any, Any], Verdict]
+
+
+@dataclass(frozen=True)
+class Answers:
+    """An exercise's reference solution, the wrong answers its checks must reject, and taught code.
+
+    ``solution`` is the source a student could paste into the exercise cell; ``wrong`` holds
+    (what is wrong, source) pairs, each a mistake students make; ``taught`` lists code the chapter
+    shows on purpose and a solution may repeat (the leak scan does not search for it). Declared in
+    ``instructor/chNN/solutions.py`` under a name of the author's choice, never under the id.
+    """
+
+    solution: str
+    wrong: Sequence[tuple[str, str]] = ()
+    taught: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class HiddenCheck:
+    """One hidden check, declared once in ``instructor/chNN/checks.py``'s ``CHECKS`` list.
+
+    The id is typed here and nowhere else in the hidden tree: the export snippet, the judge, the
+    points and the reference answers all hang off this one record.
+    """
+
+    id: str  # "chNN.name", as in the notebook's exercise cell
+    points: float
+    export: str  # snippet run in the student's kernel (see snippet, numpy_only, watched)
+    judge: Judge  # judge(student_export, reference_export) -> Verdict, in the grader's process
+    answers: Answers = field(default_factory=lambda: Answers(""))
 
 # Kernel side. Plain source text, prepended to every snippet: the snippet runs on a copy of the
 # student's namespace, so ``globals()`` below is that namespace. Every name starts with "_" so
