@@ -59,6 +59,7 @@ class HiddenCheck:
     judge: Judge  # judge(student_export, reference_export) -> Verdict, in the grader's process
     answers: Answers = field(default_factory=lambda: Answers(""))
 
+
 # Kernel side. Plain source text, prepended to every snippet: the snippet runs on a copy of the
 # student's namespace, so ``globals()`` below is that namespace. Every name starts with "_" so
 # that it cannot collide with the student's own.
