@@ -233,4 +233,5 @@ def test_the_oracle_scan_finds_a_renamed_oracle(tmp_path):
     huber = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "keras_huber")
     copied = ast.unparse(huber).replace("keras_huber", "_reference").replace("tape", "t").replace("loss", "value")
     (tmp_path / "sneaky.py").write_text("import numpy as np\n\n" + copied + "\n")
-    assert any("keras_huber" in leak for leak in scan(files_under(tmp_path), oracle_markers(), [], []))
+    # any oracle may be named: two oracles of the same structure (Huber and MAE by the tape) share their form
+    assert scan(files_under(tmp_path), oracle_markers(), [], []) != []
