@@ -96,13 +96,17 @@ def watched_call(
         if top in tops:
             refuse(top, what)
 
+    owners = {}  # file name -> the framework folder it lies in, or None (realpath is slow)
+
     def note_file(filename, what):
         if not isinstance(filename, str) or not roots:
             return
-        path = realpath(filename)
-        for root in roots:
-            if path.startswith(root):
-                refuse(os.path.basename(root.rstrip(os.sep)), what)
+        if filename not in owners:
+            path = realpath(filename)
+            owners[filename] = next((r for r in roots if path.startswith(r)), None)
+        root = owners[filename]
+        if root is not None:
+            refuse(os.path.basename(root.rstrip(os.sep)), what)
 
     def profile(frame, event, arg):
         if event == "call":
