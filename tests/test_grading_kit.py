@@ -150,3 +150,32 @@ def test_numpy_only_exports_the_libraries_a_function_calls_and_the_judge_refuses
     for forged in ({}, {"frameworks": None}, {"frameworks": "[]"}):  # the watcher's list removed or replaced
         with pytest.raises(CheckFailed, match="could not confirm"):
             refuse_frameworks(forged, "f")
+
+
+def test_a_chapter_is_one_record_per_exercise_and_the_loader_checks_them(tmp_path):
+    from course_utils.grading.hidden import load_chapter
+    from course_utils.grading.types import GraderError
+
+    folder = tmp_path / "ch09"
+    folder.mkdir()
+    (folder / "solutions.py").write_text(
+        "from course_utils.grading.kit import Answers\n"
+        "DOUBLE = Answers('def f(x):\\n    return 2 * x\\n', [('id', 'f = abs')])\n"
+    )
+    record = 'HiddenCheck("{id}", 2, snippet("_export = _call(\'f\', 1)"), lambda s, r: None, _answers.DOUBLE)'
+    checks = (
+        "from course_utils.grading.kit import HiddenCheck, sibling, snippet\n"
+        "_answers = sibling(__file__, 'solutions')\n"
+        "CHECKS = [{records}]\n"
+    )
+    (folder / "checks.py").write_text(checks.format(records=record.format(id="ch09.double")))
+    chapter = load_chapter(folder)
+    assert chapter.ids == ["ch09.double"] and chapter.points == {"ch09.double": 2.0}
+    assert chapter.solutions["ch09.double"].startswith("def f") and chapter.wrong["ch09.double"] == [("id", "f = abs")]
+    twice = ", ".join([record.format(id="ch09.double")] * 2)
+    (folder / "checks.py").write_text(checks.format(records=twice))
+    with pytest.raises(GraderError, match="declared twice"):
+        load_chapter(folder)
+    (folder / "checks.py").write_text(checks.format(records=record.format(id="ch08.double")))
+    with pytest.raises(GraderError, match="must start with 'ch09.'"):
+        load_chapter(folder)
