@@ -157,3 +157,10 @@ def test_numpy_only_refuses_what_runs_not_what_the_code_spells():
     with pytest.raises(CheckFailed, match="runs tensorflow"):
         numpy_only(namespace["sneaky"], "sneaky")(np.zeros(2))
     assert numpy_only(None, "f") is None  # left for call() to report
+
+
+def test_diagnose_does_not_call_two_single_numbers_off_by_a_constant_factor():
+    """Any two numbers differ by some factor; saying so (issue 30: "about 1.6 times") misleads."""
+    message = diagnose(1.3, 0.8, "the loss")
+    assert message is not None and "constant factor" not in message and "differs" in message, message
+    assert "constant factor" in diagnose(np.array([2.6, 1.3]), np.array([1.6, 0.8]))

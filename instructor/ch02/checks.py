@@ -13,6 +13,7 @@ import numpy as np
 
 from course_utils.checking import Verdict, fail
 from course_utils.exercises.ch02 import BCE_REFUSED
+from course_utils.exercises.ch02 import _without_delta as without_delta
 from course_utils.grading.kit import (
     QUIZ_EXPORT,
     HiddenCheck,
@@ -135,7 +136,7 @@ _EXPORT_QUIZ = QUIZ_EXPORT
 
 
 LACKS_DELTA = (
-    "Beyond delta your loss or gradient lacks the factor delta: the linear piece is delta * (|r| - delta / 2) "
+    "Beyond delta your loss or gradient forgets delta: the linear piece is delta * (|r| - delta / 2) "
     "and its slope delta * sign(r)."
 )
 
@@ -162,8 +163,7 @@ def judge_huber_grad(student: dict[str, Any], reference: dict[str, Any]) -> Verd
         outside = np.abs(r) > delta
         hint = mismatch(float(loss), exp_loss, f"the loss in hidden case {i}", rtol=1e-7, atol=1e-10)
         if hint is not None:
-            no_factor = exp_loss + np.mean(np.where(outside, (1 - delta) * (np.abs(r) - delta / 2), 0.0))
-            if np.isclose(float(loss), no_factor, rtol=1e-7, atol=1e-10):
+            if delta != 1.0 and any(np.isclose(float(loss), v, rtol=1e-7, atol=1e-10) for v in without_delta(r, delta)):
                 fail(LACKS_DELTA)
             # the same advice whatever the hidden residuals are, so that it tells nothing about them
             fail(hint + " Check both pieces: 0.5 * r**2 up to |r| = delta, delta * (|r| - delta / 2) beyond.")

@@ -29,6 +29,15 @@ def huber_loss_and_grad(y_true, y_pred, delta=1.0):
 ''',
         ),
         (
+            "linear piece |r| - 1/2, delta forgotten there",
+            '''
+def huber_loss_and_grad(y_true, y_pred, delta=1.0):
+    r = np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float)
+    loss = np.where(np.abs(r) <= delta, 0.5 * r**2, np.abs(r) - 0.5)
+    return float(loss.mean()), np.where(np.abs(r) <= delta, r, np.sign(r)) / r.size
+''',
+        ),
+        (
             "Keras through an alias and a module-level variable",
             '''
 import keras.losses as _kl
