@@ -78,3 +78,15 @@ def test_quiz_options_do_not_give_the_answer_away(tree, path):
 def test_right_answers_are_spread_over_the_letters(tree):
     letters = [a for path in GRADED for a in answer_key(tree, path.name[:4]).values() if isinstance(a, str)]
     assert len(set(letters)) >= min(3, len(letters)), letters
+
+
+def test_no_two_quizzes_put_their_right_answers_at_the_same_letters(tree):
+    """A reader of one chapter's key must not be able to answer another's by position (issue 25)."""
+    sequences = {}
+    for path in GRADED:
+        key = answer_key(tree, path.name[:4])
+        sequences[path.name[:4]] = tuple(a for _, a in sorted(key.items()) if isinstance(a, str))
+    long_ones = [s for s in sequences.values() if len(s) >= 3]
+    assert len(set(long_ones)) == len(long_ones), sequences
+    letters = [a for s in sequences.values() for a in s]
+    assert all(letters.count(letter) >= 2 for letter in "ABCD"), sequences

@@ -141,18 +141,26 @@ def test_quiz_checks_validate_only_the_form():
     assert "q2 must be one of" in run_check("ch01.quiz", {"q1": 1, "q2": 7, "q3": "A", "q4": 1, "q5": "B"}).message
 
 
-def test_frameworks_used_reads_the_compiled_code_nested_functions_included():
-    from course_utils.checking import frameworks_used
+def test_numpy_only_refuses_what_runs_not_what_the_code_spells():
+    from course_utils.checking import CheckFailed, numpy_only
 
+    pytest.importorskip("tensorflow")
     namespace: dict = {}
     exec(
         "import numpy as np\n"
         "def plain(x):\n    return np.exp(x).sum()\n"
-        "def sneaky(x):\n    def inner(y):\n        return keras.ops.exp(y)\n    return inner(x)\n"
-        "def imports(x):\n    import tensorflow\n    return tensorflow.nn.softmax(x)\n",
+        "def sneaky(x):\n    def inner(y):\n        return ops.exp(y)\n    return inner(x)\n"
+        "ops = __import__('tensorflow').math\n",
         namespace,
     )
-    assert frameworks_used(namespace["plain"]) == []
-    assert frameworks_used(namespace["sneaky"]) == ["keras"]
-    assert frameworks_used(namespace["imports"]) == ["tensorflow"]
-    assert frameworks_used(len) == []  # a builtin has no code to read
+    assert numpy_only(namespace["plain"], "plain")(np.zeros(2)) == 2.0
+    with pytest.raises(CheckFailed, match="runs tensorflow"):
+        numpy_only(namespace["sneaky"], "sneaky")(np.zeros(2))
+    assert numpy_only(None, "f") is None  # left for call() to report
+
+
+def test_diagnose_does_not_call_two_single_numbers_off_by_a_constant_factor():
+    """Any two numbers differ by some factor; saying so (issue 30: "about 1.6 times") misleads."""
+    message = diagnose(1.3, 0.8, "the loss")
+    assert message is not None and "constant factor" not in message and "differs" in message, message
+    assert "constant factor" in diagnose(np.array([2.6, 1.3]), np.array([1.6, 0.8]))

@@ -188,3 +188,17 @@ def numbers(value) -> list[float]:
     if isinstance(value, float) and abs(value) >= 1e-3 and abs(round(value, 2) - value) > 1e-9:
         return [value]
     return []
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_each_exercise_id_is_typed_once_in_the_hidden_tree_and_once_in_the_package(tree, chapter):
+    """One home per exercise (issue 30): the notebook, the visible check and the hidden record name it."""
+    from course_utils import exercises
+
+    package = Path(exercises.__file__).parent
+    for exercise_id in tree.chapters[chapter].ids:
+        quoted = re.compile(rf"""["']{re.escape(exercise_id)}["']""")
+        hidden = {p.name: len(quoted.findall(p.read_text())) for p in (INSTRUCTOR / chapter).glob("*.py")}
+        visible = {p.name: len(quoted.findall(p.read_text())) for p in package.glob("*.py")}
+        assert {k: v for k, v in hidden.items() if v} == {"checks.py": 1}, (exercise_id, hidden)
+        assert {k: v for k, v in visible.items() if v} == {f"{chapter}.py": 1}, (exercise_id, visible)

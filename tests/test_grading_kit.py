@@ -49,7 +49,13 @@ def test_plain_makes_any_result_exportable():
     out = run_snippet(
         '_export = _call("f")', f=lambda: (np.float32(1.5), [np.int64(2)], {"a": Thing()}, np.array(["x"]), None)
     )
-    assert out["ok"] == [1.5, [2], {"a": {"__object__": "Thing"}}, {"__object__": "array of <U1"}, None]
+    assert out["ok"] == [
+        1.5,
+        [2],
+        {"a": {"__object__": "an object of type Thing"}},
+        {"__object__": "an array of <U1"},
+        None,
+    ]
 
 
 def test_run_keeps_the_object():
@@ -131,12 +137,45 @@ def test_numpy_only_exports_the_libraries_a_function_calls_and_the_judge_refuses
     from course_utils.checking import CheckFailed
     from course_utils.grading.kit import numpy_only, refuse_frameworks
 
-    source = numpy_only("_export = {'cases': []}", "f")
-    for body, used in [("return np.exp(x)", []), ("return keras.ops.exp(x)", ["keras"])]:
-        namespace: dict = {"np": __import__("numpy")}
+    pytest.importorskip("keras")
+    source = numpy_only("_export = {'cases': [_call('f', 1.0)]}", "f")
+    for body, used in [("return np.exp(x)", []), ("return keras.ops.exp(x)", ["keras", "tensorflow"])]:
+        namespace: dict = {"np": __import__("numpy"), "keras": __import__("keras")}
         exec(f"def f(x):\n    {body}\n", namespace)
         exec(source, namespace)
-        assert namespace["_export"]["frameworks"] == used
+        assert namespace["_export"]["frameworks"] == used and namespace["_export"]["watched"] == 1
     refuse_frameworks({"frameworks": []}, "f")
-    with pytest.raises(CheckFailed, match="asks for NumPy"):
+    with pytest.raises(CheckFailed, match="write it with NumPy"):
         refuse_frameworks({"frameworks": ["keras"]}, "f")
+    for forged in ({}, {"frameworks": None}, {"frameworks": "[]"}):  # the watcher's list removed or replaced
+        with pytest.raises(CheckFailed, match="could not confirm"):
+            refuse_frameworks(forged, "f")
+
+
+def test_a_chapter_is_one_record_per_exercise_and_the_loader_checks_them(tmp_path):
+    from course_utils.grading.hidden import load_chapter
+    from course_utils.grading.types import GraderError
+
+    folder = tmp_path / "ch09"
+    folder.mkdir()
+    (folder / "solutions.py").write_text(
+        "from course_utils.grading.kit import Answers\n"
+        "DOUBLE = Answers('def f(x):\\n    return 2 * x\\n', [('id', 'f = abs')])\n"
+    )
+    record = 'HiddenCheck("{id}", 2, snippet("_export = _call(\'f\', 1)"), lambda s, r: None, _answers.DOUBLE)'
+    checks = (
+        "from course_utils.grading.kit import HiddenCheck, sibling, snippet\n"
+        "_answers = sibling(__file__, 'solutions')\n"
+        "CHECKS = [{records}]\n"
+    )
+    (folder / "checks.py").write_text(checks.format(records=record.format(id="ch09.double")))
+    chapter = load_chapter(folder)
+    assert chapter.ids == ["ch09.double"] and chapter.points == {"ch09.double": 2.0}
+    assert chapter.solutions["ch09.double"].startswith("def f") and chapter.wrong["ch09.double"] == [("id", "f = abs")]
+    twice = ", ".join([record.format(id="ch09.double")] * 2)
+    (folder / "checks.py").write_text(checks.format(records=twice))
+    with pytest.raises(GraderError, match="declared twice"):
+        load_chapter(folder)
+    (folder / "checks.py").write_text(checks.format(records=record.format(id="ch08.double")))
+    with pytest.raises(GraderError, match="must start with 'ch09.'"):
+        load_chapter(folder)

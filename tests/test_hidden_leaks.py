@@ -7,8 +7,12 @@ or reformatted copy of a solution is found too; the self-tests below prove it.
 
 from __future__ import annotations
 
+import ast
 import html
+import importlib
+import inspect
 import json
+import pkgutil
 import re
 from pathlib import Path
 
@@ -17,7 +21,7 @@ import pytest
 import course_utils
 
 from conftest import BOOK, INSTRUCTOR
-from leak_scan import Marker, files_under, fingerprints, scan, solution_markers
+from leak_scan import Marker, canonical, files_under, fingerprints, pieces, scan, solution_markers
 
 pytestmark = pytest.mark.skipif(not INSTRUCTOR.is_dir(), reason="no instructor tree in this checkout")
 
@@ -171,3 +175,63 @@ def test_hidden_tree_is_outside_the_book_and_the_package():
 @pytest.mark.book
 def test_published_html_does_not_contain_hidden_material(tree, built_book):
     assert scan_tree(tree, files_under(built_book)) == []
+
+
+# --- no oracle in the student package ----------------------------------------------------------
+
+# The oracles a held-out probe imported from the student package before they moved (issue 30).
+FORMER_ORACLES = ("_keras_huber", "_mean_xent", "_keras_elastic_net", "_keras_restored_epoch", "_keras_sparse_xent")
+
+
+def oracle_markers() -> list[Marker]:
+    """Every function of the instructors' oracles (instructor/*/oracles.py), by structure."""
+    markers = []
+    for path in sorted(INSTRUCTOR.glob("*/oracles.py")) + [INSTRUCTOR / "oracles.py"]:
+        if not path.is_file():
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and node.name != "expected":
+                for kind, piece in pieces(ast.unparse(node)):
+                    markers.append(Marker(f"{path.parent.name}/oracles.py: {kind} in {node.name}", canonical(piece)))
+    return markers
+
+
+def package_functions() -> dict[str, object]:
+    """'module.name' -> every function or class defined in any module of the installed course_utils."""
+    found = {}
+    for info in pkgutil.walk_packages(course_utils.__path__, "course_utils."):
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if (inspect.isfunction(value) or inspect.isclass(value)) and value.__module__ == info.name:
+                found[f"{info.name}.{name}"] = value
+    return found
+
+
+def test_no_oracle_is_in_the_installed_package_by_structure():
+    package = Path(course_utils.__file__).resolve().parent
+    markers = oracle_markers()
+    assert len(markers) >= 10, "the oracles moved to instructor/*/oracles.py"
+    assert scan(files_under(package), markers, [], []) == []
+
+
+def test_no_oracle_is_importable_from_the_installed_package_by_name():
+    functions = package_functions()
+    oracle_names = {m.what.rsplit(" ", 1)[-1] for m in oracle_markers()}
+    importable = sorted(
+        qualified
+        for qualified in functions
+        if qualified.rsplit(".", 1)[-1].lstrip("_") in oracle_names
+        or qualified.rsplit(".", 1)[-1] in FORMER_ORACLES
+        or qualified.rsplit(".", 1)[-1].startswith("_keras")
+    )
+    assert importable == []
+
+
+def test_the_oracle_scan_finds_a_renamed_oracle(tmp_path):
+    source = (INSTRUCTOR / "ch02" / "oracles.py").read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    huber = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "keras_huber")
+    copied = ast.unparse(huber).replace("keras_huber", "_reference").replace("tape", "t").replace("loss", "value")
+    (tmp_path / "sneaky.py").write_text("import numpy as np\n\n" + copied + "\n")
+    # any oracle may be named: two oracles of the same structure (Huber and MAE by the tape) share their form
+    assert scan(files_under(tmp_path), oracle_markers(), [], []) != []

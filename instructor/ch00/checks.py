@@ -1,12 +1,13 @@
 """Hidden checks for chapter 0, "Getting started" (instructors only).
 
-PRELUDE      -- imports run before every snippet (the exercise section imports the same).
-EXPORTS[id]  -- a snippet run in the student's kernel after the exercise section: hidden inputs
-                with fixed seeds, the student's code called through the kit's ``_call`` (which
-                never raises), and a JSON-able value left in ``_export``.
-JUDGES[id]   -- ``judge(student_export, reference_export) -> Verdict``, run in the grader's
-                process; the reference export is the same snippet run on solutions.SOLUTIONS.
-POINTS[id]   -- points of the exercise (default 1).
+PRELUDE  -- imports run before every snippet (the exercise section imports the same).
+CHECKS   -- one ``HiddenCheck`` record per exercise, the only place its id is typed here:
+            its points; its export snippet, run in the student's kernel after the exercise
+            section (hidden inputs with fixed seeds, the student's code called through the kit's
+            ``_call``, which never raises, and a JSON-able value left in ``_export``); its judge,
+            ``judge(student_export, reference_export) -> Verdict``, run in the grader's process
+            (the reference export is the same snippet run on the reference solution); and its
+            ``Answers`` from solutions.py.
 
 Judges use the same idiom as the visible checks (``fail``, ``diagnose``); their messages name
 the mistake and never reveal hidden inputs or expected values.
@@ -14,18 +15,16 @@ the mistake and never reveal hidden inputs or expected values.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from course_utils.checking import Verdict, fail
-from course_utils.grading.kit import QUIZ_EXPORT, each_case, quiz_judge, snippet
+from course_utils.grading.kit import QUIZ_EXPORT, HiddenCheck, each_case, quiz_judge, sibling, snippet
 
 PRELUDE = "import numpy as np\nimport keras\n"
 
-EXPORTS: dict[str, str] = {
-    "ch00.top-k-accuracy": snippet('''
+_EXPORT_TOP_K_ACCURACY = snippet('''
 _rng = np.random.default_rng(2101)
 _export = {"cases": []}
 for _n, _c, _k in [(60, 10, 3), (25, 5, 1), (9, 4, 4), (40, 10, 5), (1, 3, 2)]:
@@ -34,8 +33,9 @@ for _n, _c, _k in [(60, 10, 3), (25, 5, 1), (9, 4, 4), (40, 10, 5), (1, 3, 2)]:
     _case = _call("top_k_accuracy", _probs.copy(), _labels.copy(), _k)
     _case["n"], _case["k"], _case["c"] = _n, _k, _c
     _export["cases"].append(_case)
-'''),
-    "ch00.early-stopping": snippet('''
+''')
+
+_EXPORT_EARLY_STOPPING = snippet('''
 _rng = np.random.default_rng(2102)
 _export = {"cases": []}
 _curves = []
@@ -49,8 +49,9 @@ for _curve, _patience, _delta in zip(_curves, [2, 3, 5, 1, 2, 2], [0.0, 0.0, 0.0
     _case = _call("early_stopping", list(_values), _patience, _delta)
     _case["patience"], _case["epochs"] = _patience, len(_values)
     _export["cases"].append(_case)
-'''),
-    "ch00.split-and-scale": snippet('''
+''')
+
+_EXPORT_SPLIT_AND_SCALE = snippet('''
 _export = {"cases": []}
 for _n, _n_val, _seed, _shape in [(300, 60, 7, (4, 4)), (120, 100, 8, (3, 5)), (50, 1, 9, (2, 2))]:
     _ids = np.arange(_n)
@@ -68,8 +69,9 @@ for _n, _n_val, _seed, _shape in [(300, 60, 7, (4, 4)), (120, 100, 8, (3, 5)), (
                                    or not np.array_equal(_labels, _before[1]))
     _case["labels"], _case["n_val"] = _before[1], _n_val
     _export["cases"].append(_case)
-'''),
-    "ch00.train-within-budget": snippet('''
+''')
+
+_EXPORT_TRAIN_WITHIN_BUDGET = snippet('''
 import time as _time
 from course_utils.data import load_mnist as _load_mnist
 _data = _load_mnist(validation=5000)
@@ -88,19 +90,12 @@ else:
         _export["predicted"] = _p.argmax(axis=-1).astype("int64") if _p.ndim == 2 else None
     except Exception as _err:
         _export["error"] = f"predicting with the model failed: {type(_err).__name__}: {_err}"
-'''),
-    "ch00.quiz": QUIZ_EXPORT,
-}
+''')
+
+_EXPORT_QUIZ = QUIZ_EXPORT
+
 
 TIME_ALLOWED = 90.0  # seconds of training the grader accepts: the 60 s budget, with room for a busy machine
-
-POINTS: dict[str, float] = {
-    "ch00.top-k-accuracy": 1,
-    "ch00.early-stopping": 2,
-    "ch00.split-and-scale": 2,
-    "ch00.train-within-budget": 2,
-    "ch00.quiz": 2,
-}
 
 
 def judge_top_k_accuracy(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
@@ -255,10 +250,20 @@ judge_quiz = quiz_judge(
     }
 )
 
-JUDGES: dict[str, Callable[[Any, Any], Verdict]] = {
-    "ch00.top-k-accuracy": judge_top_k_accuracy,
-    "ch00.early-stopping": judge_early_stopping,
-    "ch00.split-and-scale": judge_split_and_scale,
-    "ch00.train-within-budget": judge_train_within_budget,
-    "ch00.quiz": judge_quiz,
-}
+
+_answers = sibling(__file__, "solutions")  # this chapter's reference and wrong answers
+
+# One record per exercise: the only place in the hidden tree where its id is typed.
+CHECKS = [
+    HiddenCheck("ch00.top-k-accuracy", 1, _EXPORT_TOP_K_ACCURACY, judge_top_k_accuracy, _answers.TOP_K_ACCURACY),
+    HiddenCheck("ch00.early-stopping", 2, _EXPORT_EARLY_STOPPING, judge_early_stopping, _answers.EARLY_STOPPING),
+    HiddenCheck("ch00.split-and-scale", 2, _EXPORT_SPLIT_AND_SCALE, judge_split_and_scale, _answers.SPLIT_AND_SCALE),
+    HiddenCheck(
+        "ch00.train-within-budget",
+        2,
+        _EXPORT_TRAIN_WITHIN_BUDGET,
+        judge_train_within_budget,
+        _answers.TRAIN_WITHIN_BUDGET,
+    ),
+    HiddenCheck("ch00.quiz", 2, _EXPORT_QUIZ, judge_quiz, _answers.QUIZ),
+]

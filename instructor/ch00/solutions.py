@@ -1,57 +1,24 @@
 """Reference solutions and plausible wrong answers for chapter 0's exercises (instructors only).
 
-SOLUTIONS maps each exercise id to the source a student could paste into the exercise cell;
-WRONG maps each id to (name, source) pairs that the hidden checks must reject. Each wrong
+One ``Answers`` per exercise (the reference solution a student could paste into the exercise cell,
+and (name, source) pairs of wrong answers that the checks must reject), under a name of its own;
+checks.py attaches each to its exercise's record, so no exercise id is typed here. Each wrong
 answer is a mistake students really make, so the proof tests also show that its hint is useful.
 """
 
 from __future__ import annotations
 
-SOLUTIONS: dict[str, str] = {
-    "ch00.top-k-accuracy": '''
+from course_utils.grading.kit import Answers
+
+TOP_K_ACCURACY = Answers(
+    solution='''
 def top_k_accuracy(probs, labels, k):
     probs = np.asarray(probs)
     p_label = probs[np.arange(len(probs)), np.asarray(labels)]
     n_above = np.count_nonzero(probs > p_label[:, None], axis=1)  # classes ranked above the label
     return float(np.mean(n_above < k))
 ''',
-    "ch00.early-stopping": '''
-def early_stopping(val_losses, patience, min_delta=0.0):
-    best_epoch, lowest, stale = 0, float("inf"), 0
-    for epoch, value in enumerate(val_losses, start=1):
-        if value < lowest - min_delta:
-            best_epoch, lowest, stale = epoch, value, 0
-            continue
-        stale += 1
-        if stale >= patience:
-            return epoch, best_epoch
-    return len(val_losses), best_epoch
-''',
-    "ch00.split-and-scale": '''
-def split_and_scale(images, labels, n_val, seed):
-    shuffled = np.random.default_rng(seed).permutation(len(labels))
-    x = np.asarray(images)[shuffled].astype("float32") / np.float32(255)
-    y = np.asarray(labels)[shuffled]
-    n_train = len(y) - n_val
-    return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
-''',
-    "ch00.train-within-budget": '''
-def train_digit_model(x_train, y_train):
-    keras.utils.set_random_seed(1)
-    net = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
-                            keras.layers.Dense(256, activation="relu"),
-                            keras.layers.Dense(10, activation="softmax")])
-    net.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy")
-    net.fit(x_train, y_train, epochs=4, batch_size=128, verbose=0)
-    return net
-''',
-    "ch00.quiz": '''
-quiz_answers = {"q1": "C", "q2": "A", "q3": 0.8311, "q4": 860}
-''',
-}
-
-WRONG: dict[str, list[tuple[str, str]]] = {
-    "ch00.top-k-accuracy": [
+    wrong=[
         (
             "the k least probable classes (ascending argsort)",
             '''
@@ -85,7 +52,23 @@ def top_k_accuracy(probs, labels, k):
 ''',
         ),
     ],
-    "ch00.early-stopping": [
+)
+
+
+EARLY_STOPPING = Answers(
+    solution='''
+def early_stopping(val_losses, patience, min_delta=0.0):
+    best_epoch, lowest, stale = 0, float("inf"), 0
+    for epoch, value in enumerate(val_losses, start=1):
+        if value < lowest - min_delta:
+            best_epoch, lowest, stale = epoch, value, 0
+            continue
+        stale += 1
+        if stale >= patience:
+            return epoch, best_epoch
+    return len(val_losses), best_epoch
+''',
+    wrong=[
         (
             "compares with the previous epoch, not the best so far",
             '''
@@ -149,7 +132,19 @@ def early_stopping(val_losses, patience, min_delta=0.0):
 ''',
         ),
     ],
-    "ch00.split-and-scale": [
+)
+
+
+SPLIT_AND_SCALE = Answers(
+    solution='''
+def split_and_scale(images, labels, n_val, seed):
+    shuffled = np.random.default_rng(seed).permutation(len(labels))
+    x = np.asarray(images)[shuffled].astype("float32") / np.float32(255)
+    y = np.asarray(labels)[shuffled]
+    n_train = len(y) - n_val
+    return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
+''',
+    wrong=[
         (
             "the original bug: two independent shuffles",
             '''
@@ -190,7 +185,21 @@ def split_and_scale(images, labels, n_val, seed):
 ''',
         ),
     ],
-    "ch00.train-within-budget": [
+)
+
+
+TRAIN_WITHIN_BUDGET = Answers(
+    solution='''
+def train_digit_model(x_train, y_train):
+    keras.utils.set_random_seed(1)
+    net = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
+                            keras.layers.Dense(256, activation="relu"),
+                            keras.layers.Dense(10, activation="softmax")])
+    net.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy")
+    net.fit(x_train, y_train, epochs=4, batch_size=128, verbose=0)
+    return net
+''',
+    wrong=[
         (
             "too little training: one epoch on 1,000 images",
             '''
@@ -212,7 +221,14 @@ def train_digit_model(x_train, y_train):
 ''',
         ),
     ],
-    "ch00.quiz": [
+)
+
+
+QUIZ = Answers(
+    solution='''
+quiz_answers = {"q1": "C", "q2": "A", "q3": 0.8311, "q4": 860}
+''',
+    wrong=[
         (
             "loss and accuracy must move together; forgets the last partial batch",
             '''
@@ -220,4 +236,4 @@ quiz_answers = {"q1": "A", "q2": "B", "q3": 0.8311, "q4": 859}
 ''',
         ),
     ],
-}
+)

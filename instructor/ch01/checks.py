@@ -7,19 +7,17 @@ per exercise, run in the grader's process against the reference solution's expor
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from course_utils.checking import Verdict, fail
-from course_utils.grading.kit import QUIZ_EXPORT, each_case, mismatch, quiz_judge, snippet
+from course_utils.grading.kit import QUIZ_EXPORT, HiddenCheck, each_case, mismatch, quiz_judge, sibling, snippet
 
 # Imports every snippet may rely on (the exercise section's first cell imports the same).
 PRELUDE = "import numpy as np\nimport tensorflow as tf\nimport keras\n"
 
-EXPORTS: dict[str, str] = {
-    "ch01.central-difference": snippet('''
+_EXPORT_CENTRAL_DIFFERENCE = snippet('''
 _rng = np.random.default_rng(11)
 _A = _rng.normal(size=(3, 4))
 def _f(x):
@@ -31,8 +29,9 @@ for _x, _h in [(_rng.normal(size=(3, 4)), 1e-5), (_rng.normal(size=(3, 4)), 0.05
     _case = _call("central_difference", _f, _x, _h)
     _case["modified_x"] = bool(not np.array_equal(_x, _x_before))
     _export["cases"].append(_case)
-'''),
-    "ch01.softmax-xent-grad": snippet('''
+''')
+
+_EXPORT_SOFTMAX_XENT_GRAD = snippet('''
 _rng = np.random.default_rng(12)
 _export = {"cases": []}
 for _n, _k, _scale in [(6, 10, 1.0), (4, 3, 30.0), (5, 10, 800.0), (1, 4, 2.0)]:
@@ -42,8 +41,9 @@ for _n, _k, _scale in [(6, 10, 1.0), (4, 3, 30.0), (5, 10, 800.0), (1, 4, 2.0)]:
         _case = _call("softmax_cross_entropy_grad", _z.copy(), _y.copy())
     _case["n"], _case["scale"] = _n, _scale
     _export["cases"].append(_case)
-'''),
-    "ch01.stable-lr": snippet('''
+''')
+
+_EXPORT_STABLE_LR = snippet('''
 _rng = np.random.default_rng(13)
 _R, _ = np.linalg.qr(_rng.normal(size=(3, 3)))
 _Q = _R @ np.diag([0.5, 4.0, 9.0]) @ _R.T
@@ -60,8 +60,9 @@ for _grad, _x0, _candidates in _cases:
     with np.errstate(all="ignore"):
         _case = _call("largest_stable_lr", _grad, _x0.copy(), list(_candidates), 100)
     _export["cases"].append(_case)
-'''),
-    "ch01.fix-training-loop": snippet('''
+''')
+
+_EXPORT_FIX_TRAINING_LOOP = snippet('''
 _rng = np.random.default_rng(14)
 _k, _d = 4, 10
 _centers = _rng.normal(0.0, 1.2, size=(_k, _d))
@@ -83,17 +84,9 @@ for _name, _result in [("one_step", _one), ("trained", _full)]:
 if "error" not in _export:
     _export["one_step"] = _one["ok"].get_weights()
     _export["predicted"] = np.asarray(_full["ok"](_x_test)).argmax(axis=-1)
-'''),
-    "ch01.quiz": QUIZ_EXPORT,
-}
+''')
 
-POINTS: dict[str, float] = {
-    "ch01.central-difference": 1,
-    "ch01.softmax-xent-grad": 2,
-    "ch01.stable-lr": 2,
-    "ch01.fix-training-loop": 2,
-    "ch01.quiz": 2,
-}
+_EXPORT_QUIZ = QUIZ_EXPORT
 
 
 def judge_central_difference(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
@@ -204,10 +197,20 @@ judge_quiz = quiz_judge(
     }
 )
 
-JUDGES: dict[str, Callable[[dict[str, Any], dict[str, Any]], Verdict]] = {
-    "ch01.central-difference": judge_central_difference,
-    "ch01.softmax-xent-grad": judge_softmax_xent_grad,
-    "ch01.stable-lr": judge_stable_lr,
-    "ch01.fix-training-loop": judge_fix_training_loop,
-    "ch01.quiz": judge_quiz,
-}
+
+_answers = sibling(__file__, "solutions")  # this chapter's reference and wrong answers
+
+# One record per exercise: the only place in the hidden tree where its id is typed.
+CHECKS = [
+    HiddenCheck(
+        "ch01.central-difference", 1, _EXPORT_CENTRAL_DIFFERENCE, judge_central_difference, _answers.CENTRAL_DIFFERENCE
+    ),
+    HiddenCheck(
+        "ch01.softmax-xent-grad", 2, _EXPORT_SOFTMAX_XENT_GRAD, judge_softmax_xent_grad, _answers.SOFTMAX_XENT_GRAD
+    ),
+    HiddenCheck("ch01.stable-lr", 2, _EXPORT_STABLE_LR, judge_stable_lr, _answers.STABLE_LR),
+    HiddenCheck(
+        "ch01.fix-training-loop", 2, _EXPORT_FIX_TRAINING_LOOP, judge_fix_training_loop, _answers.FIX_TRAINING_LOOP
+    ),
+    HiddenCheck("ch01.quiz", 2, _EXPORT_QUIZ, judge_quiz, _answers.QUIZ),
+]

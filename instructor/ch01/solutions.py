@@ -1,13 +1,19 @@
 """Reference solutions and plausible wrong answers for chapter 1's exercises (instructors only).
 
-SOLUTIONS maps each exercise id to the source a student could paste into the exercise cell;
-WRONG maps each id to a list of (name, source) pairs that the hidden checks must reject.
+One ``Answers`` per exercise (the reference solution a student could paste into the exercise cell,
+the wrong answers the checks must reject, code the chapter shows on purpose), under a name of its own;
+checks.py attaches each to its exercise's record, so no exercise id is typed here.
 """
 
 from __future__ import annotations
 
-SOLUTIONS: dict[str, str] = {
-    "ch01.central-difference": '''
+from course_utils.grading.kit import Answers
+
+# Code the chapter shows on purpose, which a solution may repeat: the leak scan ignores it.
+
+
+CENTRAL_DIFFERENCE = Answers(
+    solution='''
 def central_difference(f, x, h=1e-5):
     base = np.array(x, dtype=float)
     grad = np.empty_like(base)
@@ -18,58 +24,7 @@ def central_difference(f, x, h=1e-5):
         grad[index] = (f(up) - f(down)) / (2 * h)
     return grad
 ''',
-    "ch01.softmax-xent-grad": '''
-def softmax_cross_entropy_grad(logits, labels):
-    shifted = np.asarray(logits, dtype=float)
-    shifted = shifted - shifted.max(axis=1, keepdims=True)  # exp cannot overflow any more
-    probs = np.exp(shifted)
-    probs /= probs.sum(axis=1, keepdims=True)
-    probs[np.arange(len(probs)), np.asarray(labels)] -= 1.0
-    return probs / len(probs)
-''',
-    "ch01.stable-lr": '''
-def largest_stable_lr(grad_fn, x0, candidates, steps=100):
-    start_norm = np.linalg.norm(grad_fn(np.array(x0, dtype=float)))
-    stable = []
-    for lr in candidates:
-        point = np.array(x0, dtype=float)
-        with np.errstate(over="ignore", invalid="ignore"):
-            for _ in range(steps):
-                point = point - lr * grad_fn(point)
-            end_norm = np.linalg.norm(grad_fn(point))
-        if np.isfinite(end_norm) and end_norm < start_norm:
-            stable.append(lr)
-    return max(stable) if stable else None
-''',
-    "ch01.fix-training-loop": '''
-def train_softmax_regression(x, y, epochs, batch_size, lr, seed):
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(int(y.max()) + 1)])
-    xent = keras.losses.SparseCategoricalCrossentropy(from_logits=True)  # the model outputs logits
-    shuffler = np.random.default_rng(seed)
-    for _ in range(epochs):
-        perm = shuffler.permutation(len(x))
-        for first in range(0, len(x), batch_size):
-            rows = perm[first:first + batch_size]  # the same rows of x and of y
-            with tf.GradientTape() as tape:
-                batch_loss = xent(y[rows], model(x[rows]))
-            for w, dw in zip(model.trainable_variables, tape.gradient(batch_loss, model.trainable_variables)):
-                w.assign_sub(lr * dw)  # downhill
-    return model
-''',
-    "ch01.quiz": '''
-quiz_answers = {"q1": 0.3333, "q2": "C", "q3": "A", "q4": -0.5, "q5": "B"}
-''',
-}
-
-# Code the chapter shows on purpose, which a solution may repeat: the leak scan ignores it.
-TAUGHT: dict[str, list[str]] = {
-    # the stable softmax of the chapter's gradient check (softmax_xent), reused by the exercise
-    "ch01.softmax-xent-grad": ["z = z - z.max(axis=1, keepdims=True)"],
-}
-
-WRONG: dict[str, list[tuple[str, str]]] = {
-    "ch01.central-difference": [
+    wrong=[
         (
             "forward difference",
             '''
@@ -123,7 +78,20 @@ def central_difference(f, x, h=1e-5):
 ''',
         ),
     ],
-    "ch01.softmax-xent-grad": [
+)
+
+
+SOFTMAX_XENT_GRAD = Answers(
+    solution='''
+def softmax_cross_entropy_grad(logits, labels):
+    shifted = np.asarray(logits, dtype=float)
+    shifted = shifted - shifted.max(axis=1, keepdims=True)  # exp cannot overflow any more
+    probs = np.exp(shifted)
+    probs /= probs.sum(axis=1, keepdims=True)
+    probs[np.arange(len(probs)), np.asarray(labels)] -= 1.0
+    return probs / len(probs)
+''',
+    wrong=[
         (
             "sum over the batch instead of the mean",
             '''
@@ -162,7 +130,26 @@ def softmax_cross_entropy_grad(logits, labels):
 ''',
         ),
     ],
-    "ch01.stable-lr": [
+    taught=["z = z - z.max(axis=1, keepdims=True)"],
+)
+
+
+STABLE_LR = Answers(
+    solution='''
+def largest_stable_lr(grad_fn, x0, candidates, steps=100):
+    start_norm = np.linalg.norm(grad_fn(np.array(x0, dtype=float)))
+    stable = []
+    for lr in candidates:
+        point = np.array(x0, dtype=float)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for _ in range(steps):
+                point = point - lr * grad_fn(point)
+            end_norm = np.linalg.norm(grad_fn(point))
+        if np.isfinite(end_norm) and end_norm < start_norm:
+            stable.append(lr)
+    return max(stable) if stable else None
+''',
+    wrong=[
         (
             "judges a rate by its first step only",
             '''
@@ -204,7 +191,27 @@ def largest_stable_lr(grad_fn, x0, candidates, steps=100):
 ''',
         ),
     ],
-    "ch01.fix-training-loop": [
+)
+
+
+FIX_TRAINING_LOOP = Answers(
+    solution='''
+def train_softmax_regression(x, y, epochs, batch_size, lr, seed):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(int(y.max()) + 1)])
+    xent = keras.losses.SparseCategoricalCrossentropy(from_logits=True)  # the model outputs logits
+    shuffler = np.random.default_rng(seed)
+    for _ in range(epochs):
+        perm = shuffler.permutation(len(x))
+        for first in range(0, len(x), batch_size):
+            rows = perm[first:first + batch_size]  # the same rows of x and of y
+            with tf.GradientTape() as tape:
+                batch_loss = xent(y[rows], model(x[rows]))
+            for w, dw in zip(model.trainable_variables, tape.gradient(batch_loss, model.trainable_variables)):
+                w.assign_sub(lr * dw)  # downhill
+    return model
+''',
+    wrong=[
         (
             "fixes the labels only (still no from_logits, still uphill)",
             '''
@@ -267,7 +274,14 @@ def train_softmax_regression(x, y, epochs, batch_size, lr, seed):
 ''',
         ),
     ],
-    "ch01.quiz": [
+)
+
+
+QUIZ = Answers(
+    solution='''
+quiz_answers = {"q1": 0.3333, "q2": "C", "q3": "A", "q4": -0.5, "q5": "B"}
+''',
+    wrong=[
         (
             "threshold 1/f'', clipping misread, batch-size and vanishing misconceptions",
             '''
@@ -275,4 +289,4 @@ quiz_answers = {"q1": 0.1667, "q2": "B", "q3": "C", "q4": 0.5, "q5": "C"}
 ''',
         ),
     ],
-}
+)

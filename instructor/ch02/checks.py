@@ -7,20 +7,24 @@ per exercise, run in the grader's process against the reference solution's expor
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from course_utils.checking import Verdict, fail
+from course_utils.exercises.ch02 import BCE_REFUSED
+from course_utils.exercises.ch02 import _without_delta as without_delta
 from course_utils.grading.kit import (
     QUIZ_EXPORT,
+    HiddenCheck,
     each_case,
     mismatch,
     numpy_only,
     quiz_judge,
     refuse_frameworks,
+    sibling,
     snippet,
+    watched,
 )
 
 # Imports every snippet may rely on (the exercise section's first cell imports the same).
@@ -28,9 +32,8 @@ PRELUDE = "import numpy as np\nimport tensorflow as tf\nimport keras\n"
 
 RECALL_REQUIRED = 0.75  # the box promises "at least 75 % of the rare digit"
 
-EXPORTS: dict[str, str] = {
-    "ch02.huber-grad": numpy_only(
-        '''
+_EXPORT_HUBER_GRAD = numpy_only(
+    '''
 _rng = np.random.default_rng(21)
 _export = {"cases": []}
 for _shape, _delta, _scale in [((6,), 5.0, 1.5), ((4, 3), 0.7, 2.0), ((9,), 2.5, 3.0), ((1,), 1.0, 10.0),
@@ -42,10 +45,11 @@ for _shape, _delta, _scale in [((6,), 5.0, 1.5), ((4, 3), 0.7, 2.0), ((9,), 2.5,
     _case["residual"] = _yp - _yt
     _export["cases"].append(_case)
 ''',
-        "huber_loss_and_grad",
-    ),
-    "ch02.sparse-xent": numpy_only(
-        '''
+    "huber_loss_and_grad",
+)
+
+_EXPORT_SPARSE_XENT = numpy_only(
+    '''
 _rng = np.random.default_rng(22)
 _export = {"cases": []}
 for _n, _k, _scale, _spread in [(6, 10, 1.0, 0.0), (5, 4, 50.0, 0.0), (4, 7, 3000.0, 0.0),
@@ -57,16 +61,15 @@ for _n, _k, _scale, _spread in [(6, 10, 1.0, 0.0), (5, 4, 50.0, 0.0), (4, 7, 300
     _case["n"] = _n
     _export["cases"].append(_case)
 ''',
-        "sparse_softmax_cross_entropy",
-    ),
-    "ch02.weighted-bce": snippet('''
+    "sparse_softmax_cross_entropy",
+)
+
+_EXPORT_WEIGHTED_BCE = watched(
+    '''
 from course_utils.data import load_mnist as _load_mnist
 def _value(_fn, _y, _z):
-    try:
-        with np.errstate(all="ignore"):
-            return {"ok": _plain(_fn(tf.constant(_y), tf.constant(_z)))}
-    except Exception as _err:
-        return {"error": f"{type(_err).__name__}: {_err}"}
+    with np.errstate(all="ignore"):
+        return _watched(lambda: _plain(_fn(tf.constant(_y), tf.constant(_z))))
 _rng = np.random.default_rng(23)
 _export = {"cases": []}
 for _w, _n, _scale in [(3.0, 8, 2.0), (0.5, 6, 5.0), (9.0, 6, 100.0), (1.0, 5, 30.0)]:
@@ -98,8 +101,12 @@ else:
         _export["predicted"] = (_logits > 0).astype("int64")
     except Exception as _err:
         _export["train_error"] = f"{type(_err).__name__}: {_err}"
-'''),
-    "ch02.temperature": snippet('''
+''',
+    None,
+    BCE_REFUSED,
+)
+
+_EXPORT_TEMPERATURE = snippet('''
 _rng = np.random.default_rng(24)
 def _model_logits(_n, _k, _scale, _informative=True):
     _base = _rng.normal(0, 2.0, size=(_n, _k))
@@ -117,18 +124,21 @@ for _n, _k, _scale, _informative, _cands in [
     _z, _y = _model_logits(_n, _k, _scale, _informative)
     _case = _call("choose_temperature", _z.copy(), _y.copy(), list(_cands))
     _case["candidates"] = list(_cands)
+    # the choice of the usual mistake, logits multiplied by T (not the expected value: that is never computed here)
+    _times = [_z * _t for _t in _cands]
+    _lse = [np.log(np.exp(_m - _m.max(1, keepdims=True)).sum(1)) + _m.max(1) for _m in _times]
+    _xent = [np.mean(_l - _m[np.arange(len(_y)), _y]) for _l, _m in zip(_lse, _times)]
+    _case["if_multiplied"] = _cands[int(np.argmin(_xent))]
     _export["cases"].append(_case)
-'''),
-    "ch02.quiz": QUIZ_EXPORT,
-}
+''')
 
-POINTS: dict[str, float] = {
-    "ch02.huber-grad": 2,
-    "ch02.sparse-xent": 2,
-    "ch02.weighted-bce": 2,
-    "ch02.temperature": 2,
-    "ch02.quiz": 2,
-}
+_EXPORT_QUIZ = QUIZ_EXPORT
+
+
+LACKS_DELTA = (
+    "Beyond delta your loss or gradient forgets delta: the linear piece is delta * (|r| - delta / 2) "
+    "and its slope delta * sign(r)."
+)
 
 
 def judge_huber_grad(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
@@ -137,6 +147,8 @@ def judge_huber_grad(student: dict[str, Any], reference: dict[str, Any]) -> Verd
     for i, got, exp in each_case(student, reference, "huber_loss_and_grad"):
         if not isinstance(got, list) or len(got) != 2:
             fail("huber_loss_and_grad should return a pair (loss, grad).")
+        if any(isinstance(part, dict) for part in got):
+            fail("huber_loss_and_grad should return numbers: a float loss and a NumPy gradient.")
         loss, grad = np.asarray(got[0], dtype=float), np.asarray(got[1], dtype=float)
         exp_loss, exp_grad = float(exp["ok"][0]), np.asarray(exp["ok"][1], dtype=float)
         if loss.size != 1:
@@ -147,12 +159,18 @@ def judge_huber_grad(student: dict[str, Any], reference: dict[str, Any]) -> Verd
             fail("The gradient is too large by the number of entries: the loss is a mean.")
         if np.allclose(grad, -exp_grad, atol=1e-9) and np.any(exp_grad != 0):
             fail("The gradient has the wrong sign: it is taken with respect to y_pred.")
+        r, delta = np.asarray(exp["residual"], dtype=float), float(exp["delta"])
+        outside = np.abs(r) > delta
         hint = mismatch(float(loss), exp_loss, f"the loss in hidden case {i}", rtol=1e-7, atol=1e-10)
         if hint is not None:
-            outside = np.any(np.abs(np.asarray(exp["residual"])) > exp["delta"])
-            fail(hint + (" Check the linear piece (|r| > delta)." if outside else " Check the quadratic piece."))
+            if delta != 1.0 and any(np.isclose(float(loss), v, rtol=1e-7, atol=1e-10) for v in without_delta(r, delta)):
+                fail(LACKS_DELTA)
+            # the same advice whatever the hidden residuals are, so that it tells nothing about them
+            fail(hint + " Check both pieces: 0.5 * r**2 up to |r| = delta, delta * (|r| - delta / 2) beyond.")
         hint = mismatch(grad, exp_grad, f"the gradient in hidden case {i}", rtol=1e-7, atol=1e-10)
         if hint is not None:
+            if np.allclose(np.where(outside, grad * delta, grad), exp_grad, rtol=1e-7, atol=1e-10):
+                fail(LACKS_DELTA)
             fail(hint)
     return Verdict(True, "Loss and gradient correct on all hidden cases.")
 
@@ -177,6 +195,12 @@ def judge_sparse_xent(student: dict[str, Any], reference: dict[str, Any]) -> Ver
 
 def judge_weighted_bce(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
     """Values for several weights and logit scales up to 100, then recall of a detector trained with it."""
+    refuse_frameworks(
+        student,
+        "the loss function",
+        "The loss calls a ready-made (weighted) cross-entropy of TensorFlow or Keras: build it from the "
+        "chapter's operations (tf.nn.softplus, tf.reduce_mean).",
+    )
     for i, got, exp in each_case(student, reference, "the loss function"):
         value, expected = np.asarray(got, dtype=float), np.asarray(exp["ok"], dtype=float)
         if value.size != 1:
@@ -216,6 +240,8 @@ def judge_temperature(student: dict[str, Any], reference: dict[str, Any]) -> Ver
             continue
         if got not in exp["candidates"]:
             fail(f"Hidden case {i}: return one of the candidates you are given.")
+        if got == exp["if_multiplied"]:
+            fail(f"Hidden case {i}: you multiplied the logits by T; divide them by T (softmax(z / T)).")
         if got == exp["candidates"][0]:
             fail(
                 f"Hidden case {i}: you returned the first candidate. The accuracy is the same for every "
@@ -250,10 +276,14 @@ judge_quiz = quiz_judge(
     }
 )
 
-JUDGES: dict[str, Callable[[dict[str, Any], dict[str, Any]], Verdict]] = {
-    "ch02.huber-grad": judge_huber_grad,
-    "ch02.sparse-xent": judge_sparse_xent,
-    "ch02.weighted-bce": judge_weighted_bce,
-    "ch02.temperature": judge_temperature,
-    "ch02.quiz": judge_quiz,
-}
+
+_answers = sibling(__file__, "solutions")  # this chapter's reference and wrong answers
+
+# One record per exercise: the only place in the hidden tree where its id is typed.
+CHECKS = [
+    HiddenCheck("ch02.huber-grad", 2, _EXPORT_HUBER_GRAD, judge_huber_grad, _answers.HUBER_GRAD),
+    HiddenCheck("ch02.sparse-xent", 2, _EXPORT_SPARSE_XENT, judge_sparse_xent, _answers.SPARSE_XENT),
+    HiddenCheck("ch02.weighted-bce", 2, _EXPORT_WEIGHTED_BCE, judge_weighted_bce, _answers.WEIGHTED_BCE),
+    HiddenCheck("ch02.temperature", 2, _EXPORT_TEMPERATURE, judge_temperature, _answers.TEMPERATURE),
+    HiddenCheck("ch02.quiz", 2, _EXPORT_QUIZ, judge_quiz, _answers.QUIZ),
+]

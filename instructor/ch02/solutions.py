@@ -1,13 +1,16 @@
 """Reference solutions and plausible wrong answers for chapter 2's exercises (instructors only).
 
-SOLUTIONS maps each exercise id to the source a student could paste into the exercise cell;
-WRONG maps each id to a list of (name, source) pairs that the hidden checks must reject.
+One ``Answers`` per exercise (the reference solution a student could paste into the exercise cell,
+the wrong answers the checks must reject, code the chapter shows on purpose), under a name of its own;
+checks.py attaches each to its exercise's record, so no exercise id is typed here.
 """
 
 from __future__ import annotations
 
-SOLUTIONS: dict[str, str] = {
-    "ch02.huber-grad": '''
+from course_utils.grading.kit import Answers
+
+HUBER_GRAD = Answers(
+    solution='''
 def huber_loss_and_grad(y_true, y_pred, delta=1.0):
     residual = np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float)
     size = np.abs(residual)
@@ -15,38 +18,37 @@ def huber_loss_and_grad(y_true, y_pred, delta=1.0):
     grad = np.clip(residual, -delta, delta) / residual.size  # d(mean)/d(y_pred)
     return float(per_entry.mean()), grad
 ''',
-    "ch02.sparse-xent": '''
-def sparse_softmax_cross_entropy(logits, labels):
-    z = np.asarray(logits, dtype=float)
-    top = z.max(axis=1)  # one maximum per row
-    log_norm = top + np.log(np.sum(np.exp(z - top[:, None]), axis=1))
-    return log_norm - z[np.arange(len(z)), np.asarray(labels)]
+    wrong=[
+        (
+            "linear piece without its factor delta",
+            '''
+def huber_loss_and_grad(y_true, y_pred, delta=1.0):
+    r = np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float)
+    loss = np.where(np.abs(r) <= delta, 0.5 * r**2, np.abs(r) - 0.5 * delta)
+    return float(loss.mean()), np.where(np.abs(r) <= delta, r, np.sign(r)) / r.size
 ''',
-    "ch02.weighted-bce": '''
-def weighted_binary_crossentropy(pos_weight):
-    def loss(y_true, logits):
-        y = tf.cast(y_true, logits.dtype)
-        # -log(sigmoid(z)) = softplus(-z) and -log(1 - sigmoid(z)) = softplus(z), both stable
-        per_example = pos_weight * y * tf.nn.softplus(-logits) + (1.0 - y) * tf.nn.softplus(logits)
-        return tf.reduce_mean(per_example)
-    return loss
+        ),
+        (
+            "linear piece |r| - 1/2, delta forgotten there",
+            '''
+def huber_loss_and_grad(y_true, y_pred, delta=1.0):
+    r = np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float)
+    loss = np.where(np.abs(r) <= delta, 0.5 * r**2, np.abs(r) - 0.5)
+    return float(loss.mean()), np.where(np.abs(r) <= delta, r, np.sign(r)) / r.size
 ''',
-    "ch02.temperature": '''
-def choose_temperature(logits, labels, candidates):
-    logits, labels = np.asarray(logits, dtype="float64"), np.asarray(labels)
-    scores = []
-    for t in candidates:
-        log_probs = tf.nn.log_softmax(logits / t, axis=1).numpy()
-        scores.append(-log_probs[np.arange(len(labels)), labels].mean())
-    return candidates[int(np.argmin(scores))]
+        ),
+        (
+            "Keras through an alias and a module-level variable",
+            '''
+import keras.losses as _kl
+_H = _kl.Huber
+def huber_loss_and_grad(y_true, y_pred, delta=1.0):
+    y_pred = tf.Variable(np.reshape(np.asarray(y_pred, dtype="float64"), (1, -1)))
+    with tf.GradientTape() as tape:
+        loss = _H(delta)(tf.constant(np.reshape(np.asarray(y_true, dtype="float64"), (1, -1))), y_pred)
+    return float(loss), tape.gradient(loss, y_pred).numpy().reshape(np.shape(y_true))
 ''',
-    "ch02.quiz": '''
-quiz_answers = {"q1": 2.5, "q2": "B", "q3": "D", "q4": 0.91, "q5": "C"}
-''',
-}
-
-WRONG: dict[str, list[tuple[str, str]]] = {
-    "ch02.huber-grad": [
+        ),
         (
             "calls Keras and the tape (what the check compares with)",
             '''
@@ -96,7 +98,18 @@ def huber_loss_and_grad(y_true, y_pred, delta=1.0):
 ''',
         ),
     ],
-    "ch02.sparse-xent": [
+)
+
+
+SPARSE_XENT = Answers(
+    solution='''
+def sparse_softmax_cross_entropy(logits, labels):
+    z = np.asarray(logits, dtype=float)
+    top = z.max(axis=1)  # one maximum per row
+    log_norm = top + np.log(np.sum(np.exp(z - top[:, None]), axis=1))
+    return log_norm - z[np.arange(len(z)), np.asarray(labels)]
+''',
+    wrong=[
         (
             "one call to Keras",
             '''
@@ -141,7 +154,41 @@ def sparse_softmax_cross_entropy(logits, labels):
 ''',
         ),
     ],
-    "ch02.weighted-bce": [
+)
+
+
+WEIGHTED_BCE = Answers(
+    solution='''
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = tf.cast(y_true, logits.dtype)
+        # -log(sigmoid(z)) = softplus(-z) and -log(1 - sigmoid(z)) = softplus(z), both stable
+        per_example = pos_weight * y * tf.nn.softplus(-logits) + (1.0 - y) * tf.nn.softplus(logits)
+        return tf.reduce_mean(per_example)
+    return loss
+''',
+    wrong=[
+        (
+            "one call of tf.nn.weighted_cross_entropy_with_logits",
+            '''
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = tf.cast(y_true, logits.dtype)
+        return tf.reduce_mean(tf.nn.weighted_cross_entropy_with_logits(y, logits, pos_weight))
+    return loss
+''',
+        ),
+        (
+            "Keras' binary cross-entropy with sample weights, behind an alias",
+            '''
+import keras.losses as _kl
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = tf.cast(y_true, logits.dtype)
+        return _kl.BinaryCrossentropy(from_logits=True)(y, logits, sample_weight=1.0 + (pos_weight - 1.0) * y)
+    return loss
+''',
+        ),
         (
             "weights the negatives",
             '''
@@ -184,7 +231,20 @@ def weighted_binary_crossentropy(pos_weight):
 ''',
         ),
     ],
-    "ch02.temperature": [
+)
+
+
+TEMPERATURE = Answers(
+    solution='''
+def choose_temperature(logits, labels, candidates):
+    logits, labels = np.asarray(logits, dtype="float64"), np.asarray(labels)
+    scores = []
+    for t in candidates:
+        log_probs = tf.nn.log_softmax(logits / t, axis=1).numpy()
+        scores.append(-log_probs[np.arange(len(labels)), labels].mean())
+    return candidates[int(np.argmin(scores))]
+''',
+    wrong=[
         (
             "multiplies the logits by T",
             '''
@@ -217,12 +277,19 @@ def choose_temperature(logits, labels, candidates):
 ''',
         ),
     ],
-    "ch02.quiz": [
+)
+
+
+QUIZ = Answers(
+    solution='''
+quiz_answers = {"q1": 2.5, "q2": "A", "q3": "D", "q4": 0.91, "q5": "B"}
+''',
+    wrong=[
         (
             "quadratic piece, MSE, accuracy as recall, one-hot kept, diagram misread",
             '''
-quiz_answers = {"q1": 4.5, "q2": "A", "q3": "A", "q4": 0.9, "q5": "A"}
+quiz_answers = {"q1": 4.5, "q2": "C", "q3": "A", "q4": 0.9, "q5": "A"}
 ''',
         ),
     ],
-}
+)

@@ -16,17 +16,20 @@ from typing import Any
 import numpy as np
 
 from course_utils.checking import Verdict, fail
-from course_utils.exercises.ch03 import _keras_trajectory, closed_form_warmup_cosine
 from course_utils.grading.kit import (
     QUIZ_EXPORT,
+    HiddenCheck,
     each_case,
     mismatch,
     numpy_only,
     ok,
     quiz_judge,
     refuse_frameworks,
+    sibling,
     snippet,
 )
+
+_oracles = sibling(__file__, "oracles")  # instructor/ch03/oracles.py: Keras and the closed form
 
 # Imports every snippet may rely on (the exercise section's first cell imports the same).
 PRELUDE = "import numpy as np\nimport tensorflow as tf\nimport keras\n"
@@ -43,10 +46,9 @@ def _gradients(_rng, _shape, _steps):
     return _out
 '''
 
-EXPORTS: dict[str, str] = {
-    "ch03.rmsprop-momentum": numpy_only(
-        _GRADIENTS
-        + '''
+_EXPORT_RMSPROP_MOMENTUM = numpy_only(
+    _GRADIENTS
+    + '''
 _rng = np.random.default_rng(301)
 _export = {"cases": []}
 for _shape, _lr, _rho, _mu, _eps, _centered in [
@@ -60,11 +62,12 @@ for _shape, _lr, _rho, _mu, _eps, _centered in [
     _case.update(w0=_w0, grads=_grads, hyper=[_lr, _rho, _mu, _eps, _centered])
     _export["cases"].append(_case)
 ''',
-        "rmsprop_momentum",
-    ),
-    "ch03.amsgrad": numpy_only(
-        _GRADIENTS
-        + '''
+    "rmsprop_momentum",
+)
+
+_EXPORT_AMSGRAD = numpy_only(
+    _GRADIENTS
+    + '''
 _rng = np.random.default_rng(302)
 _export = {"cases": []}
 for _shape, _lr, _b1, _b2, _eps in [((4,), 0.01, 0.9, 0.999, 1e-7), ((2, 3, 2), 0.05, 0.5, 0.9, 1e-4),
@@ -75,13 +78,14 @@ for _shape, _lr, _b1, _b2, _eps in [((4,), 0.01, 0.9, 0.999, 1e-7), ((2, 3, 2), 
     _case.update(w0=_w0, grads=_grads, hyper=[_lr, _b1, _b2, _eps])
     _export["cases"].append(_case)
 ''',
-        "amsgrad",
-    ),
-    "ch03.warmup-cosine": snippet('''
+    "amsgrad",
+)
+
+_EXPORT_WARMUP_COSINE = snippet('''
 def _schedule_case(_params, _steps):
     _cls = globals().get("WarmupCosine")
     if not isinstance(_cls, type):
-        return {"error": "WarmupCosine is not defined as a class: run its exercise cell"}
+        return {"error": "WarmupCosine is not defined as a class: look for an error in its exercise cell"}
     try:
         _s = _cls(**_params)
         _values = [float(_s(keras.ops.convert_to_tensor(_t, "int64"))) for _t in _steps]
@@ -113,8 +117,9 @@ for _params in [dict(peak=0.3, warmup_steps=7, decay_steps=23, floor=0.01),
     _case = _schedule_case(_params, _steps)
     _case.update(params=_params, steps=_steps)
     _export["cases"].append(_case)
-'''),
-    "ch03.choose-lr": snippet('''
+''')
+
+_EXPORT_CHOOSE_LR = snippet('''
 from course_utils.data import load_mnist as _load_mnist
 from course_utils.experiments import train_curves as _train_curves
 _data = _load_mnist(train_size=2000, validation=1000, seed=33, flatten=True)
@@ -139,17 +144,9 @@ try:
     _export["loss"] = _one_epoch(_rate) if np.isfinite(_rate) and 0 < _rate < 1e3 else None
 except Exception:
     _export["loss"] = None
-'''),
-    "ch03.quiz": QUIZ_EXPORT,
-}
+''')
 
-POINTS: dict[str, float] = {
-    "ch03.rmsprop-momentum": 2,
-    "ch03.amsgrad": 2,
-    "ch03.warmup-cosine": 2,
-    "ch03.choose-lr": 2,
-    "ch03.quiz": 2,
-}
+_EXPORT_QUIZ = QUIZ_EXPORT
 
 
 def _trajectory_cases(student: dict[str, Any], reference: dict[str, Any], name: str, make: Callable[..., Any]):
@@ -162,7 +159,7 @@ def _trajectory_cases(student: dict[str, Any], reference: dict[str, Any], name: 
             path = np.asarray(np.nan)
         if path.shape != (len(grads), *w0.shape):
             fail(f"Hidden case {i}: return the weights after every step, shape (steps, *w0.shape).")
-        yield i, path, _keras_trajectory(make(*exp["hyper"]), w0, grads), exp
+        yield i, path, _oracles.keras_trajectory(make(*exp["hyper"]), w0, grads), exp
 
 
 def judge_rmsprop_momentum(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
@@ -194,7 +191,7 @@ def judge_amsgrad(student: dict[str, Any], reference: dict[str, Any]) -> Verdict
 
     for i, got, expected, exp in _trajectory_cases(student, reference, "amsgrad", make):
         lr, b1, b2, eps = exp["hyper"]
-        plain = _keras_trajectory(
+        plain = _oracles.keras_trajectory(
             keras.optimizers.Adam(lr, beta_1=b1, beta_2=b2, epsilon=eps),
             np.asarray(exp["w0"], dtype=float),
             [np.asarray(g, dtype=float) for g in exp["grads"]],
@@ -216,7 +213,7 @@ def judge_warmup_cosine(student: dict[str, Any], reference: dict[str, Any]) -> V
             fail("WarmupCosine could not be graded.")
         if not got.get("subclass"):
             fail("WarmupCosine should subclass keras.optimizers.schedules.LearningRateSchedule.")
-        closed = [closed_form_warmup_cosine(t, **params) for t in steps]
+        closed = [_oracles.closed_form_warmup_cosine(t, **params) for t in steps]
         for key, what in [("values", "integer steps"), ("floats", "float steps")]:
             values = got.get(key)
             if not isinstance(values, list) or len(values) != len(steps):
@@ -234,7 +231,7 @@ def judge_warmup_cosine(student: dict[str, Any], reference: dict[str, Any]) -> V
             fail("get_config() should return exactly peak, warmup_steps, decay_steps and floor.")
         if not np.allclose(got.get("rebuilt"), closed, rtol=1e-5, atol=1e-9):
             fail(f"Hidden schedule {i}: from_config(get_config()) gives another schedule.")
-        moved = sum(closed_form_warmup_cosine(t, **params) for t in range(params["warmup_steps"] + 7))
+        moved = sum(_oracles.closed_form_warmup_cosine(t, **params) for t in range(params["warmup_steps"] + 7))
         if not math.isclose(float(got.get("moved", float("nan"))), moved, rel_tol=1e-4, abs_tol=1e-7):
             fail(f"Hidden schedule {i}: inside an optimizer (in a tf.function) it gives other rates.")
     return Verdict(True, "The right rates on all hidden schedules, serializable, and it trains in an optimizer.")
@@ -279,10 +276,16 @@ judge_quiz = quiz_judge(
     }
 )
 
-JUDGES: dict[str, Callable[[dict[str, Any], dict[str, Any]], Verdict]] = {
-    "ch03.rmsprop-momentum": judge_rmsprop_momentum,
-    "ch03.amsgrad": judge_amsgrad,
-    "ch03.warmup-cosine": judge_warmup_cosine,
-    "ch03.choose-lr": judge_choose_lr,
-    "ch03.quiz": judge_quiz,
-}
+
+_answers = sibling(__file__, "solutions")  # this chapter's reference and wrong answers
+
+# One record per exercise: the only place in the hidden tree where its id is typed.
+CHECKS = [
+    HiddenCheck(
+        "ch03.rmsprop-momentum", 2, _EXPORT_RMSPROP_MOMENTUM, judge_rmsprop_momentum, _answers.RMSPROP_MOMENTUM
+    ),
+    HiddenCheck("ch03.amsgrad", 2, _EXPORT_AMSGRAD, judge_amsgrad, _answers.AMSGRAD),
+    HiddenCheck("ch03.warmup-cosine", 2, _EXPORT_WARMUP_COSINE, judge_warmup_cosine, _answers.WARMUP_COSINE),
+    HiddenCheck("ch03.choose-lr", 2, _EXPORT_CHOOSE_LR, judge_choose_lr, _answers.CHOOSE_LR),
+    HiddenCheck("ch03.quiz", 2, _EXPORT_QUIZ, judge_quiz, _answers.QUIZ),
+]

@@ -1,13 +1,21 @@
 """Reference solutions and plausible wrong answers for chapter 3's exercises (instructors only).
 
-SOLUTIONS maps each exercise id to the source a student could paste into the exercise cell;
-WRONG maps each id to a list of (name, source) pairs that the hidden checks must reject.
+One ``Answers`` per exercise (the reference solution a student could paste into the exercise cell,
+the wrong answers the checks must reject, code the chapter shows on purpose), under a name of its own;
+checks.py attaches each to its exercise's record, so no exercise id is typed here.
 """
 
 from __future__ import annotations
 
-SOLUTIONS: dict[str, str] = {
-    "ch03.rmsprop-momentum": '''
+from course_utils.grading.kit import Answers
+
+# Code the book shows on purpose, which a solution may repeat: the leak scan ignores it. AMSGrad
+# extends Adam, whose moments and bias correction chapter 4 writes from scratch (adamw_steps) and
+# course_utils.optimizers.AdamW implements; what the exercise adds (the running maximum) is not shown.
+
+
+RMSPROP_MOMENTUM = Answers(
+    solution='''
 def rmsprop_momentum(w0, gradients, learning_rate=0.001, rho=0.9, momentum=0.0,
                      epsilon=1e-7, centered=False):
     weights = np.array(w0, dtype=float)
@@ -30,71 +38,7 @@ def rmsprop_momentum(w0, gradients, learning_rate=0.001, rho=0.9, momentum=0.0,
         history.append(weights.copy())
     return np.array(history)
 ''',
-    "ch03.amsgrad": '''
-def amsgrad(w0, gradients, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-    weights = np.array(w0, dtype=float)
-    first = np.zeros_like(weights)
-    second = np.zeros_like(weights)
-    largest = np.zeros_like(weights)
-    history = []
-    for t, grad in enumerate(gradients, start=1):
-        grad = np.asarray(grad, dtype=float)
-        first = beta_1 * first + (1 - beta_1) * grad
-        second = beta_2 * second + (1 - beta_2) * grad**2
-        largest = np.maximum(largest, second)  # never let the denominator shrink
-        rate = learning_rate * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
-        weights = weights - rate * first / (np.sqrt(largest) + epsilon)
-        history.append(weights.copy())
-    return np.array(history)
-''',
-    "ch03.warmup-cosine": '''
-class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
-    def __init__(self, peak, warmup_steps, decay_steps, floor=0.0):
-        self.peak, self.warmup_steps = peak, warmup_steps
-        self.decay_steps, self.floor = decay_steps, floor
-
-    def __call__(self, step):
-        step = keras.ops.cast(step, "float32")
-        rising = self.peak * step / self.warmup_steps
-        done = keras.ops.minimum(step - self.warmup_steps, self.decay_steps) / self.decay_steps
-        cosine = 0.5 * (1.0 + keras.ops.cos(np.pi * done))
-        falling = self.floor + (self.peak - self.floor) * cosine
-        return keras.ops.where(step < self.warmup_steps, rising, falling)
-
-    def get_config(self):
-        return {"peak": self.peak, "warmup_steps": self.warmup_steps,
-                "decay_steps": self.decay_steps, "floor": self.floor}
-''',
-    "ch03.choose-lr": '''
-def choose_learning_rate(make_model, x, y):
-    from course_utils.optimizers import lr_range_test, smooth
-    rates, losses = lr_range_test(make_model(), x, y, lambda lr: keras.optimizers.SGD(lr),
-                                  start=1e-4, stop=30.0, steps=150, batch_size=64)
-    curve = smooth(losses)
-    return float(rates[int(np.argmin(curve))] / 3)  # below the minimum, where the loss falls fast
-''',
-    "ch03.quiz": '''
-quiz_answers = {"q1": "C", "q2": "A", "q3": "D", "q4": "B"}
-''',
-}
-
-# Code the book shows on purpose, which a solution may repeat: the leak scan ignores it. AMSGrad
-# extends Adam, whose moments and bias correction chapter 4 writes from scratch (adamw_steps) and
-# course_utils.optimizers.AdamW implements; what the exercise adds (the running maximum) is not shown.
-TAUGHT: dict[str, list[str]] = {
-    # the moving average of the gradient is the same expression as Adam's first moment (chapter 4)
-    "ch03.rmsprop-momentum": ["m = beta_1 * m + (1 - beta_1) * g"],
-    "ch03.amsgrad": [
-        "m = beta_1 * m + (1 - beta_1) * g",
-        "v = beta_2 * v + (1 - beta_2) * g**2",
-        "step_size = lr * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)",
-        "w = w - step_size * m / (np.sqrt(v) + eps)",
-        'first = self.state["m"] + (g - self.state["m"]) * f32(1 - b1)',
-    ],
-}
-
-WRONG: dict[str, list[tuple[str, str]]] = {
-    "ch03.rmsprop-momentum": [
+    wrong=[
         (
             "calls keras.optimizers.RMSprop",
             '''
@@ -170,7 +114,29 @@ def rmsprop_momentum(w0, gradients, learning_rate=0.001, rho=0.9, momentum=0.0,
 ''',
         ),
     ],
-    "ch03.amsgrad": [
+    taught=["m = beta_1 * m + (1 - beta_1) * g"],
+)
+
+
+AMSGRAD = Answers(
+    solution='''
+def amsgrad(w0, gradients, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    weights = np.array(w0, dtype=float)
+    first = np.zeros_like(weights)
+    second = np.zeros_like(weights)
+    largest = np.zeros_like(weights)
+    history = []
+    for t, grad in enumerate(gradients, start=1):
+        grad = np.asarray(grad, dtype=float)
+        first = beta_1 * first + (1 - beta_1) * grad
+        second = beta_2 * second + (1 - beta_2) * grad**2
+        largest = np.maximum(largest, second)  # never let the denominator shrink
+        rate = learning_rate * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+        weights = weights - rate * first / (np.sqrt(largest) + epsilon)
+        history.append(weights.copy())
+    return np.array(history)
+''',
+    wrong=[
         (
             "plain Adam",
             '''
@@ -233,7 +199,36 @@ def amsgrad(w0, gradients, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilo
 ''',
         ),
     ],
-    "ch03.warmup-cosine": [
+    taught=[
+        "m = beta_1 * m + (1 - beta_1) * g",
+        "v = beta_2 * v + (1 - beta_2) * g**2",
+        "step_size = lr * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)",
+        "w = w - step_size * m / (np.sqrt(v) + eps)",
+        'first = self.state["m"] + (g - self.state["m"]) * f32(1 - b1)',
+    ],
+)
+
+
+WARMUP_COSINE = Answers(
+    solution='''
+class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
+    def __init__(self, peak, warmup_steps, decay_steps, floor=0.0):
+        self.peak, self.warmup_steps = peak, warmup_steps
+        self.decay_steps, self.floor = decay_steps, floor
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32")
+        rising = self.peak * step / self.warmup_steps
+        done = keras.ops.minimum(step - self.warmup_steps, self.decay_steps) / self.decay_steps
+        cosine = 0.5 * (1.0 + keras.ops.cos(np.pi * done))
+        falling = self.floor + (self.peak - self.floor) * cosine
+        return keras.ops.where(step < self.warmup_steps, rising, falling)
+
+    def get_config(self):
+        return {"peak": self.peak, "warmup_steps": self.warmup_steps,
+                "decay_steps": self.decay_steps, "floor": self.floor}
+''',
+    wrong=[
         (
             "no floor: decays to zero",
             '''
@@ -299,7 +294,19 @@ class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
 ''',
         ),
     ],
-    "ch03.choose-lr": [
+)
+
+
+CHOOSE_LR = Answers(
+    solution='''
+def choose_learning_rate(make_model, x, y):
+    from course_utils.optimizers import lr_range_test, smooth
+    rates, losses = lr_range_test(make_model(), x, y, lambda lr: keras.optimizers.SGD(lr),
+                                  start=1e-4, stop=30.0, steps=150, batch_size=64)
+    curve = smooth(losses)
+    return float(rates[int(np.argmin(curve))] / 3)  # below the minimum, where the loss falls fast
+''',
+    wrong=[
         (
             "Adam's default rate for SGD, without a range test",
             '''
@@ -318,7 +325,14 @@ def choose_learning_rate(make_model, x, y):
 ''',
         ),
     ],
-    "ch03.quiz": [
+)
+
+
+QUIZ = Answers(
+    solution='''
+quiz_answers = {"q1": "C", "q2": "A", "q3": "D", "q4": "B"}
+''',
+    wrong=[
         (
             "momentum for rare features, Adam has one slot, bias correction, rate unchanged",
             '''
@@ -326,4 +340,4 @@ quiz_answers = {"q1": "A", "q2": "B", "q3": "C", "q4": "A"}
 ''',
         ),
     ],
-}
+)

@@ -8,29 +8,30 @@ per exercise, run in the grader's process against the reference solution's expor
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from course_utils.checking import Verdict, fail
+from course_utils.exercises.ch04 import mask_dependence
 from course_utils.grading.kit import (
     QUIZ_EXPORT,
+    HiddenCheck,
     each_case,
     mismatch,
     numpy_only,
     ok,
     quiz_judge,
     refuse_frameworks,
+    sibling,
     snippet,
 )
 
 # Imports every snippet may rely on (the exercise section's first cell imports the same).
 PRELUDE = "import numpy as np\nimport tensorflow as tf\nimport keras\n"
 
-EXPORTS: dict[str, str] = {
-    "ch04.elastic-net": numpy_only(
-        '''
+_EXPORT_ELASTIC_NET = numpy_only(
+    '''
 _rng = np.random.default_rng(41)
 _export = {"cases": []}
 _shapes = [((5, 4), 0.01, 0.0), ((3, 3, 2, 4), 0.0, 0.05), ((7,), 0.2, 0.3), ((6, 6), 1e-4, 1e-3)]
@@ -42,10 +43,11 @@ for _shape, _l1, _l2 in _shapes:
     _case["modified_w"] = bool(not np.array_equal(_w, _w_before))
     _export["cases"].append(_case)
 ''',
-        "elastic_net",
-    ),
-    "ch04.spatial-dropout": numpy_only(
-        '''
+    "elastic_net",
+)
+
+_EXPORT_SPATIAL_DROPOUT = numpy_only(
+    '''
 _rng = np.random.default_rng(42)
 _export = {"cases": []}
 for _shape, _rate, _training in [((96, 3, 3, 12), 0.3, True), ((50, 2, 5, 20), 0.6, True),
@@ -59,10 +61,11 @@ for _shape, _rate, _training in [((96, 3, 3, 12), 0.3, True), ((50, 2, 5, 20), 0
                  modified_x=bool(not np.array_equal(_x, _x_before)))
     _export["cases"].append(_case)
 ''',
-        "spatial_dropout",
-    ),
-    "ch04.batchnorm": numpy_only(
-        '''
+    "spatial_dropout",
+)
+
+_EXPORT_BATCHNORM = numpy_only(
+    '''
 _rng = np.random.default_rng(43)
 _export = {"cases": []}
 for _n, _d, _training, _momentum, _eps in [(8, 5, True, 0.99, 1e-3), (8, 5, False, 0.99, 1e-3),
@@ -76,10 +79,11 @@ for _n, _d, _training, _momentum, _eps in [(8, 5, True, 0.99, 1e-3), (8, 5, Fals
     _case["training"] = _training
     _export["cases"].append(_case)
 ''',
-        "batchnorm_forward",
-    ),
-    "ch04.restore-best": numpy_only(
-        '''
+    "batchnorm_forward",
+)
+
+_EXPORT_RESTORE_BEST = numpy_only(
+    '''
 _rng = np.random.default_rng(44)
 _curves = [
     ([0.70, 0.80, 0.85, 0.84, 0.86, 0.86, 0.85, 0.83], 2, None, 0),
@@ -98,9 +102,10 @@ for _ in range(6):
 _export = {"cases": [_call("restored_epoch", [float(v) for v in _c], _p, _b, _s)
                      for _c, _p, _b, _s in _curves]}
 ''',
-        "restored_epoch",
-    ),
-    "ch04.fix-predictions": snippet('''
+    "restored_epoch",
+)
+
+_EXPORT_FIX_PREDICTIONS = snippet('''
 from course_utils.data import load_mnist as _load_mnist
 _data = _load_mnist(train_size=3000, test_size=600, seed=45, flatten=True)
 _raw = _load_mnist(scale=False, train_size=3000, test_size=600, seed=45).x_test
@@ -122,18 +127,9 @@ _export["single"] = []
 for _i in range(10):
     _export["single"].append(_call("predict_digits", _model, _raw[_i:_i + 1].copy()))
     _model.set_weights(_weights)
-'''),
-    "ch04.quiz": QUIZ_EXPORT,
-}
+''')
 
-POINTS: dict[str, float] = {
-    "ch04.elastic-net": 1,
-    "ch04.spatial-dropout": 2,
-    "ch04.batchnorm": 2,
-    "ch04.restore-best": 2,
-    "ch04.fix-predictions": 2,
-    "ch04.quiz": 2,
-}
+_EXPORT_QUIZ = QUIZ_EXPORT
 
 
 def judge_elastic_net(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
@@ -182,8 +178,9 @@ def judge_spatial_dropout(student: dict[str, Any], reference: dict[str, Any]) ->
         tolerance = 4.5 * math.sqrt(rate * (1 - rate) / factors.size) + 0.01
         if abs(dropped - rate) > tolerance:
             fail(f"Hidden case {i}: the fraction of dropped channels is far from the rate.")
-        if np.all(factors == factors[0]):
-            fail(f"Hidden case {i}: every example gets the same mask; draw one per example and channel.")
+        problem = mask_dependence(np.abs(factors) <= 1e-9)
+        if problem:
+            fail(problem)
     return Verdict(True, "Correct on all hidden cases.")
 
 
@@ -279,11 +276,15 @@ judge_quiz = quiz_judge(
     }
 )
 
-JUDGES: dict[str, Callable[[dict[str, Any], dict[str, Any]], Verdict]] = {
-    "ch04.elastic-net": judge_elastic_net,
-    "ch04.spatial-dropout": judge_spatial_dropout,
-    "ch04.batchnorm": judge_batchnorm,
-    "ch04.restore-best": judge_restore_best,
-    "ch04.fix-predictions": judge_fix_predictions,
-    "ch04.quiz": judge_quiz,
-}
+
+_answers = sibling(__file__, "solutions")  # this chapter's reference and wrong answers
+
+# One record per exercise: the only place in the hidden tree where its id is typed.
+CHECKS = [
+    HiddenCheck("ch04.elastic-net", 1, _EXPORT_ELASTIC_NET, judge_elastic_net, _answers.ELASTIC_NET),
+    HiddenCheck("ch04.spatial-dropout", 2, _EXPORT_SPATIAL_DROPOUT, judge_spatial_dropout, _answers.SPATIAL_DROPOUT),
+    HiddenCheck("ch04.batchnorm", 2, _EXPORT_BATCHNORM, judge_batchnorm, _answers.BATCHNORM),
+    HiddenCheck("ch04.restore-best", 2, _EXPORT_RESTORE_BEST, judge_restore_best, _answers.RESTORE_BEST),
+    HiddenCheck("ch04.fix-predictions", 2, _EXPORT_FIX_PREDICTIONS, judge_fix_predictions, _answers.FIX_PREDICTIONS),
+    HiddenCheck("ch04.quiz", 2, _EXPORT_QUIZ, judge_quiz, _answers.QUIZ),
+]

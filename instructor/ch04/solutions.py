@@ -1,69 +1,22 @@
 """Reference solutions and plausible wrong answers for chapter 4's exercises (instructors only).
 
-SOLUTIONS maps each exercise id to the source a student could paste into the exercise cell;
-WRONG maps each id to a list of (name, source) pairs that the hidden checks must reject.
+One ``Answers`` per exercise (the reference solution a student could paste into the exercise cell,
+the wrong answers the checks must reject, code the chapter shows on purpose), under a name of its own;
+checks.py attaches each to its exercise's record, so no exercise id is typed here.
 """
 
 from __future__ import annotations
 
-SOLUTIONS: dict[str, str] = {
-    "ch04.elastic-net": '''
+from course_utils.grading.kit import Answers
+
+ELASTIC_NET = Answers(
+    solution='''
 def elastic_net(w, l1=0.0, l2=0.0):
     weights = np.asarray(w, dtype=float)
     penalty = l1 * np.abs(weights).sum() + l2 * np.square(weights).sum()
     return float(penalty), l1 * np.sign(weights) + 2.0 * l2 * weights
 ''',
-    "ch04.spatial-dropout": '''
-def spatial_dropout(x, rate, rng, training=True):
-    if not training or rate == 0:
-        return np.array(x, copy=True)
-    n, _, _, channels = np.shape(x)
-    survivors = (rng.random((n, 1, 1, channels)) >= rate).astype(float)
-    return np.asarray(x) * (survivors / (1.0 - rate))
-''',
-    "ch04.batchnorm": '''
-def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training,
-                      momentum=0.99, epsilon=1e-3):
-    x = np.asarray(x, dtype=float)
-    if training:
-        centre, spread = x.mean(axis=0), x.var(axis=0)  # biased variance, as Keras
-        moving_mean = momentum * np.asarray(moving_mean) + (1.0 - momentum) * centre
-        moving_var = momentum * np.asarray(moving_var) + (1.0 - momentum) * spread
-    else:
-        centre, spread = np.asarray(moving_mean), np.asarray(moving_var)
-    normalized = (x - centre) * (1.0 / np.sqrt(spread + epsilon))
-    return gamma * normalized + beta, moving_mean, moving_var
-''',
-    "ch04.restore-best": '''
-def restored_epoch(val_accuracy, patience, baseline=None, start_from_epoch=0):
-    record, record_epoch, waited, epochs_run = None, None, 0, 0
-    for epoch, value in enumerate(val_accuracy, start=1):
-        epochs_run = epoch
-        if epoch <= start_from_epoch:
-            continue  # warm-up: not monitored
-        waited += 1
-        if record is None or value > record:
-            record, record_epoch = value, epoch  # the best so far, baseline or not
-            if baseline is None or value > baseline:
-                waited = 0
-            continue
-        if waited >= patience and epoch > 1:
-            break
-    return epochs_run, (record_epoch if record_epoch is not None else epochs_run)
-''',
-    "ch04.fix-predictions": '''
-def predict_digits(model, images):
-    pixels = np.asarray(images, dtype="float32").reshape(len(images), 784) / 255.0
-    probabilities = model.predict(pixels, batch_size=256, verbose=0)  # inference mode
-    return probabilities.argmax(axis=-1)
-''',
-    "ch04.quiz": '''
-quiz_answers = {"q1": "B", "q2": 3.75, "q3": "D", "q4": 1.2, "q5": "C"}
-''',
-}
-
-WRONG: dict[str, list[tuple[str, str]]] = {
-    "ch04.elastic-net": [
+    wrong=[
         (
             "calls keras.regularizers and the tape (what the check compares with)",
             '''
@@ -75,11 +28,16 @@ def elastic_net(w, l1=0.0, l2=0.0):
 ''',
         ),
         (
-            "reuses the visible check's Keras helper",
+            "Keras reached through importlib and getattr",
             '''
-from course_utils.exercises import ch04 as _ch04_checks
+import importlib as _il
 def elastic_net(w, l1=0.0, l2=0.0):
-    return _ch04_checks._keras_elastic_net(np.asarray(w, dtype=float), l1, l2)
+    _reg = getattr(_il.import_module("keras.regularizers"), "L1" + "L2")(l1=l1, l2=l2)
+    _tf = _il.import_module("tensorflow")
+    v = _tf.Variable(np.asarray(w, dtype="float64"))
+    with _tf.GradientTape() as tape:
+        penalty = _reg(v)
+    return float(penalty), tape.gradient(penalty, v).numpy()
 ''',
         ),
         (
@@ -115,7 +73,31 @@ def elastic_net(w, l1=0.0, l2=0.0):
 ''',
         ),
     ],
-    "ch04.spatial-dropout": [
+)
+
+
+SPATIAL_DROPOUT = Answers(
+    solution='''
+def spatial_dropout(x, rate, rng, training=True):
+    if not training or rate == 0:
+        return np.array(x, copy=True)
+    n, _, _, channels = np.shape(x)
+    survivors = (rng.random((n, 1, 1, channels)) >= rate).astype(float)
+    return np.asarray(x) * (survivors / (1.0 - rate))
+''',
+    wrong=[
+        (
+            "one mask shared by each pair of channels",
+            '''
+def spatial_dropout(x, rate, rng, training=True):
+    x = np.asarray(x, dtype=float)
+    if not training or rate == 0:
+        return x.copy()
+    pairs = rng.random((x.shape[0], 1, 1, (x.shape[3] + 1) // 2)) >= rate
+    keep = np.repeat(pairs, 2, axis=3)[..., : x.shape[3]]
+    return x * keep / (1 - rate)
+''',
+        ),
         (
             "calls keras.layers.SpatialDropout2D",
             '''
@@ -174,7 +156,24 @@ def spatial_dropout(x, rate, rng, training=True):
 ''',
         ),
     ],
-    "ch04.batchnorm": [
+)
+
+
+BATCHNORM = Answers(
+    solution='''
+def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training,
+                      momentum=0.99, epsilon=1e-3):
+    x = np.asarray(x, dtype=float)
+    if training:
+        centre, spread = x.mean(axis=0), x.var(axis=0)  # biased variance, as Keras
+        moving_mean = momentum * np.asarray(moving_mean) + (1.0 - momentum) * centre
+        moving_var = momentum * np.asarray(moving_var) + (1.0 - momentum) * spread
+    else:
+        centre, spread = np.asarray(moving_mean), np.asarray(moving_var)
+    normalized = (x - centre) * (1.0 / np.sqrt(spread + epsilon))
+    return gamma * normalized + beta, moving_mean, moving_var
+''',
+    wrong=[
         (
             "unbiased batch variance (n - 1)",
             '''
@@ -237,7 +236,28 @@ def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training, momentu
 ''',
         ),
     ],
-    "ch04.restore-best": [
+)
+
+
+RESTORE_BEST = Answers(
+    solution='''
+def restored_epoch(val_accuracy, patience, baseline=None, start_from_epoch=0):
+    record, record_epoch, waited, epochs_run = None, None, 0, 0
+    for epoch, value in enumerate(val_accuracy, start=1):
+        epochs_run = epoch
+        if epoch <= start_from_epoch:
+            continue  # warm-up: not monitored
+        waited += 1
+        if record is None or value > record:
+            record, record_epoch = value, epoch  # the best so far, baseline or not
+            if baseline is None or value > baseline:
+                waited = 0
+            continue
+        if waited >= patience and epoch > 1:
+            break
+    return epochs_run, (record_epoch if record_epoch is not None else epochs_run)
+''',
+    wrong=[
         (
             "ignores the baseline",
             '''
@@ -313,7 +333,17 @@ def restored_epoch(val_accuracy, patience, baseline=None, start_from_epoch=0):
 ''',
         ),
     ],
-    "ch04.fix-predictions": [
+)
+
+
+FIX_PREDICTIONS = Answers(
+    solution='''
+def predict_digits(model, images):
+    pixels = np.asarray(images, dtype="float32").reshape(len(images), 784) / 255.0
+    probabilities = model.predict(pixels, batch_size=256, verbose=0)  # inference mode
+    return probabilities.argmax(axis=-1)
+''',
+    wrong=[
         (
             "the buggy version as given",
             '''
@@ -353,12 +383,19 @@ def predict_digits(model, images):
 ''',
         ),
     ],
-    "ch04.quiz": [
+)
+
+
+QUIZ = Answers(
+    solution='''
+quiz_answers = {"q1": "C", "q2": 3.75, "q3": "A", "q4": 1.2, "q5": "D"}
+''',
+    wrong=[
         (
             "L2 misread, scale by 1 - p, moving averages blamed, momentum swapped, AdamW = L2",
             '''
-quiz_answers = {"q1": "A", "q2": 2.4, "q3": "A", "q4": 2.8, "q5": "A"}
+quiz_answers = {"q1": "A", "q2": 2.4, "q3": "B", "q4": 2.8, "q5": "A"}
 ''',
         ),
     ],
-}
+)

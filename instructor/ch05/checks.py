@@ -8,7 +8,6 @@ per exercise, run in the grader's process against the reference solution's expor
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,19 +16,20 @@ from course_utils.checking import Verdict, fail
 from course_utils.exercises.ch05 import cutout_problem
 from course_utils.grading.kit import (
     QUIZ_EXPORT,
+    HiddenCheck,
     each_case,
     mismatch,
     numpy_only,
     quiz_judge,
     refuse_frameworks,
+    sibling,
     snippet,
 )
 
 # Imports every snippet may rely on (the exercise section's first cell imports the same).
 PRELUDE = "import numpy as np\nimport tensorflow as tf\nimport keras\n"
 
-EXPORTS: dict[str, str] = {
-    "ch05.tta": snippet('''
+_EXPORT_TTA = snippet('''
 _rng = np.random.default_rng(54)
 _model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
                            keras.layers.Dropout(0.5), keras.layers.Dense(10)])
@@ -43,9 +43,10 @@ for _n, _shifts in [(8, [(0, 0)]), (8, [(3, 0), (-3, 0)]), (8, [(0, 4), (0, -4)]
     _case = _call("tta_predict", _model, _x, list(_shifts))
     _case["modified"] = bool(not np.array_equal(_x, _x_before))
     _export["cases"].append(_case)
-'''),
-    "ch05.cutout": numpy_only(
-        '''
+''')
+
+_EXPORT_CUTOUT = numpy_only(
+    '''
 _rng = np.random.default_rng(55)
 _export = {"cases": []}
 for _shape, _size in [((300, 16, 16), 7), ((300, 20, 14), 4), ((150, 12, 12, 3), 5),
@@ -65,9 +66,10 @@ for _shape, _size in [((300, 16, 16), 7), ((300, 20, 14), 4), ((150, 12, 12, 3),
         _case["ok"] = {"__shape__": list(np.shape(_case["ok"]))}
     _export["cases"].append(_case)
 ''',
-        "cutout",
-    ),
-    "ch05.fix-setup": snippet('''
+    "cutout",
+)
+
+_EXPORT_FIX_SETUP = snippet('''
 from course_utils.exercises.ch05 import loss_value as _loss_value, rate_at as _rate_at
 _rng = np.random.default_rng(56)
 _export = {"cases": []}
@@ -107,8 +109,9 @@ if "ok" in _fit:
     except Exception as _err:
         _fit = {"error": f"{type(_err).__name__}: {_err}"}
 _export["fit"] = _fit
-'''),
-    "ch05.race-winner": snippet('''
+''')
+
+_EXPORT_RACE_WINNER = snippet('''
 def _runs(per_epoch, accuracies):
     """One run per seed: cumulative seconds and accuracy at the end of every epoch."""
     return [[(round(per_epoch * (i + 1), 3), a) for i, a in enumerate(acc)] for acc in accuracies]
@@ -133,17 +136,9 @@ _races = [
 ]
 _export = {"cases": [_call("race_winner", {k: [list(r) for r in v] for k, v in _r.items()}, _t)
                      for _r, _t in _races]}
-'''),
-    "ch05.quiz": QUIZ_EXPORT,
-}
+''')
 
-POINTS: dict[str, float] = {
-    "ch05.tta": 2,
-    "ch05.cutout": 2,
-    "ch05.fix-setup": 2,
-    "ch05.race-winner": 2,
-    "ch05.quiz": 2,
-}
+_EXPORT_QUIZ = QUIZ_EXPORT
 
 
 def judge_tta(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
@@ -267,10 +262,14 @@ judge_quiz = quiz_judge(
     }
 )
 
-JUDGES: dict[str, Callable[[dict[str, Any], dict[str, Any]], Verdict]] = {
-    "ch05.tta": judge_tta,
-    "ch05.cutout": judge_cutout,
-    "ch05.fix-setup": judge_fix_setup,
-    "ch05.race-winner": judge_race_winner,
-    "ch05.quiz": judge_quiz,
-}
+
+_answers = sibling(__file__, "solutions")  # this chapter's reference and wrong answers
+
+# One record per exercise: the only place in the hidden tree where its id is typed.
+CHECKS = [
+    HiddenCheck("ch05.tta", 2, _EXPORT_TTA, judge_tta, _answers.TTA),
+    HiddenCheck("ch05.cutout", 2, _EXPORT_CUTOUT, judge_cutout, _answers.CUTOUT),
+    HiddenCheck("ch05.fix-setup", 2, _EXPORT_FIX_SETUP, judge_fix_setup, _answers.FIX_SETUP),
+    HiddenCheck("ch05.race-winner", 2, _EXPORT_RACE_WINNER, judge_race_winner, _answers.RACE_WINNER),
+    HiddenCheck("ch05.quiz", 2, _EXPORT_QUIZ, judge_quiz, _answers.QUIZ),
+]

@@ -1,13 +1,16 @@
 """Reference solutions and plausible wrong answers for chapter 5's exercises (instructors only).
 
-SOLUTIONS maps each exercise id to the source a student could paste into the exercise cell;
-WRONG maps each id to a list of (name, source) pairs that the hidden checks must reject.
+One ``Answers`` per exercise (the reference solution a student could paste into the exercise cell,
+the wrong answers the checks must reject, code the chapter shows on purpose), under a name of its own;
+checks.py attaches each to its exercise's record, so no exercise id is typed here.
 """
 
 from __future__ import annotations
 
-SOLUTIONS: dict[str, str] = {
-    "ch05.tta": '''
+from course_utils.grading.kit import Answers
+
+TTA = Answers(
+    solution='''
 def tta_predict(model, images, shifts):
     images = np.asarray(images, dtype="float32")
     height, width = images.shape[1], images.shape[2]
@@ -22,56 +25,7 @@ def tta_predict(model, images, shifts):
         total = total + probs / probs.sum(axis=1, keepdims=True)
     return total / len(shifts)
 ''',
-    "ch05.cutout": '''
-def cutout(images, size, rng):
-    out = np.array(images, copy=True)
-    height, width = out.shape[1], out.shape[2]
-    for i in range(len(out)):
-        top = int(rng.integers(0, height)) - size // 2
-        left = int(rng.integers(0, width)) - size // 2
-        out[i, max(top, 0):max(top + size, 0), max(left, 0):max(left + size, 0)] = 0
-    return out
-''',
-    "ch05.fix-setup": '''
-def make_optimizer_and_loss(peak_lr, epochs, steps_per_epoch, warmup_fraction=0.1,
-                            smoothing=0.1, weight_decay=1e-4):
-    total = epochs * steps_per_epoch  # Keras' schedules count optimizer steps
-    warmup = int(round(warmup_fraction * total))
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=total - warmup, warmup_target=peak_lr, warmup_steps=warmup)
-    optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay)
-
-    def loss(y_true, logits):
-        labels = keras.ops.reshape(keras.ops.cast(y_true, "int32"), (-1,))
-        targets = keras.ops.one_hot(labels, 10) * (1.0 - smoothing) + smoothing / 10
-        log_probs = keras.ops.log_softmax(logits, axis=-1)
-        return -keras.ops.mean(keras.ops.sum(targets * log_probs, axis=-1))
-
-    return optimizer, loss
-''',
-    "ch05.race-winner": '''
-def race_winner(runs, target):
-    best_name, best_time = None, None
-    for name, seeds in runs.items():
-        times = []
-        for run in seeds:
-            reached = [seconds for seconds, accuracy in run if accuracy >= target]
-            if not reached:
-                break
-            times.append(reached[0])
-        else:
-            typical = float(np.median(times))
-            if best_time is None or typical < best_time:
-                best_name, best_time = name, typical
-    return best_name
-''',
-    "ch05.quiz": '''
-quiz_answers = {"q1": "A", "q2": 12, "q3": "B", "q4": "B", "q5": "C", "q6": "B"}
-''',
-}
-
-WRONG: dict[str, list[tuple[str, str]]] = {
-    "ch05.tta": [
+    wrong=[
         (
             "np.roll: pixels wrap around instead of zeros coming in",
             '''
@@ -155,7 +109,21 @@ def tta_predict(model, images, shifts):
 ''',
         ),
     ],
-    "ch05.cutout": [
+)
+
+
+CUTOUT = Answers(
+    solution='''
+def cutout(images, size, rng):
+    out = np.array(images, copy=True)
+    height, width = out.shape[1], out.shape[2]
+    for i in range(len(out)):
+        top = int(rng.integers(0, height)) - size // 2
+        left = int(rng.integers(0, width)) - size // 2
+        out[i, max(top, 0):max(top + size, 0), max(left, 0):max(left + size, 0)] = 0
+    return out
+''',
+    wrong=[
         (
             "zeroes the caller's images in place",
             '''
@@ -227,7 +195,28 @@ def cutout(images, size, rng):
 ''',
         ),
     ],
-    "ch05.fix-setup": [
+)
+
+
+FIX_SETUP = Answers(
+    solution='''
+def make_optimizer_and_loss(peak_lr, epochs, steps_per_epoch, warmup_fraction=0.1,
+                            smoothing=0.1, weight_decay=1e-4):
+    total = epochs * steps_per_epoch  # Keras' schedules count optimizer steps
+    warmup = int(round(warmup_fraction * total))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=total - warmup, warmup_target=peak_lr, warmup_steps=warmup)
+    optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay)
+
+    def loss(y_true, logits):
+        labels = keras.ops.reshape(keras.ops.cast(y_true, "int32"), (-1,))
+        targets = keras.ops.one_hot(labels, 10) * (1.0 - smoothing) + smoothing / 10
+        log_probs = keras.ops.log_softmax(logits, axis=-1)
+        return -keras.ops.mean(keras.ops.sum(targets * log_probs, axis=-1))
+
+    return optimizer, loss
+''',
+    wrong=[
         (
             "the given version: horizon in epochs, smoothing lost, logits read as probabilities",
             '''
@@ -301,7 +290,27 @@ def make_optimizer_and_loss(peak_lr, epochs, steps_per_epoch, warmup_fraction=0.
 ''',
         ),
     ],
-    "ch05.race-winner": [
+)
+
+
+RACE_WINNER = Answers(
+    solution='''
+def race_winner(runs, target):
+    best_name, best_time = None, None
+    for name, seeds in runs.items():
+        times = []
+        for run in seeds:
+            reached = [seconds for seconds, accuracy in run if accuracy >= target]
+            if not reached:
+                break
+            times.append(reached[0])
+        else:
+            typical = float(np.median(times))
+            if best_time is None or typical < best_time:
+                best_name, best_time = name, typical
+    return best_name
+''',
+    wrong=[
         (
             "counts epochs instead of seconds",
             '''
@@ -378,7 +387,14 @@ def race_winner(runs, target):
 ''',
         ),
     ],
-    "ch05.quiz": [
+)
+
+
+QUIZ = Answers(
+    solution='''
+quiz_answers = {"q1": "A", "q2": 12, "q3": "B", "q4": "B", "q5": "C", "q6": "B"}
+''',
+    wrong=[
         (
             "epochs as the clock, best test epoch, augmentation blamed, bf16 halves the time",
             '''
@@ -386,4 +402,4 @@ quiz_answers = {"q1": "C", "q2": 5, "q3": "A", "q4": "A", "q5": "A", "q6": "C"}
 ''',
         ),
     ],
-}
+)

@@ -24,6 +24,8 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from course_utils.watch import watched_call
+
 PASS_MARK = "\u2705"  # ✅
 FAIL_MARK = "\u274c"  # ❌
 
@@ -68,9 +70,11 @@ def call(fn: Any, *args: Any, what: str | None = None, **kwargs: Any) -> Any:
     if fn is None or fn is Ellipsis:
         fail(f"{name} is not defined yet: run the exercise cell above first.")
     if not callable(fn):
-        fail(f"{name} should be a function, but it is a {type(fn).__name__}.")
+        fail(f"{name} should be a function, but it is an object of type {type(fn).__name__}.")
     try:
         return fn(*args, **kwargs)
+    except CheckFailed:  # a numpy_only wrapper's refusal, already a verdict
+        raise
     except NotImplementedError:
         fail(f"Not implemented yet: replace the `raise NotImplementedError` in {name} with your code.")
     except (Exception, SystemExit) as err:
@@ -88,7 +92,7 @@ def as_array(value: Any, name: str = "the result") -> np.ndarray:
     except Exception as err:
         fail(f"{name} could not be turned into an array ({type(err).__name__}: {err}).")
     if arr.dtype == object:
-        fail(f"{name} is not numeric (it is a {type(value).__name__} of mixed objects).")
+        fail(f"{name} is not numeric (it is an object of type {type(value).__name__} holding mixed objects).")
     return arr
 
 
@@ -136,7 +140,7 @@ def diagnose(
     if gv.size and np.allclose(gv, -ev, rtol=rtol, atol=atol):
         return f"{name} has the right size but the opposite sign."
     nz = np.abs(ev) > 1e-12
-    if nz.sum() >= 1:
+    if nz.sum() >= 2:  # any two single numbers differ "by a constant factor": that says nothing
         ratios = gv[nz] / ev[nz]
         r = float(np.median(ratios))
         if np.allclose(ratios, r, rtol=1e-4) and not math.isclose(r, 1.0, rel_tol=1e-4) and r != 0:
@@ -162,34 +166,58 @@ def expect_close(got: Any, expected: Any, name: str = "the result", **kwargs: An
     return as_array(got, name)
 
 
-FRAMEWORKS = frozenset({"tf", "tensorflow", "keras", "torch", "jax", "scipy", "sklearn", "optax"})
+def _materialized(value: Any) -> Any:
+    """A result as NumPy data, so that anything lazy in it runs while the watcher still watches.
 
-
-def frameworks_used(fn: Any) -> list[str]:
-    """The libraries a function names in its own code that could compute an exercise's answer.
-
-    An exercise that asks for a NumPy implementation of something Keras provides is checked against
-    Keras: calling Keras, or the checks' own Keras-based helpers in ``course_utils`` (named
-    ``_keras_...``), would pass without understanding, so the checks refuse it. The names come from
-    the compiled code (global and attribute names, nested functions included), so they are found
-    whether or not the source text is available. Returns a sorted list ([] if none).
+    An object whose ``__array__``, ``__float__`` or ``numpy()`` calls Keras would otherwise compute
+    its answer later, in the check, where nobody watches.
     """
-    code = getattr(fn, "__code__", None)
-    names: set[str] = set()
-    stack = [code] if code is not None else []
-    while stack:
-        current = stack.pop()
-        names.update(current.co_names)
-        stack.extend(c for c in current.co_consts if hasattr(c, "co_names"))
-    helpers = {n for n in names if n.startswith("_keras") or n == "course_utils"}
-    return sorted((names & FRAMEWORKS) | helpers)
+    if isinstance(value, (tuple, list)):
+        items = [_materialized(v) for v in value]
+        return items if isinstance(value, list) else tuple(items)
+    if value is None or isinstance(value, (bool, int, float, str, np.ndarray, np.generic)):
+        return value
+    if hasattr(value, "numpy") and callable(value.numpy):
+        value = value.numpy()
+    try:
+        return np.asarray(value)
+    except Exception:
+        return value  # as_array will say what is wrong with it
 
 
-def refuse_frameworks(fn: Any, name: str) -> None:
-    """Fail a visible check when the function calls what it is compared with (see frameworks_used)."""
-    used = frameworks_used(fn)
-    if used:
-        fail(
-            f"{name} uses {', '.join(used)}: write it with NumPy. The check compares with Keras, so "
-            "calling Keras would prove nothing."
+def numpy_only(fn: Any, name: str, _watch: Any = watched_call) -> Any:
+    """fn, watched: calling it fails the check when Keras, TensorFlow, ... ran (see course_utils.watch).
+
+    An exercise that asks for NumPy code is compared with Keras, so calling Keras would prove
+    nothing. What runs decides, not what the code spells: an alias, a module-level variable,
+    ``importlib``, ``getattr``, a callable object, a closure or an import hook are all seen.
+    The watcher is bound here (a default argument), so patching ``course_utils`` afterwards does
+    not change what this check uses. Anything that is not callable is returned as it is, for
+    :func:`call` to report.
+    """
+    if fn is None or fn is Ellipsis or not callable(fn):
+        return fn
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        (kind, value), used = _watch(lambda: _materialized(fn(*args, **kwargs)))
+        if used:
+            fail(refusal(name, used))
+        if kind == "error":
+            raise value
+        return value
+
+    watched.__name__ = name
+    return watched
+
+
+def refusal(name: str, used: list[str]) -> str:
+    """The message of a framework refusal, the same for visible and hidden checks."""
+    libraries = [u for u in used if not u.startswith("tampering")]
+    if libraries:
+        return (
+            f"{name} runs {', '.join(libraries)[:60]}: write it with NumPy. The check compares with Keras, so "
+            "calling Keras (by any name) would prove nothing."
         )
+    return (
+        f"{name} interferes with the check while it runs ({used[0][len('tampering: ') :][:60]}): write it with NumPy."
+    )

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from . import Question, Verdict, as_array, call, fail, validate_answers, visible_check
+from ._expected_ch00 import EXPECTED
 
 QUIZ = (Question("q1", ("A", "B", "C", "D")), Question("q2", ("A", "B", "C", "D")), Question("q3"), Question("q4"))
 
@@ -49,35 +50,17 @@ def check_top_k_accuracy(top_k_accuracy: Any) -> Verdict:
     return Verdict(True, "Correct on the public example (k = 1, 2, 3).")
 
 
-def _keras_early_stopping(val_losses: list[float], patience: int, min_delta: float) -> tuple[int, int]:
-    """What keras.callbacks.EarlyStopping does with these validation losses: the oracle of the check."""
-    import keras
-
-    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
-    stopper = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=patience, min_delta=min_delta, restore_best_weights=True
-    )
-    model.stop_training = False  # fit sets this flag; the callback raises it to stop
-    stopper.set_model(model)
-    stopper.on_train_begin()
-    epochs_run = 0
-    for epoch, value in enumerate(val_losses):
-        epochs_run = epoch + 1
-        stopper.on_epoch_end(epoch, {"val_loss": value})
-        if model.stop_training:
-            break
-    return epochs_run, stopper.best_epoch + 1
+EARLY_STOPPING_CURVES = (
+    ([0.9, 0.6, 0.5, 0.52, 0.49, 0.5, 0.51, 0.53, 0.55], 2, 0.0),
+    ([0.9, 0.6, 0.5, 0.496, 0.492, 0.485, 0.6], 2, 0.01),  # no value at exactly best - d
+    ([0.9, 0.5, 0.7, 0.6, 0.55, 0.52, 0.51], 2, 0.0),
+)
 
 
 @visible_check("ch00.early-stopping")
 def check_early_stopping(early_stopping: Any) -> Verdict:
-    """Three public curves, compared with what keras.callbacks.EarlyStopping does on them."""
-    curves = [
-        ([0.9, 0.6, 0.5, 0.52, 0.49, 0.5, 0.51, 0.53, 0.55], 2, 0.0),
-        ([0.9, 0.6, 0.5, 0.496, 0.492, 0.485, 0.6], 2, 0.01),  # no value at exactly best - d
-        ([0.9, 0.5, 0.7, 0.6, 0.55, 0.52, 0.51], 2, 0.0),
-    ]
-    for values, patience, min_delta in curves:
+    """Three public curves, compared with what keras.callbacks.EarlyStopping does on them (stored values)."""
+    for (values, patience, min_delta), expected in zip(EARLY_STOPPING_CURVES, EXPECTED["early-stopping"]):
         got = call(early_stopping, list(values), patience, min_delta, what="early_stopping")
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             fail("early_stopping should return a tuple (stop_epoch, best_epoch).")
@@ -88,7 +71,7 @@ def check_early_stopping(early_stopping: Any) -> Verdict:
             or not isinstance(best, (int, np.integer))
         ):
             fail(f"Both epochs should be integers, got {stop!r} and {best!r}.")
-        expected = _keras_early_stopping(values, patience, min_delta)
+        expected = tuple(expected)
         where = f"with val_loss={values}, patience={patience}, min_delta={min_delta}"
         if (stop + 1, best + 1) == expected:
             fail("The epochs are 0-based: count them from 1, as Keras prints them.")

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import Question, Verdict, as_array, call, expect_close, fail, validate_answers, visible_check
+from ._expected_ch01 import EXPECTED
 
 QUIZ = (
     Question("q1"),
@@ -70,37 +71,32 @@ def check_central_difference(central_difference: Any) -> Verdict:
     return Verdict(True, "Correct on the two public examples (a matrix input and an explicit step h).")
 
 
-def _tape_gradient(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """The gradient of TensorFlow's mean sparse softmax cross-entropy with respect to the logits."""
-    import tensorflow as tf
-
-    z = tf.constant(logits, dtype=tf.float64)
-    with tf.GradientTape() as tape:
-        tape.watch(z)
-        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, z))
-    return tape.gradient(loss, z).numpy()
+XENT_GRAD_CASES = (
+    (np.array([[2.0, 1.0, -1.0], [0.5, 0.5, 3.0], [-2.0, 0.0, 1.0]]), np.array([0, 2, 0])),
+    (np.array([[1000.0, 0.0, -1000.0], [-5.0, 700.0, 710.0]]), np.array([1, 2])),
+)
 
 
 @visible_check("ch01.softmax-xent-grad")
 def check_softmax_xent_grad(softmax_cross_entropy_grad: Any) -> Verdict:
     """Compared with tf.GradientTape on three examples, then on logits too large for a naive exp."""
-    logits = np.array([[2.0, 1.0, -1.0], [0.5, 0.5, 3.0], [-2.0, 0.0, 1.0]])
-    labels = np.array([0, 2, 0])
-    expected = _tape_gradient(logits, labels)
+    (logits, labels), (big, big_labels) = XENT_GRAD_CASES
+    expected, expected_big = (np.array(e["grad"]) for e in EXPECTED["softmax-xent-grad"])
     got = as_array(
         call(softmax_cross_entropy_grad, logits.copy(), labels.copy(), what="softmax_cross_entropy_grad"),
         "the gradient",
     )
     if got.shape == expected.shape and np.allclose(got, 3 * expected, atol=1e-9):
         fail("The gradient is 3 times too large for a batch of 3: the loss is the mean over the batch.")
-    if got.shape == expected.shape and np.allclose(got, (logits - np.eye(3)[labels]) / 3, atol=1e-9):
+    if got.shape == expected.shape and np.allclose(
+        got, EXPECTED["softmax-xent-grad"][0]["logits_for_probs"], atol=1e-9
+    ):
         fail("You used the logits where the softmax probabilities belong.")
     expect_close(got, expected, "the gradient (compared with tf.GradientTape)", rtol=1e-6, atol=1e-9)
 
-    big = np.array([[1000.0, 0.0, -1000.0], [-5.0, 700.0, 710.0]])
     with np.errstate(all="ignore"):
         got = as_array(
-            call(softmax_cross_entropy_grad, big.copy(), np.array([1, 2]), what="softmax_cross_entropy_grad"),
+            call(softmax_cross_entropy_grad, big.copy(), big_labels.copy(), what="softmax_cross_entropy_grad"),
             "the gradient for large logits",
         )
     if not np.all(np.isfinite(got)):
@@ -108,7 +104,7 @@ def check_softmax_xent_grad(softmax_cross_entropy_grad: Any) -> Verdict:
             "With logits around 1000 the result contains NaN or inf: np.exp(1000) overflows. Subtract "
             "each row's maximum first; the probabilities do not change."
         )
-    expect_close(got, _tape_gradient(big, np.array([1, 2])), "the gradient for large logits", atol=1e-9)
+    expect_close(got, expected_big, "the gradient for large logits", atol=1e-9)
     return Verdict(True, "Matches tf.GradientTape, and stays finite for large logits.")
 
 
@@ -148,23 +144,43 @@ def _public_blobs(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return (centers[labels] + rng.normal(size=(300, 5))).astype("float32"), labels
 
 
+def _reference_model(seed: int = 3) -> Any:
+    """The exercise's model as the buggy version builds it: one Dense layer, seeded the same way."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
+
+
+def _weights_after_one_sgd_step(x: np.ndarray, y: np.ndarray, lr: float) -> tuple[np.ndarray, np.ndarray]:
+    """The weights after one full-batch step of Keras' own SGD on the mean cross-entropy of the logits.
+
+    Keras trains here, not a formula: the check holds no gradient of its own that would answer
+    ch01.softmax-xent-grad.
+    """
+    import keras
+
+    model = _reference_model()
+    model.compile(optimizer=keras.optimizers.SGD(lr), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
+    w1, b1 = model.get_weights()
+    return w1, b1
+
+
 @visible_check("ch01.fix-training-loop")
 def check_fix_training_loop(train_softmax_regression: Any) -> Verdict:
     """One full-batch step against the closed-form SGD step, then accuracy after a short training."""
     import keras
 
     x, y = _public_blobs(0)
-    keras.utils.set_random_seed(3)
-    w0, b0 = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)]).get_weights()
+    w0, _ = _reference_model().get_weights()
     model = call(train_softmax_regression, x, y, 1, len(x), 0.5, 3, what="train_softmax_regression")
     if not isinstance(model, keras.Model):
         fail(f"Return the trained Keras model, got {type(model).__name__}.")
     weights = model.get_weights()
     if len(weights) != 2 or weights[0].shape != w0.shape:
         fail("Keep the buggy version's model (one Dense layer with one unit per class); fix the training.")
-    x64 = x.astype("float64")
-    d_logits = _tape_gradient(x64 @ w0 + b0, y)  # SGD's step, through the chain rule z = x w + b
-    w1, b1 = w0 - 0.5 * x64.T @ d_logits, b0 - 0.5 * d_logits.sum(axis=0)
+    w1, b1 = _weights_after_one_sgd_step(x, y, 0.5)  # what one correct full-batch step gives
     if np.allclose(weights[0], 2 * w0 - w1, atol=1e-5):
         fail("After one step the loss went up: the update must subtract lr times the gradient.")
     if not (np.allclose(weights[0], w1, atol=1e-5) and np.allclose(weights[1], b1, atol=1e-5)):

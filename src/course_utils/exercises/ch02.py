@@ -1,7 +1,9 @@
 """Visible checks for chapter 2, "Loss functions" (public, simple cases only).
 
-Keras itself is the oracle wherever it can be: the checks compare with ``keras.losses`` and
-``tf.GradientTape``, so no reference solution lives in this package.
+The checks compare with what ``keras.losses`` and ``tf.GradientTape`` give on the public inputs
+below. Those values are stored (``_expected_ch02``, computed by the instructors' oracles and checked
+by a test), never computed here: a function in this package that computed them would answer the
+exercise for anyone who imports it.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from ..checking import refuse_frameworks
+from ..checking import numpy_only
+from ..watch import watched_call
 from . import Question, Verdict, as_array, call, expect_close, fail, validate_answers, visible_check
+from ._expected_ch02 import EXPECTED
 
 QUIZ = (
     Question("q1"),
@@ -22,17 +26,20 @@ QUIZ = (
 )
 
 
-def _keras_huber(y_true: np.ndarray, y_pred: np.ndarray, delta: float) -> tuple[float, np.ndarray]:
-    """The mean Huber loss of keras.losses.Huber and its gradient with respect to y_pred, by the tape."""
-    import keras
-    import tensorflow as tf
+HUBER_CASES = (
+    (np.array([0.0, 1.0, 2.0, -1.0, 0.5]), np.array([0.3, 3.0, 1.5, -4.0, 0.5]), 1.0),
+    (np.array([[1.0, -2.0, 0.0], [0.5, 0.5, 3.0]]), np.array([[1.2, 0.0, -0.9], [0.5, 2.5, 2.8]]), 0.5),
+)
 
-    yt = tf.constant(np.reshape(y_true, (1, -1)), dtype=tf.float64)
-    yp = tf.constant(np.reshape(y_pred, (1, -1)), dtype=tf.float64)
-    with tf.GradientTape() as tape:
-        tape.watch(yp)
-        loss = keras.losses.Huber(delta=delta)(yt, yp)
-    return float(loss), tape.gradient(loss, yp).numpy().reshape(np.shape(y_pred))
+
+def _without_delta(r: np.ndarray, delta: float) -> tuple[float, float]:
+    """Mean losses whose linear piece forgets delta: |r| - delta / 2, and |r| - 1 / 2 (the usual mistakes)."""
+    quadratic = 0.5 * r**2
+    outside = np.abs(r) > delta
+    return (
+        float(np.mean(np.where(outside, np.abs(r) - delta / 2, quadratic))),
+        float(np.mean(np.where(outside, np.abs(r) - 0.5, quadratic))),
+    )
 
 
 def _pair(result: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -45,50 +52,56 @@ def _pair(result: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
 @visible_check("ch02.huber-grad")
 def check_huber_grad(huber_loss_and_grad: Any) -> Verdict:
     """A vector with residuals in both pieces (delta 1), then a matrix with delta 0.5."""
-    refuse_frameworks(huber_loss_and_grad, "huber_loss_and_grad")
-    cases = [
-        (np.array([0.0, 1.0, 2.0, -1.0, 0.5]), np.array([0.3, 3.0, 1.5, -4.0, 0.5]), 1.0),
-        (np.array([[1.0, -2.0, 0.0], [0.5, 0.5, 3.0]]), np.array([[1.2, 0.0, -0.9], [0.5, 2.5, 2.8]]), 0.5),
-    ]
-    for i, (y_true, y_pred, delta) in enumerate(cases, start=1):
+    huber_loss_and_grad = numpy_only(huber_loss_and_grad, "huber_loss_and_grad")
+    for i, ((y_true, y_pred, delta), exp) in enumerate(zip(HUBER_CASES, EXPECTED["huber-grad"]), start=1):
         loss, grad = _pair(
             call(huber_loss_and_grad, y_true.copy(), y_pred.copy(), delta, what="huber_loss_and_grad"),
             "huber_loss_and_grad",
         )
-        exp_loss, exp_grad = _keras_huber(y_true, y_pred, delta)
+        exp_loss, exp_grad = exp["loss"], np.array(exp["grad"])
         if loss.size != 1:
             fail(f"The loss has {loss.size} values: return the mean over all entries, one number.")
         r = y_pred - y_true
+        outside = np.abs(r) > delta
         if grad.shape == exp_grad.shape and np.allclose(grad, exp_grad * r.size, atol=1e-9):
             fail("The gradient is too large by the number of entries: the loss is a mean, divide by its size.")
         if grad.shape == exp_grad.shape and np.allclose(grad, -exp_grad, atol=1e-9):
             fail("The gradient has the wrong sign: differentiate with respect to y_pred, where r = y_pred - y_true.")
-        if np.isclose(float(loss), exp_loss + 0.5 * delta**2 * np.mean(np.abs(r) > delta), atol=1e-9):
+        if np.isclose(float(loss), exp_loss + 0.5 * delta**2 * np.mean(outside), atol=1e-9):
             fail("The linear piece is too large: it is delta * (|r| - delta / 2), so that both pieces meet at delta.")
+        if delta != 1.0 and np.isclose(float(loss), exp["loss_delta_one"], atol=1e-9):
+            fail(f"With delta={delta} your loss is Huber's with delta = 1: use the delta argument in both pieces.")
+        if delta != 1.0 and any(np.isclose(float(loss), v, atol=1e-9) for v in _without_delta(r, delta)):
+            fail(
+                f"With delta={delta} the linear piece forgets delta: beyond delta the loss is "
+                "delta * (|r| - delta / 2) and its slope delta * sign(r)."
+            )
         expect_close(float(loss), exp_loss, f"the loss (example {i}, compared with keras.losses.Huber)", rtol=1e-7)
+        lacks_factor = np.allclose(np.where(outside, grad * delta, grad), exp_grad, atol=1e-9)
+        if delta != 1.0 and grad.shape == exp_grad.shape and lacks_factor:
+            fail(f"With delta={delta} the gradient beyond delta lacks its factor delta: it is delta * sign(r) / n.")
         expect_close(grad, exp_grad, f"the gradient (example {i}, compared with tf.GradientTape)", atol=1e-9)
     return Verdict(True, "Loss and gradient match keras.losses.Huber and the tape on both public examples.")
 
 
-def _keras_sparse_xent(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    import keras
-
-    return keras.ops.convert_to_numpy(
-        keras.losses.sparse_categorical_crossentropy(labels, np.asarray(logits, dtype="float64"), from_logits=True)
-    )
+XENT_CASES = (
+    (np.array([[2.0, 1.0, -1.0], [0.5, 0.5, 3.0], [-2.0, 0.0, 1.0], [0.0, 0.0, 0.0]]), np.array([0, 2, 0, 1])),
+    (np.array([[1000.0, 0.0, -1000.0], [-1000.0, 1000.0, 999.0]]), np.array([2, 2])),
+    (np.array([[1.0, 2.0, 3.0], [2000.0, 1990.0, 1995.0]]), np.array([0, 1])),
+)
 
 
 @visible_check("ch02.sparse-xent")
 def check_sparse_xent(sparse_softmax_cross_entropy: Any) -> Verdict:
     """Ordinary logits, logits of +-1000, and a batch mixing small and very large rows."""
-    refuse_frameworks(sparse_softmax_cross_entropy, "sparse_softmax_cross_entropy")
-    logits = np.array([[2.0, 1.0, -1.0], [0.5, 0.5, 3.0], [-2.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
-    labels = np.array([0, 2, 0, 1])
+    sparse_softmax_cross_entropy = numpy_only(sparse_softmax_cross_entropy, "sparse_softmax_cross_entropy")
+    (logits, labels), *extremes = XENT_CASES
+    expected_all = [np.array(e) for e in EXPECTED["sparse-xent"]]
     got = as_array(
         call(sparse_softmax_cross_entropy, logits.copy(), labels.copy(), what="sparse_softmax_cross_entropy"),
         "the losses",
     )
-    expected = _keras_sparse_xent(logits, labels)
+    expected = expected_all[0]
     if got.size == 1:
         fail("You returned one number: return one loss per example, an array of shape (n,).")
     if got.shape == expected.shape and np.allclose(got, -expected, atol=1e-9):
@@ -97,34 +110,40 @@ def check_sparse_xent(sparse_softmax_cross_entropy: Any) -> Verdict:
 
     extreme = [
         (
-            np.array([[1000.0, 0.0, -1000.0], [-1000.0, 1000.0, 999.0]]),
             "the losses for logits of +-1000",
             "With logits of +-1000 the losses contain inf or NaN: np.exp overflows. Use the log-sum-exp "
             "identity, which only exponentiates numbers <= 0.",
         ),
         (
-            np.array([[1.0, 2.0, 3.0], [2000.0, 1990.0, 1995.0]]),
             "the losses for a mixed batch",
             "A batch with a small row and a row near 2000 gives inf or NaN: does every row subtract its own "
             "maximum, or one maximum for the whole batch?",
         ),
     ]
-    for (logits, name, hint), labels in zip(extreme, (np.array([2, 2]), np.array([0, 1]))):
+    for (name, hint), (logits, labels), expected in zip(extreme, extremes, expected_all[1:]):
         with np.errstate(all="ignore"):
             got = as_array(
                 call(sparse_softmax_cross_entropy, logits.copy(), labels, what="sparse_softmax_cross_entropy"), name
             )
         if got.shape == (2,) and not np.all(np.isfinite(got)):
             fail(hint)
-        expect_close(got, _keras_sparse_xent(logits, labels), name, rtol=1e-9)
+        expect_close(got, expected, name, rtol=1e-9)
     return Verdict(True, "Matches Keras on ordinary logits, on logits of +-1000 and on a mixed batch.")
 
 
-def _keras_weighted_bce(y: np.ndarray, z: np.ndarray, pos_weight: float) -> float:
-    import keras
+BCE_LABELS = np.array([[1.0], [0.0], [1.0], [0.0], [1.0]], dtype="float32")
+BCE_LOGITS = np.array([[2.0], [-1.0], [-0.5], [3.0], [0.0]], dtype="float32")
+BCE_FAR_LOGITS = np.array([[100.0], [-100.0], [-100.0], [100.0], [0.0]], dtype="float32")
+# The one call that answers the exercise, and Keras' losses that would do the same: refused by name
+# wherever the function reaches them, since the loss must otherwise be built from TensorFlow operations.
+BCE_REFUSED = ("weighted_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits", "binary_crossentropy")
 
-    weights = np.where(y[:, 0] == 1, pos_weight, 1.0).astype("float32")
-    return float(keras.losses.BinaryCrossentropy(from_logits=True)(y, z, sample_weight=weights))
+
+def _raise_or(kind: str, value: Any) -> Any:
+    """The value of a watched call, or its exception raised again (for call() to report)."""
+    if kind == "error":
+        raise value
+    return value
 
 
 @visible_check("ch02.weighted-bce")
@@ -139,33 +158,36 @@ def check_weighted_bce(weighted_binary_crossentropy: Any) -> Verdict:
     loss_fn = call(weighted_binary_crossentropy, 4.0, what="weighted_binary_crossentropy")
     if not callable(loss_fn):
         fail(f"weighted_binary_crossentropy(4.0) should return a loss function, got {type(loss_fn).__name__}.")
-    y = np.array([[1.0], [0.0], [1.0], [0.0], [1.0]], dtype="float32")
-    z = np.array([[2.0], [-1.0], [-0.5], [3.0], [0.0]], dtype="float32")
-    value = as_array(call(loss_fn, tf.constant(y), tf.constant(z), what="the loss function"), "the loss")
+    y, z, expected = BCE_LABELS, BCE_LOGITS, EXPECTED["weighted-bce"]
+    (kind, value), used = watched_call(
+        lambda: as_array(loss_fn(tf.constant(y), tf.constant(z)), "the loss"), refused_names=BCE_REFUSED
+    )
+    if used:
+        fail(
+            f"The loss calls {used[0].split('.')[-1]}: build it from the chapter's operations "
+            "(tf.nn.softplus, tf.reduce_mean), not from a ready-made weighted cross-entropy."
+        )
+    value = as_array(call(lambda: _raise_or(kind, value), what="the loss function"), "the loss")
     if value.size != 1:
         fail(f"The loss function returned {value.size} values: return the mean over the batch, one number.")
-    expected = _keras_weighted_bce(y, z, 4.0)
-    if np.isclose(float(value), expected * len(y), rtol=1e-5):
+    if np.isclose(float(value), expected["weighted"] * len(y), rtol=1e-5):
         fail("The loss is the sum over the batch: return the mean.")
-    swapped = float(
-        keras.losses.BinaryCrossentropy(from_logits=True)(y, z, sample_weight=np.where(y[:, 0] == 1, 1.0, 4.0))
-    )
-    if np.isclose(float(value), swapped, rtol=1e-5):
+    if np.isclose(float(value), expected["swapped"], rtol=1e-5):
         fail("pos_weight multiplies the negatives' term: it belongs to the positive examples (y = 1).")
-    plain = float(keras.losses.BinaryCrossentropy(from_logits=True)(y, z))
-    if np.isclose(float(value), plain, rtol=1e-5):
+    if np.isclose(float(value), expected["plain"], rtol=1e-5):
         fail("Your loss equals the unweighted binary cross-entropy: pos_weight is not used.")
-    expect_close(float(value), expected, "the loss (compared with Keras' weighted binary cross-entropy)", rtol=1e-5)
+    expect_close(
+        float(value), expected["weighted"], "the loss (compared with Keras' weighted binary cross-entropy)", rtol=1e-5
+    )
 
-    z_far = np.array([[100.0], [-100.0], [-100.0], [100.0], [0.0]], dtype="float32")
     with np.errstate(all="ignore"):
-        far = as_array(call(loss_fn, tf.constant(y), tf.constant(z_far), what="the loss function"), "the loss")
+        far = as_array(call(loss_fn, tf.constant(y), tf.constant(BCE_FAR_LOGITS), what="the loss function"), "the loss")
     if not np.all(np.isfinite(far)):
         fail(
             "With logits of +-100 the loss is inf or NaN: in float32, sigmoid(100) is exactly 1 and log(1 - 1) "
             "is -inf. Write both logs through softplus of the logit."
         )
-    expect_close(float(far), _keras_weighted_bce(y, z_far, 4.0), "the loss for logits of +-100", rtol=1e-5)
+    expect_close(float(far), expected["far"], "the loss for logits of +-100", rtol=1e-5)
 
     data = load_mnist(train_size=4_000, test_size=2_000, flatten=True)
     y_train = (data.y_train[:3000] == 0).astype("float32")[:, None]
@@ -189,18 +211,8 @@ def check_weighted_bce(weighted_binary_crossentropy: Any) -> Verdict:
     return Verdict(True, f"Matches Keras, stays finite; the zero detector reaches a recall of {rates['recall']:.0%}.")
 
 
-def _mean_xent(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
-    import keras
-
-    return float(
-        keras.ops.mean(
-            keras.losses.sparse_categorical_crossentropy(labels, np.asarray(logits) / temperature, from_logits=True)
-        )
-    )
-
-
-def _public_logits(scale: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Logits of a calibrated model (labels drawn from its own softmax), multiplied by scale."""
+def public_logits(scale: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Logits of a calibrated model (labels drawn from its own softmax), multiplied by scale (public inputs)."""
     rng = np.random.default_rng(seed)
     logits = rng.normal(0, 2.0, size=(600, 5))
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -209,30 +221,37 @@ def _public_logits(scale: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return scale * logits, labels
 
 
+TEMPERATURE_CANDIDATES = (1.0, 0.25, 3.0, 0.5, 10.0)
+TEMPERATURE_MODELS = ((3.0, 0, "over-confident"), (0.5, 1, "under-confident"))
+
+
 @visible_check("ch02.temperature")
 def check_temperature(choose_temperature: Any) -> Verdict:
     """An over-confident model (logits x3) and an under-confident one (logits x0.5), unsorted candidates."""
-    candidates = [1.0, 0.25, 3.0, 0.5, 10.0]
-    for scale, seed, kind in [(3.0, 0, "over-confident"), (0.5, 1, "under-confident")]:
-        logits, labels = _public_logits(scale, seed)
+    candidates = list(TEMPERATURE_CANDIDATES)
+    for (scale, seed, kind), exp in zip(TEMPERATURE_MODELS, EXPECTED["temperature"]):
+        logits, labels = public_logits(scale, seed)
         got = call(choose_temperature, logits.copy(), labels.copy(), list(candidates), what="choose_temperature")
         if isinstance(got, np.generic):
             got = got.item()
         if got not in candidates:
             fail(f"Return one of the candidates; got {got!r}.")
-        losses = {t: _mean_xent(logits, labels, t) for t in candidates}
-        best = min(losses, key=losses.get)
+        divided, multiplied = exp["divided"], exp["multiplied"]
+        best = candidates[int(np.argmin(divided))]
         if got == best:
             continue
+        if got == candidates[int(np.argmin(multiplied))]:
+            fail(f"For the {kind} model you multiplied the logits by T: divide them by T (softmax(z / T)).")
         if got == candidates[0]:
             fail(
                 f"For the {kind} model you returned the first candidate. Try every candidate (they are not "
                 "sorted), and compare mean cross-entropies: the accuracy is the same for every temperature."
             )
-        if got == max(losses, key=losses.get):
-            fail(f"For the {kind} model you returned the temperature with the *highest* cross-entropy.")
-        if np.isclose(got, 1 / best):
-            fail(f"For the {kind} model you returned 1/T: divide the logits by T, do not multiply them.")
+        if got == candidates[int(np.argmax(divided))]:
+            fail(
+                f"For the {kind} model you returned the temperature with the *highest* mean cross-entropy: "
+                "keep the lowest."
+            )
         fail(f"For the {kind} model another candidate gives a lower mean cross-entropy on these examples.")
     return Verdict(True, "Right for the over-confident and the under-confident public models.")
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from ..checking import refuse_frameworks
+from ..checking import numpy_only
 from . import Question, Verdict, as_array, call, diagnose, fail, validate_answers, visible_check
+from ._expected_ch05 import EXPECTED
 
 QUIZ = (
     Question("q1", ("A", "B", "C", "D")),
@@ -23,22 +24,8 @@ QUIZ = (
 # --- ch05.tta -----------------------------------------------------------------------------------
 
 
-def _padded_shift(images: np.ndarray, dx: int, dy: int) -> np.ndarray:
-    """Content moved dx pixels right and dy down, zeros coming in: the check's oracle (pad, then crop)."""
-    _, h, w = images.shape[:3]
-    p = max(abs(dx), abs(dy), 1)
-    padded = np.pad(images, [(0, 0), (p, p), (p, p)] + [(0, 0)] * (images.ndim - 3))
-    return padded[:, p - dy : p - dy + h, p - dx : p - dx + w]
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _linear_logits_model(seed: int, side: int = 28) -> Any:
-    """A fixed random linear model with a dropout layer, for images of shape (side, side, 1); outputs logits."""
+def linear_logits_model(seed: int, side: int = 28) -> Any:
+    """A fixed random linear model with dropout, for images of shape (side, side, 1); outputs logits (public)."""
     import keras
 
     model = keras.Sequential(
@@ -56,22 +43,24 @@ def _linear_logits_model(seed: int, side: int = 28) -> Any:
     return model
 
 
-def _tta_oracle(model: Any, images: np.ndarray, shifts: list[tuple[int, int]], move: Any = _padded_shift) -> np.ndarray:
-    probs = [_softmax(np.asarray(model(move(images, dx, dy), training=False))) for dx, dy in shifts]
-    return np.mean(probs, axis=0)
+TTA_SHIFTS = ([(0, 0)], [(0, 0), (2, 0), (0, -3)], [(1, 2), (-2, -1)])
+
+
+def tta_inputs() -> tuple[np.ndarray, Any]:
+    """The public images and model of the TTA check."""
+    return np.random.default_rng(50).uniform(0, 1, (6, 28, 28, 1)).astype("float32"), linear_logits_model(51)
 
 
 @visible_check("ch05.tta")
 def check_tta(tta_predict: Any) -> Verdict:
     """Six random images through a random linear model, three sets of shifts, against pad-and-crop."""
-    images = np.random.default_rng(50).uniform(0, 1, (6, 28, 28, 1)).astype("float32")
+    images, model = tta_inputs()
     images_copy = images.copy()
-    model = _linear_logits_model(51)
-    for shifts in ([(0, 0)], [(0, 0), (2, 0), (0, -3)], [(1, 2), (-2, -1)]):
+    for shifts, exp in zip(TTA_SHIFTS, EXPECTED["tta"]):
         got = as_array(call(tta_predict, model, images, list(shifts), what="tta_predict"), "tta_predict's result")
         if not np.array_equal(images, images_copy):
             fail("tta_predict changed the caller's images; shift copies of them.")
-        expected = _tta_oracle(model, images, shifts)
+        expected = np.array(exp["expected"])
         if got.shape != expected.shape:
             fail(f"tta_predict should return one row of 10 probabilities per image {expected.shape}, got {got.shape}.")
         if diagnose(got, expected, rtol=1e-4, atol=1e-5) is None:
@@ -79,21 +68,15 @@ def check_tta(tta_predict: Any) -> Verdict:
         where = f"With shifts={list(shifts)}"
         if not np.allclose(got.sum(axis=-1), 1, atol=1e-4):
             fail(f"{where}, your rows do not sum to 1: the model outputs logits; turn them into probabilities.")
-        variants = {
-            "np.roll": lambda x, dx, dy: np.roll(x, (dy, dx), axis=(1, 2)),
-            "swapped": lambda x, dx, dy: _padded_shift(x, dy, dx),
-            "reversed": lambda x, dx, dy: _padded_shift(x, -dx, -dy),
-        }
         hints = {
             "np.roll": "pixels pushed off one edge come back at the other (np.roll?); the new pixels must be 0.",
             "swapped": "dx and dy are swapped: dx moves the content along the columns (to the right), dy down.",
             "reversed": "the shift goes the wrong way: (1, 0) moves the content one pixel to the right.",
         }
-        for name, move in variants.items():
-            if np.allclose(got, _tta_oracle(model, images, shifts, move), rtol=1e-4, atol=1e-5):
-                fail(f"{where}, {hints[name]}")
-        logits = np.mean([np.asarray(model(_padded_shift(images, dx, dy))) for dx, dy in shifts], axis=0)
-        if np.allclose(got, _softmax(logits), rtol=1e-4, atol=1e-5):
+        for name, hint in hints.items():
+            if np.allclose(got, exp[name], rtol=1e-4, atol=1e-5):
+                fail(f"{where}, {hint}")
+        if np.allclose(got, exp["softmax_of_mean_logits"], rtol=1e-4, atol=1e-5):
             fail(f"{where}, you average the logits, then take the softmax: average the probabilities instead.")
         if np.allclose(got, np.round(got * len(shifts)) / len(shifts), atol=1e-6):
             fail(f"{where}, your result looks like votes: average the copies' probabilities, not their labels.")
@@ -166,7 +149,7 @@ def cutout_problem(
 @visible_check("ch05.cutout")
 def check_cutout(cutout: Any) -> Verdict:
     """300 positive 16 x 16 images, size 6, then 5, then a repeat with the same seed."""
-    refuse_frameworks(cutout, "cutout")
+    cutout = numpy_only(cutout, "cutout")
     images = np.random.default_rng(52).uniform(0.2, 1.0, (300, 16, 16)).astype("float32")
     images_copy = images.copy()
     for size in (6, 5):
@@ -186,20 +169,15 @@ def check_cutout(cutout: Any) -> Verdict:
 # --- ch05.fix-setup -----------------------------------------------------------------------------
 
 
-def _schedule_oracle(step: int, peak: float, warmup: int, total: int) -> float:
-    if step < warmup:
-        return peak * step / warmup
-    done = min(step - warmup, total - warmup) / (total - warmup)
-    return 0.5 * peak * (1 + math.cos(math.pi * done))
+SETUP_STEPS = (0, 10, 25, 50, 100, 275, 450, 499, 500, 600)
 
 
-def _smoothed_xent(labels: np.ndarray, logits: np.ndarray, smoothing: float) -> float:
-    k = logits.shape[-1]
-    targets = np.full(logits.shape, smoothing / k)
-    targets[np.arange(len(labels)), labels] += 1 - smoothing
-    z = logits - logits.max(axis=-1, keepdims=True)
-    log_probs = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-    return float(-(targets * log_probs).sum(axis=-1).mean())
+def setup_logits() -> tuple[np.ndarray, np.ndarray]:
+    """The public labels and logits of the fix-setup check: confident and mostly right."""
+    labels = np.array([0, 3, 3, 9], dtype="int32")
+    logits = np.random.default_rng(53).normal(0, 3, (4, 10)).astype("float32")
+    logits[np.arange(4), labels] += 4
+    return labels, logits
 
 
 def rate_at(optimizer: Any, step: int) -> float:
@@ -227,10 +205,9 @@ def check_fix_setup(make_optimizer_and_loss: Any) -> Verdict:
         fail(f"The optimizer is {type(optimizer).__name__}; the recipe uses AdamW.")
     if not math.isclose(float(optimizer.weight_decay or 0), 1e-4, rel_tol=1e-6):
         fail("The optimizer's weight_decay is not the one asked for.")
-    peak, warmup, total = 1e-3, 50, 500
-    for step in (0, 10, 25, 50, 100, 275, 450, 499, 500, 600):
+    warmup, total = 50, 500
+    for step, expected in zip(SETUP_STEPS, EXPECTED["fix-setup"]["rates"]):
         got = rate_at(optimizer, step)
-        expected = _schedule_oracle(step, peak, warmup, total)
         if math.isclose(got, expected, rel_tol=1e-4, abs_tol=1e-9):
             continue
         if got < 1e-12 and step >= warmup and step < total:
@@ -247,16 +224,14 @@ def check_fix_setup(make_optimizer_and_loss: Any) -> Verdict:
             f"At step {step} the rate is {got:.3g}, expected {expected:.3g}: after the warm-up the cosine should "
             "run from the peak to 0 at the last step. Which horizon does CosineDecay's decay_steps count?"
         )
-    labels = np.array([0, 3, 3, 9], dtype="int32")
-    logits = np.random.default_rng(53).normal(0, 3, (4, 10)).astype("float32")
-    logits[np.arange(4), labels] += 4  # confident and mostly right
-    expected = _smoothed_xent(labels, logits, 0.1)
+    labels, logits = setup_logits()
+    expected = EXPECTED["fix-setup"]["smoothed"]
     try:
         got = loss_value(loss, labels, logits)
     except Exception as err:
         fail(f"The loss fails on integer labels of shape (4,) and logits of shape (4, 10): {type(err).__name__}.")
     if not math.isclose(got, expected, rel_tol=1e-4):
-        if math.isclose(got, _smoothed_xent(labels, logits, 0.0), rel_tol=1e-4):
+        if math.isclose(got, EXPECTED["fix-setup"]["plain"], rel_tol=1e-4):
             fail("The loss is plain cross-entropy: the label smoothing asked for is lost on the way.")
         fail(
             f"The loss is {got:.4g}, expected {expected:.4g} for these logits. Does it know that the model "

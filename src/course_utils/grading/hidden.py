@@ -21,13 +21,10 @@ Judge = Callable[[Any, Any], Verdict]
 class HiddenChapter:
     """One chapter's hidden checks, loaded from instructor/chNN/checks.py and solutions.py.
 
-    checks.py defines ``EXPORTS`` {id: snippet that leaves a JSON-able value in ``_export``},
-    ``JUDGES`` {id: judge(student_export, reference_export) -> Verdict}, and optionally
-    ``PRELUDE`` (source run before every snippet) and ``POINTS`` {id: points, default 1}.
-    solutions.py defines ``SOLUTIONS`` {id: source of the exercise cell}, ``WRONG``
-    {id: [(name, source), ...]} of plausible wrong answers and, optionally, ``TAUGHT``
-    {id: [source, ...]}: code that the chapter shows on purpose and a solution may repeat
-    (the leak scan does not search for it).
+    checks.py defines ``CHECKS``, one ``HiddenCheck`` record per exercise (its id, points, the
+    snippet that leaves a JSON-able value in ``_export``, the judge and the reference answers:
+    solution, plausible wrong answers, code the chapter shows on purpose), and optionally
+    ``PRELUDE`` (source run before every snippet). See :func:`load_chapter`.
     """
 
     chapter: str  # "ch00"
@@ -82,27 +79,60 @@ def _load_module(path: Path, name: str) -> Any:
     return module
 
 
+def _records(folder: Path, checks: Any) -> list[Any]:
+    """The chapter's HiddenCheck records, validated: ids unique, of this chapter, points positive."""
+    from course_utils.grading.kit import HiddenCheck
+
+    records = getattr(checks, "CHECKS", None)
+    if not isinstance(records, (list, tuple)) or not all(isinstance(r, HiddenCheck) for r in records):
+        raise GraderError(f"{folder}/checks.py must define CHECKS, a list of HiddenCheck records")
+    ids = [r.id for r in records]
+    duplicated = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicated:
+        raise GraderError(f"{folder}/checks.py: exercise ids declared twice: {duplicated}")
+    bad = [r.id for r in records if not r.points > 0 or not callable(r.judge) or not isinstance(r.export, str)]
+    if bad:
+        raise GraderError(f"{folder}/checks.py: records need positive points, a snippet and a judge: {bad}")
+    return list(records)
+
+
 def load_chapter(folder: Path) -> HiddenChapter:
-    """Load and validate instructor/chNN (raises GraderError with a clear message)."""
+    """Load and validate instructor/chNN (raises GraderError with a clear message).
+
+    A chapter declares ``CHECKS``, one :class:`~course_utils.grading.kit.HiddenCheck` record per
+    exercise (id, points, export, judge, answers). The older layout, parallel dicts ``EXPORTS``,
+    ``JUDGES`` and ``POINTS`` with ``SOLUTIONS``/``WRONG``/``TAUGHT`` in solutions.py, still loads.
+    """
     chapter = folder.name
     checks = _load_module(folder / "checks.py", f"_course_hidden_{chapter}_checks")
-    exports, judges = getattr(checks, "EXPORTS", None), getattr(checks, "JUDGES", None)
-    if not isinstance(exports, dict) or not isinstance(judges, dict):
-        raise GraderError(f"{folder}/checks.py must define the dicts EXPORTS and JUDGES")
-    if set(exports) != set(judges):
-        raise GraderError(f"{folder}/checks.py: EXPORTS and JUDGES differ: {sorted(set(exports) ^ set(judges))}")
+    solutions: dict[str, str] = {}
+    wrong: dict[str, list[tuple[str, str]]] = {}
+    taught: dict[str, list[str]] = {}
+    if hasattr(checks, "CHECKS"):
+        records = _records(folder, checks)
+        exports = {r.id: r.export for r in records}
+        judges = {r.id: r.judge for r in records}
+        points = {r.id: float(r.points) for r in records}
+        solutions = {r.id: r.answers.solution for r in records if r.answers.solution}
+        wrong = {r.id: [tuple(w) for w in r.answers.wrong] for r in records}
+        taught = {r.id: list(r.answers.taught) for r in records if r.answers.taught}
+    else:
+        exports, judges = getattr(checks, "EXPORTS", None), getattr(checks, "JUDGES", None)
+        if not isinstance(exports, dict) or not isinstance(judges, dict):
+            raise GraderError(f"{folder}/checks.py must define CHECKS (or the dicts EXPORTS and JUDGES)")
+        if set(exports) != set(judges):
+            raise GraderError(f"{folder}/checks.py: EXPORTS and JUDGES differ: {sorted(set(exports) ^ set(judges))}")
+        points = {i: float(getattr(checks, "POINTS", {}).get(i, 1.0)) for i in exports}
+        if (folder / "solutions.py").is_file():
+            sol = _load_module(folder / "solutions.py", f"_course_hidden_{chapter}_solutions")
+            solutions, wrong = dict(getattr(sol, "SOLUTIONS", {})), dict(getattr(sol, "WRONG", {}))
+            taught = {k: list(v) for k, v in dict(getattr(sol, "TAUGHT", {})).items()}
     bad = [i for i in exports if not i.startswith(chapter + ".")]
     if bad:
         raise GraderError(f"{folder}/checks.py: exercise ids must start with '{chapter}.': {bad}")
-    points = {i: float(getattr(checks, "POINTS", {}).get(i, 1.0)) for i in exports}
-    solutions, wrong, taught = {}, {}, {}
-    if (folder / "solutions.py").is_file():
-        sol = _load_module(folder / "solutions.py", f"_course_hidden_{chapter}_solutions")
-        solutions, wrong = dict(getattr(sol, "SOLUTIONS", {})), dict(getattr(sol, "WRONG", {}))
-        taught = {k: list(v) for k, v in dict(getattr(sol, "TAUGHT", {})).items()}
     missing = sorted(set(exports) - set(solutions))
     if missing:
-        raise GraderError(f"{folder}/solutions.py: no reference solution for {missing}")
+        raise GraderError(f"{folder}: no reference solution for {missing}")
     return HiddenChapter(
         chapter,
         dict(exports),

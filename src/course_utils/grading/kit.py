@@ -16,13 +16,49 @@ live in the instructors' tree, never in this package.
 
 from __future__ import annotations
 
+import importlib.util
+import inspect
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from course_utils.checking import Verdict, diagnose, fail
+from course_utils.checking import Verdict, diagnose, fail, refusal
+from course_utils.watch import watched_call
 
 Judge = Callable[[Any, Any], Verdict]
+
+
+@dataclass(frozen=True)
+class Answers:
+    """An exercise's reference solution, the wrong answers its checks must reject, and taught code.
+
+    ``solution`` is the source a student could paste into the exercise cell; ``wrong`` holds
+    (what is wrong, source) pairs, each a mistake students make; ``taught`` lists code the chapter
+    shows on purpose and a solution may repeat (the leak scan does not search for it). Declared in
+    ``instructor/chNN/solutions.py`` under a name of the author's choice, never under the id.
+    """
+
+    solution: str
+    wrong: Sequence[tuple[str, str]] = ()
+    taught: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class HiddenCheck:
+    """One hidden check, declared once in ``instructor/chNN/checks.py``'s ``CHECKS`` list.
+
+    The id is typed here and nowhere else in the hidden tree: the export snippet, the judge, the
+    points and the reference answers all hang off this one record.
+    """
+
+    id: str  # "chNN.name", as in the notebook's exercise cell
+    points: float
+    export: str  # snippet run in the student's kernel (see snippet, numpy_only, watched)
+    judge: Judge  # judge(student_export, reference_export) -> Verdict, in the grader's process
+    answers: Answers = field(default_factory=lambda: Answers(""))
+
 
 # Kernel side. Plain source text, prepended to every snippet: the snippet runs on a copy of the
 # student's namespace, so ``globals()`` below is that namespace. Every name starts with "_" so
@@ -32,31 +68,31 @@ def _plain(value, _depth=0):
     """A student's result as JSON-able data: arrays stay arrays, objects become their type's name."""
     import numpy as _np
     if _depth > 20:
-        return {"__object__": "too deeply nested"}
+        return {"__object__": "a structure nested too deeply"}
     if hasattr(value, "numpy") and callable(value.numpy):
         try:
             value = value.numpy()
         except Exception:
-            return {"__object__": type(value).__name__}
+            return {"__object__": f"an object of type {type(value).__name__}"}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, _np.generic):
         return value.item()
     if isinstance(value, _np.ndarray):
-        return value if value.dtype.kind in "biuf" else {"__object__": f"array of {value.dtype}"}
+        return value if value.dtype.kind in "biuf" else {"__object__": f"an array of {value.dtype}"}
     if isinstance(value, (list, tuple)):
         return [_plain(v, _depth + 1) for v in value]
     if isinstance(value, dict):
         return {str(k): _plain(v, _depth + 1) for k, v in value.items()}
-    return {"__object__": type(value).__name__}
+    return {"__object__": f"an object of type {type(value).__name__}"}
 
 def _run(_name, *args, **kwargs):
     """Call the student's function by name: {"ok": its result as it is} or {"error": what went wrong}."""
     _fn = globals().get(_name)
     if _fn is None:
-        return {"error": f"{_name} is not defined: run its exercise cell"}
+        return {"error": f"{_name} is not defined: its exercise cell did not define it (look for an error there)"}
     if not callable(_fn):
-        return {"error": f"{_name} should be a function, but it is a {type(_fn).__name__}"}
+        return {"error": f"{_name} should be a function, but it is an object of type {type(_fn).__name__}"}
     try:
         return {"ok": _fn(*args, **kwargs)}
     except NotImplementedError:
@@ -91,27 +127,79 @@ def snippet(source: str) -> str:
     return KERNEL_HELPERS + "\n" + source
 
 
-def numpy_only(source: str, name: str) -> str:
-    """An export snippet that also records which libraries the student's function calls.
+def _watch_source() -> str:
+    """The watcher's source as the kernel helper ``_watched_call`` (nothing imported from course_utils there)."""
+    return inspect.getsource(watched_call).replace("def watched_call(", "def _watched_call(", 1)
 
-    For exercises that ask for NumPy code checked against Keras: the judge refuses a function that
-    calls Keras (or the checks' Keras helpers) with :func:`refuse_frameworks`.
+
+def watched(source: str, name: str | None, refused_names: Iterable[str] | None = None) -> str:
+    """An export snippet whose calls of ``name`` run under the watcher (see course_utils.watch).
+
+    Every ``_call(name, ...)`` of the snippet, the conversion of the result included, runs while
+    the watcher notes which framework code executes; the export's ``"frameworks"`` lists what it
+    saw, for :func:`refuse_frameworks` in the judge. The watcher is shipped as source, so a
+    notebook that patched ``course_utils`` changes nothing. With ``refused_names`` only framework
+    functions of those names count (an exercise that must use TensorFlow but not the one function
+    that answers it). A snippet that calls the student's code otherwise (``name`` None) uses
+    ``_watched(thunk)`` itself: it returns ``{"ok": value}`` or ``{"error": ...}`` like ``_run``.
     """
+    refused = None if refused_names is None else tuple(refused_names)
+    wrapper = f"""
+_frameworks_seen, _calls_watched = set(), [0]
+def _watched(_thunk):
+    (_kind, _value), _used = _watched_call(_thunk, refused_names={refused!r})
+    _frameworks_seen.update(_used)
+    _calls_watched[0] += 1
+    return {{"ok": _value}} if _kind == "ok" else {{"error": f"{{type(_value).__name__}}: {{_value}}"}}
+_unwatched_call = _call
+def _call(_name, *args, **kwargs):
+    if _name != {name!r}:
+        return _unwatched_call(_name, *args, **kwargs)
+    _result = _watched(lambda: _unwatched_call(_name, *args, **kwargs))
+    return _result["ok"] if "ok" in _result else _result
+"""
     return snippet(
-        source
-        + "\nfrom course_utils.checking import frameworks_used as _frameworks_used\n"
-        + f"_export['frameworks'] = _frameworks_used(globals().get({name!r}))\n"
+        _watch_source()
+        + wrapper
+        + source
+        + "\n_export['frameworks'] = sorted(_frameworks_seen)\n_export['watched'] = _calls_watched[0]\n"
     )
 
 
-def refuse_frameworks(student: Any, name: str) -> None:
-    """In a judge: fail when a :func:`numpy_only` export says the function called a library."""
+def numpy_only(source: str, name: str) -> str:
+    """An export snippet for an exercise that asks for NumPy code: ``watched`` with every framework refused."""
+    return watched(source, name)
+
+
+def refuse_frameworks(student: Any, name: str, message: str | None = None) -> None:
+    """In a judge: fail when a :func:`watched` export says the function ran a framework, or says nothing.
+
+    Fails closed: an export without the watcher's list (removed or replaced by the notebook) is refused
+    like one that lists a framework. ``message`` replaces the NumPy refusal's text.
+    """
     used = student.get("frameworks") if isinstance(student, Mapping) else None
+    if not isinstance(used, list) or not all(isinstance(u, str) for u in used):
+        fail(f"{name}: the hidden check could not confirm that it runs without Keras or TensorFlow.")
     if used:
-        fail(f"{name} calls {', '.join(map(str, used))[:60]}: the exercise asks for NumPy.")
+        fail(message or refusal(name, used))
 
 
 # Grader side: building blocks of judges.
+
+
+def sibling(checks_file: str, name: str) -> Any:
+    """Import a module that lies next to a chapter's checks.py (its oracles), under a private name.
+
+    The hidden tree is not a package and is loaded from files, so ``checks.py`` cannot import its
+    neighbours by name; the oracles that compute expected values stay in the tree this way.
+    """
+    path = Path(checks_file).with_name(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_course_hidden_{path.parent.name}_{name}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def ok(result: Any, name: str, allow_none: bool = False) -> Any:
@@ -128,7 +216,7 @@ def ok(result: Any, name: str, allow_none: bool = False) -> Any:
     if value is None and not allow_none:
         fail(f"{name} returned None: did you forget `return`?")
     if isinstance(value, Mapping) and "__object__" in value:
-        fail(f"{name} returned a {value['__object__']}, not numbers.")
+        fail(f"{name} returned {str(value['__object__'])[:60]}, not numbers.")
     return value
 
 

@@ -1,0 +1,152 @@
+"""Which libraries a function *runs*: the framework refusal of the NumPy-only exercises.
+
+An exercise that asks for NumPy code is checked against Keras, so an answer that calls Keras or
+TensorFlow would pass without the skill. Reading the names a function spells cannot tell: an alias
+(``import keras.losses as kl``), a module-level variable, ``importlib.import_module``, ``getattr``, a
+callable object, a closure or an import hook all hide the library behind another name. So the
+checks watch what executes instead: :func:`watched_call` calls the function with a profile hook
+(``sys.setprofile``, which also reports calls of C functions) and notes every executed function
+whose code lies in a framework's package folder or whose module is a framework's, however it was
+reached. Nothing about the student's function is read; only what runs counts.
+
+The hook also notes *tampering* while it watches: removing or reading the hook, starting a thread
+(whose calls a per-thread hook would not see) or reaching for frames, and a ``sys.setprofile`` that
+is not the interpreter's own. Any of these counts as a refusal, so a wrong or forged watcher fails
+closed.
+
+:func:`watched_call` uses no module-level name: the hidden checks ship its source into the
+student's kernel (``inspect.getsource``), where nothing the student patched in ``course_utils``
+can change it.
+
+Limits, since the watcher runs in a process the student's code shares: it sees the thread that
+calls the function, so work handed to a thread started *earlier* (a worker waiting on a queue)
+is not seen; a notebook that rewrites the code objects of Keras itself (new ``co_filename`` and
+``__module__`` for every function it runs) is not seen; and the hidden checks trust the export
+channel, so a notebook that forges the whole export (see the threat model) can also forge the
+watcher's list. Running NumPy-only exercises again in a fresh kernel where Keras cannot be
+imported would close these; that is the grader's runner's business, not this module's.
+"""
+
+from __future__ import annotations
+
+__all__ = ["FRAMEWORKS", "watched_call"]
+
+
+def watched_call(
+    fn,
+    args=(),
+    kwargs=None,
+    frameworks=("keras", "tensorflow", "tf_keras", "jax", "jaxlib", "torch", "scipy", "sklearn", "optax"),
+    refused_names=None,
+):
+    """Call fn(*args, **kwargs) while noting every framework function that runs.
+
+    Returns ``(outcome, used)``: outcome is ``("ok", result)`` or ``("error", exception)`` (a
+    ``NotImplementedError`` included), and used is a sorted list of what was refused: framework
+    package names (``"keras"``), or ``"tampering: ..."`` notes. The hook is removed whatever happens.
+    ``frameworks`` are the top-level packages whose code is refused (by default everything that
+    computes what a NumPy exercise asks for). With ``refused_names`` (for an exercise that must use
+    TensorFlow operations but not the one function that answers it), only framework functions of
+    those names (or names that start with one: ``..._v2``) are refused, noted as ``"package.name"``.
+    """
+    import importlib.util
+    import os
+    import sys
+
+    builtin = type(len)
+    own = sys._getframe(0).f_code
+    used = set()
+
+    def genuine(f, name):
+        """The interpreter's own sys function, not a replacement a notebook assigned."""
+        return type(f) is builtin and getattr(f, "__self__", None) is sys and f.__name__ == name
+
+    setprofile, getprofile = sys.setprofile, sys.getprofile
+    if not (genuine(setprofile, "setprofile") and genuine(getprofile, "getprofile")):
+        return ("error", RuntimeError("sys.setprofile was replaced")), ["tampering: sys.setprofile replaced"]
+
+    roots = []
+    for top in frameworks:
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            spec = None
+        for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+            roots.append(os.path.realpath(folder) + os.sep)
+    roots = tuple(roots)
+    tops = frozenset(frameworks)
+    forbidden_c = {
+        "setprofile": "sys.setprofile",
+        "settrace": "sys.settrace",
+        "getprofile": "sys.getprofile",
+        "gettrace": "sys.gettrace",
+        "_getframe": "sys._getframe",
+        "start_new_thread": "a new thread",
+        "start_joinable_thread": "a new thread",
+        "get_referrers": "gc",
+        "get_referents": "gc",
+        "get_objects": "gc",
+        "setswitchinterval": "sys.setswitchinterval",
+    }
+    realpath = os.path.realpath
+
+    def top_of(name):
+        return name.split(".", 1)[0] if isinstance(name, str) else None
+
+    def refuse(top, what):
+        if refused_names is None:
+            used.add(top)
+        elif isinstance(what, str) and what.startswith(tuple(refused_names)):
+            used.add(top + "." + what)
+
+    def note_module(name, what):
+        top = top_of(name)
+        if top in tops:
+            refuse(top, what)
+
+    owners = {}  # file name -> the framework folder it lies in, or None (realpath is slow)
+
+    def note_file(filename, what):
+        if not isinstance(filename, str) or not roots:
+            return
+        if filename not in owners:
+            path = realpath(filename)
+            owners[filename] = next((r for r in roots if path.startswith(r)), None)
+        root = owners[filename]
+        if root is not None:
+            refuse(os.path.basename(root.rstrip(os.sep)), what)
+
+    def profile(frame, event, arg):
+        if event == "call":
+            code = frame.f_code
+            note_file(code.co_filename, code.co_name)
+            note_module(frame.f_globals.get("__name__"), code.co_name)
+        elif event == "c_call":
+            if frame.f_code is own:
+                return  # the watcher removing itself
+            name = getattr(arg, "__name__", "")
+            owner = getattr(arg, "__self__", None)
+            if name in forbidden_c and (owner is sys or type(owner).__name__ == "module" or owner is None):
+                used.add("tampering: " + forbidden_c[name])
+            note_module(getattr(arg, "__module__", None), name)
+            if owner is not None:
+                if type(owner).__name__ == "module":
+                    note_module(getattr(owner, "__name__", None), name)
+                    note_file(getattr(owner, "__file__", None), name)
+                else:
+                    note_module(getattr(type(owner), "__module__", None), name)
+
+    setprofile(profile)
+    try:
+        outcome = ("ok", fn(*args, **(kwargs or {})))
+    except (Exception, SystemExit) as err:  # the caller decides what an error means
+        outcome = ("error", err)
+    finally:  # an interrupt still propagates, with the hook removed
+        still = getprofile()
+        setprofile(None)
+    if still is not profile:
+        used.add("tampering: the watcher was removed")
+    return outcome, sorted(used)
+
+
+FRAMEWORKS: tuple[str, ...] = watched_call.__defaults__[2]  # type: ignore[index]

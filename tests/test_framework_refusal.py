@@ -1,0 +1,263 @@
+"""Framework refusal sees through names: every route to Keras fails the NumPy-only checks.
+
+Each wrong answer below computes the Huber loss and its gradient *correctly*, with Keras and the
+tape, reached by one route a student could take (the issue's held-out families). Both the visible
+check and the hidden check (its snippet run here as the grader runs it, then its judge) must refuse
+every one of them, and still pass the NumPy reference. The checks decide by what runs
+(course_utils.watch), so none of these routes hides the framework.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from course_utils.checking import CheckFailed, numpy_only
+from course_utils.exercises import run_check
+from course_utils.watch import watched_call
+
+from conftest import INSTRUCTOR
+
+pytest.importorskip("keras")
+
+# The body every bypass shares: Huber with Keras, reached through the module bound to `losses`.
+KERAS_HUBER = """
+def _by_keras(y_true, y_pred, delta, losses):
+    import tensorflow as tf
+    yt = tf.constant(np.reshape(y_true, (1, -1)), dtype=tf.float64)
+    yp = tf.constant(np.reshape(y_pred, (1, -1)), dtype=tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(yp)
+        loss = losses.Huber(delta=delta)(yt, yp)
+    return float(loss), tape.gradient(loss, yp).numpy().reshape(np.shape(y_pred))
+"""
+
+BYPASSES = {
+    "alias": """
+import keras.losses as kl
+def huber_loss_and_grad(y_true, y_pred, delta):
+    return _by_keras(y_true, y_pred, delta, kl)
+""",
+    "dotted import": """
+import keras.losses
+def huber_loss_and_grad(y_true, y_pred, delta):
+    return _by_keras(y_true, y_pred, delta, keras.losses)
+""",
+    "module-level variable": """
+L = __import__("keras").losses
+def huber_loss_and_grad(y_true, y_pred, delta):
+    return _by_keras(y_true, y_pred, delta, L)
+""",
+    "importlib": """
+import importlib
+def huber_loss_and_grad(y_true, y_pred, delta):
+    return _by_keras(y_true, y_pred, delta, importlib.import_module("ke" + "ras.losses"))
+""",
+    "getattr": """
+import sys as _s
+def huber_loss_and_grad(y_true, y_pred, delta):
+    return _by_keras(y_true, y_pred, delta, getattr(_s.modules["keras"], "los" + "ses"))
+""",
+    "callable object": """
+class _Huber:
+    def __init__(self, losses):
+        self.losses = losses
+    def __call__(self, y_true, y_pred, delta):
+        return _by_keras(y_true, y_pred, delta, self.losses)
+huber_loss_and_grad = _Huber(__import__("keras").losses)
+""",
+    "closure": """
+def _make(losses):
+    def huber_loss_and_grad(y_true, y_pred, delta):
+        return _by_keras(y_true, y_pred, delta, losses)
+    return huber_loss_and_grad
+huber_loss_and_grad = _make(__import__("keras").losses)
+""",
+    "import hook": """
+import importlib.abc, importlib.util, sys as _s
+class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def find_spec(self, name, path=None, target=None):
+        return importlib.util.spec_from_loader(name, self) if name == "numpy_losses" else None
+    def create_module(self, spec):
+        return _s.modules["keras"].losses
+    def exec_module(self, module):
+        pass
+_s.meta_path.insert(0, _Alias())
+import numpy_losses
+def huber_loss_and_grad(y_true, y_pred, delta):
+    return _by_keras(y_true, y_pred, delta, numpy_losses)
+""",
+    "patched filters": """
+import course_utils.checking, course_utils.watch, course_utils.grading.kit
+_honest = lambda fn, args=(), kwargs=None, **k: (("ok", fn(*args, **(kwargs or {}))), [])
+course_utils.watch.watched_call = course_utils.checking.watched_call = _honest
+course_utils.grading.kit.watched_call = _honest
+course_utils.checking.numpy_only = lambda fn, name: fn
+course_utils.checking.frameworks_used = lambda fn: []
+def huber_loss_and_grad(y_true, y_pred, delta):
+    return _by_keras(y_true, y_pred, delta, __import__("keras").losses)
+""",
+    "forged code the filter reads": """
+def _plain_numpy(y_true, y_pred, delta):
+    return 0.0, np.zeros_like(y_pred)
+class _Forged:
+    __code__ = _plain_numpy.__code__
+    __name__ = "huber_loss_and_grad"
+    def __call__(self, y_true, y_pred, delta):
+        return _by_keras(y_true, y_pred, delta, __import__("keras").losses)
+huber_loss_and_grad = _Forged()
+""",
+    "poisoned sys.setprofile": """
+import sys as _s
+_s.setprofile = lambda fn: None
+def huber_loss_and_grad(y_true, y_pred, delta):
+    return _by_keras(y_true, y_pred, delta, __import__("keras").losses)
+""",
+    "watcher removed while it runs": """
+import sys as _s
+def huber_loss_and_grad(y_true, y_pred, delta):
+    _s.setprofile(None)
+    return _by_keras(y_true, y_pred, delta, __import__("keras").losses)
+""",
+    "work done in a new thread": """
+import threading
+def huber_loss_and_grad(y_true, y_pred, delta):
+    out = []
+    t = threading.Thread(target=lambda: out.append(_by_keras(y_true, y_pred, delta, __import__("keras").losses)))
+    t.start(); t.join()
+    return out[0]
+""",
+    "lazy result computed later": """
+class _Lazy:
+    def __init__(self, thunk):
+        self.thunk = thunk
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.thunk(), dtype=dtype)
+    def __float__(self):
+        return float(self.thunk())
+def huber_loss_and_grad(y_true, y_pred, delta):
+    args = (y_true.copy(), y_pred.copy(), delta, __import__("keras").losses)
+    return _Lazy(lambda: _by_keras(*args)[0]), _Lazy(lambda: _by_keras(*args)[1])
+""",
+}
+
+NUMPY_HUBER = """
+def huber_loss_and_grad(y_true, y_pred, delta):
+    r = np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float)
+    small = np.abs(r) <= delta
+    loss = np.where(small, 0.5 * r**2, delta * (np.abs(r) - 0.5 * delta))
+    grad = np.where(small, r, delta * np.sign(r)) / r.size
+    return float(np.mean(loss)), grad
+"""
+
+
+def define(source: str) -> dict:
+    """Run an answer as a notebook cell would, with the exercise section's imports."""
+    namespace: dict = {"__name__": "__main__"}
+    exec("import numpy as np\nimport keras\n" + KERAS_HUBER + textwrap.dedent(source), namespace)
+    return namespace
+
+
+@pytest.fixture
+def restored_state():
+    """Undo what a bypass patches in this process (sys, meta_path, course_utils modules)."""
+    import course_utils.checking
+    import course_utils.grading.kit
+    import course_utils.watch
+
+    saved = [
+        (sys, "setprofile", sys.setprofile),
+        (course_utils.watch, "watched_call", course_utils.watch.watched_call),
+        (course_utils.checking, "watched_call", course_utils.checking.watched_call),
+        (course_utils.checking, "numpy_only", course_utils.checking.numpy_only),
+        (course_utils.grading.kit, "watched_call", course_utils.grading.kit.watched_call),
+    ]
+    meta_path = list(sys.meta_path)
+    yield
+    for owner, name, value in saved:
+        setattr(owner, name, value)
+    sys.meta_path[:] = meta_path
+    sys.modules.pop("numpy_losses", None)
+    sys.setprofile(None)
+
+
+def hidden_chapter():
+    """Chapter 2's hidden checks, loaded as the grader loads them."""
+    if not (INSTRUCTOR / "ch02" / "checks.py").is_file():
+        pytest.skip("no instructor tree")
+    from course_utils.grading.hidden import load_chapter
+
+    return load_chapter(INSTRUCTOR / "ch02")
+
+
+def hidden_verdict(source: str):
+    """The hidden check of ch02.huber-grad on an answer: its snippet run here, then its judge."""
+    from course_utils.grading.hidden import ensure_references, run_export_in_process
+
+    chapter = hidden_chapter()
+    answer = KERAS_HUBER + textwrap.dedent(source)
+    exported = run_export_in_process(chapter, "ch02.huber-grad", answer)
+    try:
+        return chapter.judges["ch02.huber-grad"](exported, ensure_references(chapter)["ch02.huber-grad"])
+    except CheckFailed as stop:
+        return stop.verdict
+
+
+def test_the_numpy_answer_passes_both_checks(restored_state):
+    assert run_check("ch02.huber-grad", define(NUMPY_HUBER)["huber_loss_and_grad"]).passed
+    verdict = hidden_verdict(NUMPY_HUBER)
+    assert verdict.passed, verdict.message
+
+
+@pytest.mark.parametrize("family", sorted(BYPASSES))
+def test_the_visible_check_refuses_keras_reached_by(family, restored_state):
+    verdict = run_check("ch02.huber-grad", define(BYPASSES[family])["huber_loss_and_grad"])
+    assert not verdict.passed, family
+    assert "NumPy" in verdict.message, verdict.message
+
+
+@pytest.mark.parametrize("family", sorted(BYPASSES))
+def test_the_hidden_check_refuses_keras_reached_by(family, restored_state):
+    verdict = hidden_verdict(BYPASSES[family])
+    assert not verdict.passed and verdict.fraction == 0.0, family
+    assert "NumPy" in verdict.message or "Keras" in verdict.message, verdict.message
+
+
+def test_the_package_oracle_a_student_imported_is_gone():
+    with pytest.raises(ImportError):
+        define("from course_utils.exercises.ch02 import _keras_huber as huber_loss_and_grad")
+
+
+def test_the_watcher_sees_c_functions_and_leaves_no_hook_behind():
+    import tensorflow as tf
+
+    (kind, _), used = watched_call(lambda: tf.reduce_sum(tf.ones(3)))
+    assert kind == "ok" and "tensorflow" in used
+    assert sys.getprofile() is None
+    (kind, value), used = watched_call(lambda: np.linalg.norm(np.ones(4)))
+    assert (kind, float(value), used) == ("ok", 2.0, [])
+
+
+def test_refused_names_single_out_the_function_that_answers_the_exercise():
+    import tensorflow as tf
+
+    y, z = tf.ones((3, 1)), tf.ones((3, 1))
+    names = ("weighted_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits")
+    _, used = watched_call(lambda: tf.nn.weighted_cross_entropy_with_logits(y, z, 3.0), refused_names=names)
+    assert used == ["tensorflow.weighted_cross_entropy_with_logits_v2"]
+    _, used = watched_call(lambda: tf.nn.softplus(-z) * y + tf.nn.softplus(z) * (1 - y), refused_names=names)
+    assert used == []
+
+
+def test_numpy_only_binds_its_watcher_before_a_notebook_can_patch_it(restored_state):
+    import course_utils.checking
+
+    course_utils.checking.watched_call = lambda fn, args=(), kwargs=None, **k: (("ok", fn()), [])
+    import keras
+
+    watched = numpy_only(lambda x: keras.ops.sum(x), "f")
+    with pytest.raises(CheckFailed, match="keras"):
+        watched(np.ones(2))
