@@ -290,7 +290,9 @@ def test_enormous_output_is_capped_and_interrupted(batch):
     assert results["bigoutput"].score == 3
 
 
-@pytest.mark.parametrize("student, expected", [("exit", "kernel died"), ("memory", "more than 1200 MB")])
+@pytest.mark.parametrize(
+    "student, expected", [("exit", "kernel stopped unexpectedly"), ("memory", "more than 1200 MB")]
+)
 def test_dead_kernels_are_reported(batch, student, expected):
     results, _, _ = batch
     assert expected in notes(results, student) and results[student].score == 0
