@@ -43,7 +43,9 @@ def run_probes(tmp_path: Path, isolated: bool) -> tuple[str, g.RunResult]:
         f"TREE = {str(tree)!r}\nOUT = {str(out)!r}\nCHECKS = {str(tree / CHAPTER / 'checks.py')!r}\n"
         f"GRADER = {os.getpid()}"
     )
-    cells = [nbformat.v4.new_code_cell(consts)] + [nbformat.v4.new_code_cell(c) for c in PROBES]
+    # each test's daemon sleeps an odd duration of its own: a sandboxed one may take a moment to go
+    probes = [c.replace("3017", "3017" if isolated else "3019") for c in PROBES]
+    cells = [nbformat.v4.new_code_cell(consts)] + [nbformat.v4.new_code_cell(c) for c in probes]
     limits = g.Limits(cell_timeout=20, notebook_timeout=90)
     prefix = sandbox.limits_prefix(limits)
     if isolated:
@@ -71,7 +73,7 @@ def test_without_the_sandbox_a_surviving_daemon_is_found_and_killed(tmp_path):
     assert "started a daemon" in notes
     assert run.survivors == 1  # the sleep, found by the run's mark in its environment, and killed
     # an odd duration, so that no other `sleep` on the machine (a shell's, a CI script's) is counted
-    assert not [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "3017"]]
+    assert not [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "3019"]]
 
 
 def test_grading_refuses_to_run_unisolated_unless_told(tmp_path, monkeypatch):

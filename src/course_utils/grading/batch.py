@@ -146,6 +146,10 @@ class _Batch:
         exports = export_cells_source(
             chapter, [i for i in chapter.ids if i in plan.present], limits.max_export_kb * 1024
         )
+        env = dict(self.env)
+        if self.isolation != "bwrap":  # what the kernel leaves in its temporary folder goes with the batch
+            (workdir / "tmp").mkdir(exist_ok=True)
+            env["TMPDIR"] = str((workdir / "tmp").resolve())
         async with self.sem:
             run = await run_submission(
                 plan.cells,
@@ -153,7 +157,7 @@ class _Batch:
                 workdir,
                 guard,
                 limits,
-                self.env,
+                env,
                 prefix=prefix,
                 sandboxed=self.isolation == "bwrap",
                 positions=plan.positions,

@@ -236,6 +236,7 @@ ENV_ALLOWED = (
     "MPLBACKEND",
     "PYTHONHASHSEED",
     "JUPYTER_PLATFORM_DIRS",
+    "LD_LIBRARY_PATH",
 )
 
 
@@ -244,16 +245,18 @@ def kernel_environment(isolation: str, environ: Mapping[str, str] | None = None)
 
     Bytecode is never written: the package is read-only for kernels, and the attempt to write a
     ``.pyc`` there was refused by the guard and reported as a forbidden operation of an honest
-    notebook. Without the sandbox the kernel keeps the grader's HOME and TMPDIR (it runs on the
-    grader's filesystem); in it, bwrap sets HOME to the capped in-memory home.
+    notebook. Without the sandbox the kernel keeps the grader's HOME (the batch gives it a TMPDIR in
+    its own folder, removed afterwards); in it, bwrap sets HOME to the capped in-memory home.
     """
     environ = os.environ if environ is None else environ
     env = {k: environ[k] for k in ENV_ALLOWED if k in environ}
+    if env.get("COURSE_DATA_DIR", "").strip():  # mounted at its resolved path (see data_paths)
+        env["COURSE_DATA_DIR"] = str(Path(env["COURSE_DATA_DIR"].strip()).expanduser().resolve())
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"])
     env["PYTHONNOUSERSITE"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     if isolation != "bwrap":
-        env.update({k: environ[k] for k in ("HOME", "TMPDIR") if k in environ})
+        env.update({k: environ[k] for k in ("HOME",) if k in environ})
     return env
 
 
