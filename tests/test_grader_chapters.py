@@ -232,18 +232,24 @@ def test_an_unprivileged_account_grades_the_reference_without_accusing_it(tree, 
         pytest.skip("needs root, setpriv and a Python that the account nobody can run (e.g. a clone under /tmp)")
     for cache in (Path(g.__file__).parent).rglob("__pycache__"):  # Python then tries to write the .pyc files
         shutil.rmtree(cache, ignore_errors=True)
-    subs, out = tmp_path / "subs", tmp_path / "out"
-    subs.mkdir()
-    nbformat.write(filled(chapter, tree.chapters[chapter].solutions), subs / "reference.ipynb")
-    out.mkdir()
-    shutil.chown(out, user)
-    for p in (tmp_path, subs, subs / "reference.ipynb"):
-        p.chmod(0o755 if p.is_dir() else 0o644)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    cmd = ["setpriv", f"--reuid={user}", "--regid=nogroup", "--clear-groups", sys.executable, "-m"]
-    cmd += ["course_utils.grade", str(subs), "--instructor", str(INSTRUCTOR), "--out", str(out), "--chapter", chapter]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, cwd="/")
-    assert done.returncode == 0, done.stderr[-3000:]
-    [result] = json.loads((out / "grades.json").read_text())["submissions"]
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="course-unprivileged-", dir="/tmp"))  # pytest's folders are private
+    try:
+        subs, out = root / "subs", root / "out"
+        subs.mkdir()
+        nbformat.write(filled(chapter, tree.chapters[chapter].solutions), subs / "reference.ipynb")
+        out.mkdir()
+        shutil.chown(out, user)
+        for p in (root, subs, subs / "reference.ipynb"):
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        cmd = ["setpriv", f"--reuid={user}", "--regid=nogroup", "--clear-groups", sys.executable, "-m"]
+        cmd += ["course_utils.grade", str(subs), "--instructor", str(INSTRUCTOR), "--out", str(out)]
+        done = subprocess.run([*cmd, "--chapter", chapter], capture_output=True, text=True, timeout=900, env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        [result] = json.loads((out / "grades.json").read_text())["submissions"]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
     assert result["score"] == result["max_score"] > 0 and result["notes"] == [], result
     assert not [i for i in result["internal"] if i.startswith("blocked")], result["internal"]

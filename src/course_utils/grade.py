@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     except CanaryFailed as err:
         print(f"course-grade: canary failed: {err}", file=sys.stderr)
         return EXIT_CANARY
-    except GraderError as err:
+    except (GraderError, OSError) as err:  # OSError: a path the grader's account cannot read or write
         print(f"course-grade: error: {err}", file=sys.stderr)
         return EXIT_MISUSE
     for r in results:
