@@ -90,6 +90,13 @@ def limits_batch(tmp_path_factory):
     """Grade the limits batch once with a credential in the grader's environment."""
     base = tmp_path_factory.mktemp("limits")
     tree = make_tree(base / "instructor")
+    # a prelude that leaves a temporary file behind, in the grader (references) and in every kernel,
+    # as TensorFlow's autograph does
+    checks = tree / CHAPTER / "checks.py"
+    leaving = "import numpy as np\\nimport os, tempfile\\n"
+    leaving += "os.close(tempfile.mkstemp(prefix='course-leftover-')[0])\\n"
+    checks.write_text(checks.read_text().replace('PRELUDE = "import numpy as np\\n"', f'PRELUDE = "{leaving}"'))
+    assert "course-leftover-" in checks.read_text()
     subs = base / "subs"
     subs.mkdir()
     for name, nb in hostile_limits().items():
@@ -97,7 +104,9 @@ def limits_batch(tmp_path_factory):
     (subs / ("F" * 255)).mkdir()  # a student's folder with the longest name
     nbformat.write(make_nb(RIGHT, QUIZ_RIGHT), subs / ("F" * 255) / "ch98.ipynb")
     (subs / "linked.ipynb").symlink_to(subs / "ref.ipynb")  # planted next to the others: earns nothing
-    before = set(os.listdir(tempfile.gettempdir()))
+    private_tmp = base / "tmp"  # the grader's temporary folder, private: other graders on the machine do not count
+    private_tmp.mkdir()
+    previous, tempfile.tempdir = tempfile.tempdir, str(private_tmp)
     limits = g.Limits(cell_timeout=20, notebook_timeout=90, memory_mb=1500, disk_mb=64, max_output_kb=64)
     out = base / "out"
     settings = g.Settings(subs, tree, out, chapter=CHAPTER, jobs=2, limits=limits, unsafe_no_sandbox=sandbox_missing())
@@ -106,7 +115,8 @@ def limits_batch(tmp_path_factory):
         results = {r.student: r for r in g.grade(settings)}
     finally:
         os.environ.pop(SECRET, None)
-    left = set(os.listdir(tempfile.gettempdir())) - before
+        tempfile.tempdir = previous
+    left = set(os.listdir(private_tmp))
     return results, out, left
 
 
@@ -159,7 +169,7 @@ def test_a_planted_symlink_earns_nothing(limits_batch):
 
 def test_nothing_is_left_in_the_temporary_folder(limits_batch):
     _, _, left = limits_batch
-    assert not [n for n in left if n.startswith(("course-grade-", "__autograph", "tmp"))], left
+    assert left == set(), left
 
 
 def test_a_forged_export_earns_nothing(limits_batch):
