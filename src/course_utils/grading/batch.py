@@ -229,6 +229,9 @@ def grade(settings: Settings) -> list[SubmissionResult]:
         raise GraderError(f"no .ipynb files under {settings.submissions}")
     isolation = choose_isolation(settings.unsafe_no_sandbox)
     started = time.monotonic()
+    # matplotlib may make its own temporary cache folder, removed at exit by matplotlib: before the switch
+    from matplotlib import font_manager  # noqa: F401
+
     base = Path(tempfile.mkdtemp(prefix="course-grade-")).resolve()
     own_tmp = base / "grader-tmp"
     own_tmp.mkdir()
