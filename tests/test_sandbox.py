@@ -111,7 +111,7 @@ def test_the_kernel_sees_python_and_the_package_but_not_the_project(tmp_path):
     args = sandbox.bwrap_prefix(tmp_path, readable)
     assert "--unshare-all" in args and "--die-with-parent" in args and args[-1] == "--"
     # the capped /tmp is mounted before anything that may live under /tmp, and the root is read-only
-    assert args.index("/tmp") < min(args.index(p) for p in readable) and args[-4:-1] != []
+    assert args.index("/tmp") < min(args.index(p) for p in readable)
     assert args[args.index("--tmpfs") - 1] == str(g.Limits().disk_mb * 1024 * 1024)
     assert "--remount-ro" in args
 

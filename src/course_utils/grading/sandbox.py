@@ -1,8 +1,9 @@
 """Isolation of student kernels by the operating system.
 
 Each kernel runs inside bubblewrap (``bwrap``, Debian's ``bubblewrap`` package): in new user,
-PID, network, IPC and mount namespaces, it sees only its own temporary folder (read-write), the
-Python installation and the course package (read-only), and the data it may load. The hidden
+PID, network, IPC and mount namespaces, it sees only a size-capped in-memory /tmp (read-write,
+its working folder and home included), the Python installation and the course package
+(read-only, wherever they are installed, /tmp included), and the data it may load. The hidden
 tree, the output folder, the originals and other students' folders do not exist for it; it has
 no network, cannot see or signal the grader, and dies with the grader. The operating system also
 caps its address space, file size, CPU time and number of processes (``prlimit``).
