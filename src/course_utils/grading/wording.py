@@ -17,7 +17,7 @@ from collections.abc import Iterable
 _CELL_FILE = re.compile(r"(?:/[^\s'\"()]*?/)?(?:ipykernel_\d+/)?\b\d{5,}\.py\b")
 _CELL_LINE = re.compile(r"\(\s*\d{5,}\.py, line (\d+)\)")
 _IPYTHON_INPUT = re.compile(r"<ipython-input-[\w-]+>")
-WITHHELD = "(the message is withheld: it quotes the hidden check's code)"
+WITHHELD = "Your code failed with a message that quotes the hidden check's code, so the message is withheld."
 MIN_QUOTE = 16  # characters of hidden code (outside string literals) that count as a quote
 
 
