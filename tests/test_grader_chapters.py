@@ -10,7 +10,12 @@ scores 0 on every exercise, and its feedback explains the quiz questions it got 
 from __future__ import annotations
 
 import ast
+import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -202,3 +207,63 @@ def test_each_exercise_id_is_typed_once_in_the_hidden_tree_and_once_in_the_packa
         visible = {p.name: len(quoted.findall(p.read_text())) for p in package.glob("*.py")}
         assert {k: v for k, v in hidden.items() if v} == {"checks.py": 1}, (exercise_id, hidden)
         assert {k: v for k, v in visible.items() if v} == {f"{chapter}.py": 1}, (exercise_id, visible)
+
+
+def unprivileged_user() -> str | None:
+    """An account without privileges that can run this Python and read the project, when we are root."""
+    import pwd
+    import shutil
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        return None
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        return None
+    probe = [
+        "setpriv",
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        sys.executable,
+        "-c",
+        "import course_utils",
+    ]
+    try:
+        ok = subprocess.run(probe, capture_output=True, timeout=60, cwd="/").returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    return "nobody" if ok else None
+
+
+@pytest.mark.kernel
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_an_unprivileged_account_grades_the_reference_without_accusing_it(tree, chapter, tmp_path):
+    """The reference notebook graded by `nobody`, with bytecode writing on and no .pyc cached: full marks, no note."""
+    user = unprivileged_user()
+    if user is None:
+        pytest.skip("needs root, setpriv and a Python that the account nobody can run (e.g. a clone under /tmp)")
+    for cache in (Path(g.__file__).parent).rglob("__pycache__"):  # Python then tries to write the .pyc files
+        shutil.rmtree(cache, ignore_errors=True)
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="course-unprivileged-", dir="/tmp"))  # pytest's folders are private
+    try:
+        subs, out = root / "subs", root / "out"
+        subs.mkdir()
+        nbformat.write(filled(chapter, tree.chapters[chapter].solutions), subs / "reference.ipynb")
+        out.mkdir()
+        shutil.chown(out, user)
+        for p in (root, subs, subs / "reference.ipynb"):
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        cmd = ["setpriv", f"--reuid={user}", "--regid=nogroup", "--clear-groups", sys.executable, "-m"]
+        cmd += ["course_utils.grade", str(subs), "--instructor", str(INSTRUCTOR), "--out", str(out)]
+        done = subprocess.run([*cmd, "--chapter", chapter], capture_output=True, text=True, timeout=900, env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        [result] = json.loads((out / "grades.json").read_text())["submissions"]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    assert result["score"] == result["max_score"] > 0 and result["notes"] == [], result
+    assert not [i for i in result["internal"] if i.startswith("blocked")], result["internal"]

@@ -38,27 +38,40 @@ def test_collect_outputs_reads_exports_and_notes_without_a_kernel():
             [error("NameError", "name 'x' is not defined")],  # a student's cell
             [error(runner.TIMEOUT_ENAME)],  # a student's cell over its limit
             [error("PermissionError", f"{g.DENIED_MARK}: open /secret")],
-            [export("ch97.a", '{"value": 1}'), export("ch97.b", "forged")],  # export of ch97.a
+            [export("ch97.a", '{"value": 1}')],  # export of ch97.a
             [],  # export of ch97.b timed out
+            [export("ch97.c", '{"value": 2}'), export("ch97.c", '{"value": 3}')],  # two payloads: forged
         ]
     )
     limits = g.Limits(cell_timeout=5, max_output_kb=1)
+    planned = [nbformat.v4.new_code_cell("x"), nbformat.v4.new_code_cell("y"), nbformat.v4.new_code_cell("z")]
+    planned[0].metadata["course"] = {"exercise": "ch97.a"}
     result = g.collect_outputs(
-        nb, ["ch97.a", "ch97.b"], timed_out={2, 5}, limits=limits, flooded=True, output_size=4096
+        nb,
+        ["ch97.a", "ch97.b", "ch97.c"],
+        timed_out={2, 5},
+        limits=limits,
+        flooded=True,
+        output_size=4096,
+        positions=[7, 9, 12],
+        planned=planned,
     )
-    assert result.exports == {"ch97.a": '{"value": 1}'}  # another id in the same cell is ignored
+    assert result.exports == {"ch97.a": '{"value": 1}'}
+    assert result.forged == ["ch97.c"]
     assert result.timed_out == {"ch97.b"}
+    assert result.cell_errors == {0: "NameError"}
     notes = " | ".join(result.notes)
-    assert "Cell 1 of the exercise section raised NameError" in notes
-    assert "Cell 2 of the exercise section did not finish within 5 s" in notes
-    assert runner.TIMEOUT_ENAME not in notes and "Cell 3 of the exercise section tried a forbidden" in notes
+    # cells are named by their number among all the notebook's cells, as the student sees them
+    assert "The exercise cell of ch97.a (cell 7 of the notebook) raised NameError" in notes
+    assert "Cell 9 of the notebook did not finish within 5 s" in notes
+    assert runner.TIMEOUT_ENAME not in notes and "Cell 12 of the notebook tried a forbidden" in notes
     assert "more than 1 KiB" in notes and "interrupted" in notes
     assert result.denied == [f"{g.DENIED_MARK}: open /secret"]
 
 
-def test_a_failing_guard_cell_is_reported():
+def test_a_failing_guard_cell_is_a_grading_error_not_a_note():
     result = g.collect_outputs(executed([[error("ImportError")], []]), ["ch97.a"], set(), g.Limits())
-    assert result.notes == ["The grader's guard cell failed; ask your instructor."]
+    assert result.notes == [] and "the guard cell failed: ImportError" in result.grader_error
 
 
 @pytest.mark.parametrize("fn", [kernel_side._guard, kernel_side._cap_output, kernel_side._export_one, g.encode_default])
@@ -107,9 +120,11 @@ def test_cli_builds_limits_by_keyword_with_every_flag(tmp_path):
             "900",
             "--cell-timeout",
             "7",
+            "--disk-mb",
+            "128",
         ]
     )
-    assert settings.limits == g.Limits(cell_timeout=7, memory_mb=900, max_export_kb=64)
+    assert settings.limits == g.Limits(cell_timeout=7, memory_mb=900, max_export_kb=64, disk_mb=128)
 
 
 def test_cli_reports_misuse_with_exit_code_2(tmp_path, capsys):

@@ -14,7 +14,7 @@ from test_grader import CHAPTER, QUIZ_RIGHT, RIGHT, make_nb, make_tree
 
 from course_utils import grade as g
 from course_utils.grading import sandbox
-from course_utils.grading.runner import _kernel_env, run_submission
+from course_utils.grading.runner import run_submission
 
 needs_bwrap = pytest.mark.skipif(not sandbox.bubblewrap_works(), reason="bubblewrap is not available here")
 
@@ -43,16 +43,15 @@ def run_probes(tmp_path: Path, isolated: bool) -> tuple[str, g.RunResult]:
         f"TREE = {str(tree)!r}\nOUT = {str(out)!r}\nCHECKS = {str(tree / CHAPTER / 'checks.py')!r}\n"
         f"GRADER = {os.getpid()}"
     )
-    cells = [nbformat.v4.new_code_cell(consts)] + [nbformat.v4.new_code_cell(c) for c in PROBES]
+    # each test's daemon sleeps an odd duration of its own: a sandboxed one may take a moment to go
+    probes = [c.replace("3017", "3017" if isolated else "3019") for c in PROBES]
+    cells = [nbformat.v4.new_code_cell(consts)] + [nbformat.v4.new_code_cell(c) for c in probes]
     limits = g.Limits(cell_timeout=20, notebook_timeout=90)
     prefix = sandbox.limits_prefix(limits)
     if isolated:
-        prefix = sandbox.bwrap_prefix(work, sandbox.python_paths()) + prefix
-    run = asyncio.run(
-        run_submission(
-            cells, [], work, "", limits, _kernel_env([str(tree), str(out)]), prefix=prefix, sandboxed=isolated
-        )
-    )
+        prefix = sandbox.bwrap_prefix(work, sandbox.python_paths(), limits=limits) + prefix
+    env = sandbox.kernel_environment("bwrap" if isolated else "none")
+    run = asyncio.run(run_submission(cells, [], work, "", limits, env, prefix=prefix, sandboxed=isolated))
     return " | ".join(run.notes), run
 
 
@@ -74,7 +73,7 @@ def test_without_the_sandbox_a_surviving_daemon_is_found_and_killed(tmp_path):
     assert "started a daemon" in notes
     assert run.survivors == 1  # the sleep, found by the run's mark in its environment, and killed
     # an odd duration, so that no other `sleep` on the machine (a shell's, a CI script's) is counted
-    assert not [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "3017"]]
+    assert not [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "3019"]]
 
 
 def test_grading_refuses_to_run_unisolated_unless_told(tmp_path, monkeypatch):
@@ -87,6 +86,12 @@ def test_grading_refuses_to_run_unisolated_unless_told(tmp_path, monkeypatch):
         g.grade(g.Settings(subs, tree, tmp_path / "out", chapter=CHAPTER))
     assert sandbox.choose_isolation(unsafe_no_sandbox=True) == "none"
     assert g.parse_args([str(subs), "--instructor", str(tree), "--unsafe-no-sandbox"]).unsafe_no_sandbox
+
+
+def test_unsafe_no_sandbox_disables_the_sandbox_even_where_bwrap_works(monkeypatch):
+    monkeypatch.setattr(sandbox, "bubblewrap_works", lambda: True)
+    assert sandbox.choose_isolation(unsafe_no_sandbox=True) == "none"
+    assert sandbox.choose_isolation(unsafe_no_sandbox=False) == "bwrap"
 
 
 def test_hidden_paths_inside_readable_folders_are_refused(tmp_path):
@@ -105,3 +110,56 @@ def test_the_kernel_sees_python_and_the_package_but_not_the_project(tmp_path):
     assert str(root) not in readable and str(root / "instructor") not in readable
     args = sandbox.bwrap_prefix(tmp_path, readable)
     assert "--unshare-all" in args and "--die-with-parent" in args and args[-1] == "--"
+    # the capped /tmp is mounted before anything that may live under /tmp, and the root is read-only
+    assert args.index("/tmp") < min(args.index(p) for p in readable)
+    assert args[args.index("--tmpfs") - 1] == str(g.Limits().disk_mb * 1024 * 1024)
+    assert "--remount-ro" in args
+
+
+@pytest.mark.kernel
+@needs_bwrap
+def test_a_sandbox_sees_an_environment_and_data_that_live_under_tmp():
+    """Folders under /tmp stay visible: the capped /tmp is mounted before them, not over them."""
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="course-sandbox-test-", dir="/tmp"))
+    try:
+        data, env_lib, work = root / "data", root / "env" / "lib", root / "work"
+        for d in (data, env_lib, work):
+            d.mkdir(parents=True)
+        (data / "digits.txt").write_text("digits")
+        (env_lib / "tmp_module.py").write_text("VALUE = 42\n")
+        probe = (
+            f"import sys\nsys.path.insert(0, {str(env_lib)!r})\nimport tmp_module\n"
+            f"text = open({str(data / 'digits.txt')!r}).read()\n"
+            "raise RuntimeError(f'data={text} module={tmp_module.VALUE}')"
+        )
+        limits = g.Limits(cell_timeout=20, notebook_timeout=90)
+        readable = sandbox.python_paths() + [str(data), str(root / "env")]
+        prefix = sandbox.bwrap_prefix(work, readable, limits=limits) + sandbox.limits_prefix(limits)
+        run = asyncio.run(
+            run_submission(
+                [nbformat.v4.new_code_cell(probe)],
+                [],
+                work,
+                "",
+                limits,
+                sandbox.kernel_environment("bwrap"),
+                prefix=prefix,
+                sandboxed=True,
+            )
+        )
+        assert run.grader_error is None, run.grader_error
+        assert "data=digits module=42" in " | ".join(run.notes), run.notes
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_kernel_environment_is_an_allow_list(monkeypatch):
+    monkeypatch.setenv("COURSE_TEST_CREDENTIAL", "s3cr3t")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t")
+    monkeypatch.setenv("COURSE_DATA_DIR", "/data")
+    env = sandbox.kernel_environment("bwrap")
+    assert "s3cr3t" not in env.values() and env["COURSE_DATA_DIR"] == "/data"
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1" and "HOME" not in env  # bwrap sets the home

@@ -96,6 +96,7 @@ _EXPORT_QUIZ = QUIZ_EXPORT
 
 
 TIME_ALLOWED = 90.0  # seconds of training the grader accepts: the 60 s budget, with room for a busy machine
+CLOCK_SLACK = 20.0  # seconds of the export cell outside training (loading MNIST, predicting), grader's clock
 
 
 def judge_top_k_accuracy(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
@@ -207,6 +208,9 @@ def judge_train_within_budget(student: dict[str, Any], reference: dict[str, Any]
         fail("The model did not return one prediction per hidden test image.")
     accuracy = float(np.mean(predicted == labels))
     seconds = float(student.get("seconds", float("nan")))
+    # The kernel's clock is the student's to patch; the grader times the export cell on its own clock.
+    if float(student.get("grader_seconds", 0.0)) - seconds > CLOCK_SLACK:
+        fail("The clock inside your kernel was changed: the grader's own clock measured a longer training.")
     timing = f"training took {seconds:.0f} s in the grader"
     if not seconds <= TIME_ALLOWED:
         return Verdict(

@@ -53,6 +53,7 @@ from course_utils.grading.types import (
     DENIED_MARK,
     EXPORT_MIME,
     MAX_MESSAGE,
+    CanaryFailed,
     ExerciseResult,
     GraderError,
     Limits,
@@ -67,6 +68,7 @@ __all__ = [
     "DENIED_MARK",
     "EXPORT_MIME",
     "MAX_MESSAGE",
+    "CanaryFailed",
     "CheckFailed",
     "ExerciseResult",
     "GraderError",
@@ -118,6 +120,12 @@ def parse_args(argv: list[str] | None) -> Settings:
     p.add_argument("--cell-timeout", type=float, default=Limits.cell_timeout, help="seconds per cell")
     p.add_argument("--notebook-timeout", type=float, default=Limits.notebook_timeout, help="seconds per notebook")
     p.add_argument("--memory-mb", type=int, default=Limits.memory_mb, help="kernel memory limit in MB")
+    p.add_argument(
+        "--disk-mb",
+        type=int,
+        default=Limits.disk_mb,
+        help="the sandbox's in-memory /tmp and working folder, in MB (default %(default)s)",
+    )
     p.add_argument("--max-output-kb", type=int, default=Limits.max_output_kb, help="output kept per notebook")
     p.add_argument(
         "--max-export-kb",
@@ -129,13 +137,14 @@ def parse_args(argv: list[str] | None) -> Settings:
     p.add_argument(
         "--unsafe-no-sandbox",
         action="store_true",
-        help="grade without OS isolation when bubblewrap is missing (only for code you trust)",
+        help="grade without OS isolation, even where bubblewrap works (only for code you trust)",
     )
     a = p.parse_args(argv)
     limits = Limits(
         cell_timeout=a.cell_timeout,
         notebook_timeout=a.notebook_timeout,
         memory_mb=a.memory_mb,
+        disk_mb=a.disk_mb,
         max_output_kb=a.max_output_kb,
         max_export_kb=a.max_export_kb,
     )
@@ -151,22 +160,43 @@ def parse_args(argv: list[str] | None) -> Settings:
     )
 
 
+EXIT_GRADED, EXIT_GRADING_ERRORS, EXIT_MISUSE, EXIT_CANARY = 0, 1, 2, 3
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: 0 when the batch was graded (failing submissions included), 2 on misuse."""
+    """Entry point; the exit code says whether every submission was graded.
+
+    0: every submission was graded (failing ones included); 1: the batch ran, but some submissions
+    were not graded because the grader failed on its side (listed, no grade given); 2: misuse, nothing
+    graded; 3: the canary failed (the reference solutions do not score full marks in the sandbox),
+    nothing graded.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # reference exports may import TensorFlow
     try:
         settings = parse_args(argv)
         results = grade(settings)
-    except GraderError as err:
+    except CanaryFailed as err:
+        print(f"course-grade: canary failed: {err}", file=sys.stderr)
+        return EXIT_CANARY
+    except (GraderError, OSError) as err:  # OSError: a path the grader's account cannot read or write
         print(f"course-grade: error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_MISUSE
     for r in results:
+        score = f"{r.score:6g} / {r.max_score:<4g} {r.percent:5.1f}%" if r.graded else "  grading error, no grade"
         print(
-            f"{r.student:24s} {r.chapter or '-':6s} {r.score:6g} / {r.max_score:<4g} {r.percent:5.1f}%"
+            f"{r.student[:24]:24s} {r.chapter or '-':6s} {score}"
             + (f"  ({len(r.notes)} note{'s' if len(r.notes) != 1 else ''})" if r.notes else "")
         )
     print(f"Wrote {settings.out / 'grades.csv'}, grades.json and feedback/ for {len(results)} submission(s).")
-    return 0
+    errors = [r.student for r in results if not r.graded]
+    if errors:
+        print(
+            f"course-grade: {len(errors)} submission(s) not graded because of grading errors (see grades.json): "
+            + ", ".join(errors[:20]),
+            file=sys.stderr,
+        )
+        return EXIT_GRADING_ERRORS
+    return EXIT_GRADED
 
 
 if __name__ == "__main__":

@@ -3,37 +3,79 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import shutil
 import sys
 import tempfile
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
+from course_utils.grading.canary import CANARY, check_canary, reference_notebook
 from course_utils.grading.hidden import InstructorTree, ensure_references, load_instructor_tree, tree_digest
 from course_utils.grading.judge import judge_submission
 from course_utils.grading.kernel_side import export_cells_source, guard_cell_source
 from course_utils.grading.plan import find_submissions, plan_submission
 from course_utils.grading.reports import write_reports
-from course_utils.grading.runner import _kernel_env, processes_of_run, run_submission
+from course_utils.grading.runner import processes_of_run, run_submission
 from course_utils.grading.sandbox import (
     bwrap_prefix,
     check_hidden_paths_stay_hidden,
     choose_isolation,
     data_paths,
+    kernel_environment,
     limits_prefix,
-    prepare_workdir,
+    prepare_fonts,
     python_paths,
 )
-from course_utils.grading.types import GraderError, Settings, Submission, SubmissionResult
+from course_utils.grading.types import GRADING_ERROR_NOTE, GraderError, Plan, Settings, Submission, SubmissionResult
+
+LINKED = "The submission is a symbolic link, which the grader does not follow: submit the notebook file itself."
+MAX_LOG = 64 * 1024  # bytes of a guard log or a kernel's stderr that the grader reads
 
 
-def _read(path: Path) -> bytes:
-    """A submission's bytes; b"" (reported as an empty notebook) when it cannot be read."""
+def _read(path: Path) -> bytes | None:
+    """A submission's bytes; None for a symbolic link (never followed); b"" when unreadable.
+
+    O_NOFOLLOW closes the gap between listing the folder and opening the file: a link planted
+    in between is refused too.
+    """
+    if path.is_symlink():
+        return None
     try:
-        return path.read_bytes() if path.is_file() else b""
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as err:
+        return None if err.errno == errno.ELOOP else b""
+    try:
+        with os.fdopen(fd, "rb") as f:
+            return f.read()
     except OSError:
         return b""
+
+
+def _head(path: Path, limit: int = MAX_LOG) -> str:
+    """At most ``limit`` bytes of a file the kernel wrote: its size never reaches the grader's memory."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(limit).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _remove_tree(path: Path) -> None:
+    """Delete a folder even where a kernel took away the permissions of what it created there."""
+
+    def retry(func: Any, target: str, _exc: Any) -> None:
+        try:
+            os.chmod(os.path.dirname(target), 0o700)
+            os.chmod(target, 0o700)
+            func(target)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=retry)
 
 
 def _package_dir() -> str:
@@ -58,82 +100,128 @@ def _check_paths(settings: Settings) -> None:
         raise GraderError("the submissions must not be inside the instructor tree")
 
 
-async def _grade_all(
-    subs: list[Submission], tree: InstructorTree, settings: Settings, isolation: str
-) -> list[SubmissionResult]:
-    """Plan, run (in parallel) and judge every submission."""
-    plans = [plan_submission(_read(s.path), tree, settings.chapter) for s in subs]
-    for p in plans:
-        if p.fatal is None and p.chapter is not None:
-            ensure_references(tree.chapters[p.chapter])
-    base = Path(tempfile.mkdtemp(prefix="course-grade-"))
-    workdirs = [base / f"s{k}" for k in range(len(subs))]
-    for w in workdirs:
-        w.mkdir()
-    out = str(settings.out.resolve())
-    originals = [str(s.path.resolve()) for s in subs]
-    sem = asyncio.Semaphore(max(1, settings.jobs))
-    readable = python_paths() + data_paths()  # what a sandboxed kernel may read
-    if isolation == "bwrap":
-        check_hidden_paths_stay_hidden(readable, [str(tree.root), out, str(settings.submissions.resolve())])
+class _Batch:
+    """What every run of one batch shares: the settings, the sandbox's folders and read-only paths.
 
-    async def one(k: int) -> SubmissionResult:
-        """One submission; whatever goes wrong with it becomes a note on it, and the batch goes on."""
-        try:
-            return await grade_one(k)
-        except Exception as err:
-            res = SubmissionResult(
-                subs[k].student,
-                str(subs[k].path),
-                plans[k].chapter,
-                notes=["The grader could not grade this notebook; your instructor has the details."],
-            )
-            res.internal.append(f"grading failed: {type(err).__name__}: {err}\n{traceback.format_exc(limit=5)}")
-            return res
+    The canary and the students' submissions go through the same ``run_one``, so that the canary
+    proves what the students get.
+    """
 
-    async def grade_one(k: int) -> SubmissionResult:
-        sub, plan = subs[k], plans[k]
+    def __init__(self, tree: InstructorTree, settings: Settings, isolation: str, base: Path, n_subs: int):
+        self.tree, self.settings, self.isolation, self.base = tree, settings, isolation, base
+        self.readable = python_paths() + data_paths()  # what a sandboxed kernel may read
+        self.out = str(settings.out.resolve())
+        self.env = kernel_environment(isolation)
+        self.fonts = prepare_fonts(base / "fonts") if isolation == "bwrap" else None
+        self.workdirs = [base / f"s{k}" for k in range(n_subs)]
+        self.originals: list[str] = []
+        self.sem = asyncio.Semaphore(max(1, settings.jobs))
+        if isolation == "bwrap":
+            hidden = [str(tree.root), self.out, str(settings.submissions.resolve())]
+            check_hidden_paths_stay_hidden(self.readable, hidden)
+
+    async def run_one(self, sub: Submission, plan: Plan, workdir: Path) -> SubmissionResult:
+        """Run and judge one planned notebook in its own kernel."""
+        limits = self.settings.limits
         if plan.fatal is not None or plan.chapter is None:
             return SubmissionResult(sub.student, str(sub.path), plan.chapter, notes=[plan.fatal or "Not graded."])
-        chapter = tree.chapters[plan.chapter]
-        others = [str(w.resolve()) for j, w in enumerate(workdirs) if j != k]
-        log = (base / f"guard-{k}.log").resolve()
+        chapter = self.tree.chapters[plan.chapter]
+        workdir.mkdir(parents=True, exist_ok=True)
+        log = workdir.with_name(workdir.name + "-guard.log").resolve()
         log.touch()
+        others = [str(w.resolve()) for w in self.workdirs if w != workdir]
         # In the sandbox the grader's paths do not exist, so the guard need not (and must not) name them:
-        # the list would show every student the names of the others.
-        hidden = [] if isolation == "bwrap" else [str(tree.root), out, *originals, *others]
-        guard = guard_cell_source(hidden, [_package_dir()], str(log), settings.limits.max_output_kb * 1024)
-        prefix = limits_prefix(settings.limits)
-        if isolation == "bwrap":
-            prepare_workdir(workdirs[k])
-            prefix = bwrap_prefix(workdirs[k], readable, [str(log)]) + prefix
-        exports = export_cells_source(
-            chapter, [i for i in chapter.ids if i in plan.present], settings.limits.max_export_kb * 1024
+        # the list would show every student the names of the others. Its own folder holds its sockets.
+        hidden = (
+            [str(workdir.resolve())]
+            if self.isolation == "bwrap"
+            else [str(self.tree.root), self.out, *self.originals, *others]
         )
-        env = _kernel_env([str(tree.root), out])
-        async with sem:
+        guard = guard_cell_source(
+            hidden, [_package_dir()], str(log), limits.max_output_kb * 1024, 2 * limits.max_export_kb * 1024
+        )
+        prefix = limits_prefix(limits)
+        if self.isolation == "bwrap":
+            prefix = bwrap_prefix(workdir, self.readable, [str(log)], limits, self.fonts) + prefix
+        exports = export_cells_source(
+            chapter, [i for i in chapter.ids if i in plan.present], limits.max_export_kb * 1024
+        )
+        env = dict(self.env)
+        if self.isolation != "bwrap":  # what the kernel leaves in its temporary folder goes with the batch
+            (workdir / "tmp").mkdir(exist_ok=True)
+            env["TMPDIR"] = str((workdir / "tmp").resolve())
+        async with self.sem:
             run = await run_submission(
                 plan.cells,
                 exports,
-                workdirs[k],
+                workdir,
                 guard,
-                settings.limits,
+                limits,
                 env,
                 prefix=prefix,
-                sandboxed=isolation == "bwrap",
+                sandboxed=self.isolation == "bwrap",
+                positions=plan.positions,
+                stderr_path=workdir.with_name(workdir.name + "-stderr.log"),
             )
-        if log.is_file():
-            run.denied += [line for line in log.read_text(errors="replace").splitlines() if line][:20]
-        return judge_submission(sub, chapter, plan, run, settings.limits)
+        run.denied += [line for line in _head(log).splitlines() if line][:20]
+        if run.grader_error is not None:
+            run.grader_error += "; kernel output: " + _head(workdir.with_name(workdir.name + "-stderr.log"), 2000)
+        return judge_submission(sub, chapter, plan, run, limits)
 
-    try:
-        return list(await asyncio.gather(*(one(k) for k in range(len(subs)))))
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    async def run_canary(self, chapter: str) -> SubmissionResult:
+        """Grade the chapter's reference solutions like a submission (see ``canary``)."""
+        import nbformat
+
+        hidden = self.tree.chapters[chapter]
+        raw = nbformat.writes(reference_notebook(hidden)).encode()
+        plan = plan_submission(raw, self.tree, chapter)
+        sub = Submission(CANARY, Path(f"<{CANARY} of {chapter}>"))
+        return await self.run_one(sub, plan, self.base / f"canary-{chapter}")
+
+
+def _grading_error(sub: Submission, chapter: str | None, cause: str) -> SubmissionResult:
+    """A submission the grader failed to grade: no grade, a note that does not blame the student."""
+    res = SubmissionResult(sub.student, str(sub.path), chapter, notes=[GRADING_ERROR_NOTE])
+    res.grading_error = cause
+    res.internal.append(f"grading error: {cause}")
+    return res
+
+
+async def _grade_all(
+    subs: list[Submission], tree: InstructorTree, settings: Settings, isolation: str, base: Path
+) -> list[SubmissionResult]:
+    """Plan every submission, run the canary of each chapter, then run and judge them in parallel."""
+    plans = []
+    for s in subs:
+        raw = _read(s.path)
+        plans.append(Plan(None, fatal=LINKED) if raw is None else plan_submission(raw, tree, settings.chapter))
+    chapters = sorted({p.chapter for p in plans if p.fatal is None and p.chapter is not None})
+    for chapter in chapters:
+        ensure_references(tree.chapters[chapter])
+    batch = _Batch(tree, settings, isolation, base, len(subs))
+    batch.originals = [str(s.path.resolve()) for s in subs]
+    for chapter in chapters:  # before anyone is graded
+        check_canary(await batch.run_canary(chapter), isolation)
+
+    async def one(k: int) -> SubmissionResult:
+        """One submission; a failure of the grader's own becomes a grading error, and the batch goes on."""
+        try:
+            res = await batch.run_one(subs[k], plans[k], batch.workdirs[k])
+        except Exception as err:
+            cause = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=5)}"
+            return _grading_error(subs[k], plans[k].chapter, cause)
+        return res
+
+    return list(await asyncio.gather(*(one(k) for k in range(len(subs)))))
 
 
 def grade(settings: Settings) -> list[SubmissionResult]:
-    """Grade every submission and write the reports; raises GraderError on misuse."""
+    """Grade every submission and write the reports; raises GraderError on misuse, CanaryFailed on a canary.
+
+    Everything the batch writes goes to one private temporary folder, removed at the end; the
+    grader's own temporary files (TensorFlow's autograph writes some while references are computed)
+    go there too, so that nothing is left behind.
+    """
     tree = load_instructor_tree(settings.instructor)
     _check_paths(settings)
     subs = find_submissions(settings.submissions)
@@ -141,7 +229,18 @@ def grade(settings: Settings) -> list[SubmissionResult]:
         raise GraderError(f"no .ipynb files under {settings.submissions}")
     isolation = choose_isolation(settings.unsafe_no_sandbox)
     started = time.monotonic()
-    results = asyncio.run(_grade_all(subs, tree, settings, isolation))
+    # matplotlib may make its own temporary cache folder, removed at exit by matplotlib: before the switch
+    from matplotlib import font_manager  # noqa: F401
+
+    base = Path(tempfile.mkdtemp(prefix="course-grade-")).resolve()
+    own_tmp = base / "grader-tmp"
+    own_tmp.mkdir()
+    previous_tempdir, tempfile.tempdir = tempfile.tempdir, str(own_tmp)
+    try:
+        results = asyncio.run(_grade_all(subs, tree, settings, isolation, base))
+    finally:
+        tempfile.tempdir = previous_tempdir
+        _remove_tree(base)
     changed = tree_digest(tree.root) != tree.digest
     if changed:
         for r in results:
@@ -152,6 +251,7 @@ def grade(settings: Settings) -> list[SubmissionResult]:
     batch = {
         "isolation": isolation,
         "wall_seconds": round(time.monotonic() - started, 1),
+        "grading_errors": sum(not r.graded for r in results),
         "processes_left_after_submissions": sum(r.survivors for r in results),
         # the final check: no process of any submission may be alive once the batch is over
         "processes_alive_after_batch": sum(len(processes_of_run(r.mark)) for r in results if r.mark),

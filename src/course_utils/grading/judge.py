@@ -9,6 +9,7 @@ from course_utils.checking import CheckFailed, Verdict
 from course_utils.grading.codec import decode
 from course_utils.grading.hidden import HiddenChapter
 from course_utils.grading.types import (
+    GRADING_ERROR_NOTE,
     MAX_MESSAGE,
     ExerciseResult,
     Limits,
@@ -17,6 +18,14 @@ from course_utils.grading.types import (
     Submission,
     SubmissionResult,
 )
+from course_utils.grading.wording import code_fragments, scrub, withhold_quotes
+
+RUN_ITS_CELL = "run its exercise cell"  # the kit's advice when a function is missing from the namespace
+
+
+def _lower_first(text: str) -> str:
+    """A sentence continued after a colon: its first letter in lower case (unless a name follows)."""
+    return text[:1].lower() + text[1:] if text[:2].istitle() else text
 
 
 def judge_exercise(
@@ -25,13 +34,19 @@ def judge_exercise(
     """The verdict of one exercise, and an instructor-only note; never raises."""
     if not present:
         return Verdict(False, "Not graded: the exercise cell is missing or was not run (see the notes)."), None
+    if exercise_id in run.forged:
+        return Verdict(
+            False,
+            "Not graded: more than one answer came back from this exercise's hidden check, so the "
+            "answer was forged; forged answers earn nothing.",
+        ), f"{exercise_id}: forged export (several payloads in its export cell)"
     if exercise_id in run.timed_out:
         return Verdict(
             False,
             "Your code did not finish on the hidden inputs within the time limit (an infinite loop, or far too slow).",
         ), None
     if raw is None:
-        why = run.stopped or "the notebook stopped before this exercise was checked"
+        why = _lower_first(run.stopped or "the notebook stopped before this exercise was checked")
         return Verdict(False, f"Not graded: {why}"[:MAX_MESSAGE]), None
     try:
         exported = decode(raw, max_chars)
@@ -40,11 +55,15 @@ def judge_exercise(
     if not isinstance(exported, dict) or ("value" in exported) == ("error" in exported):
         return Verdict(False, "Your answer could not be read back: malformed export."), None
     if "error" in exported:
-        msg = str(exported["error"])[:MAX_MESSAGE]
+        msg = scrub(str(exported["error"]))[:MAX_MESSAGE]
         return Verdict(False, f"The hidden check could not run your code: {msg}"), None
+    value = exported["value"]
+    if isinstance(value, dict) and exercise_id in run.export_seconds:
+        # measured by the grader around the export cell: a clock the student's code cannot patch
+        value["grader_seconds"] = round(run.export_seconds[exercise_id], 1)
     try:
         try:
-            verdict = chapter.judges[exercise_id](exported["value"], copy.deepcopy(chapter.references[exercise_id]))
+            verdict = chapter.judges[exercise_id](value, copy.deepcopy(chapter.references[exercise_id]))
         except CheckFailed as stop:  # a judge may stop at the first problem with fail(...)
             verdict = stop.verdict
         if not isinstance(verdict, Verdict):
@@ -57,18 +76,50 @@ def judge_exercise(
             "check could not read; compare it with the exercise's instructions.",
         ), internal
     details = tuple(str(d) for d in verdict.details)  # written by the instructor's judge, not by the student
-    return Verdict(verdict.passed, str(verdict.message)[: 2 * MAX_MESSAGE], verdict.score, details), None
+    return Verdict(verdict.passed, scrub(str(verdict.message))[: 2 * MAX_MESSAGE], verdict.score, details), None
+
+
+def _failed_cells(plan: Plan, run: RunResult) -> dict[str, tuple[int, str]]:
+    """Exercise id -> (the cell's number in the notebook, the exception) for exercise cells that raised."""
+    failed: dict[str, tuple[int, str]] = {}
+    for k, cell in enumerate(plan.cells):
+        course = cell.get("metadata", {}).get("course", {}) if isinstance(cell, dict) else {}
+        exercise_id = course.get("exercise") if isinstance(course, dict) else None
+        if isinstance(exercise_id, str):
+            failed.pop(exercise_id, None)  # the last copy of a duplicated cell counts
+            if k in run.cell_errors:
+                position = plan.positions[k] if k < len(plan.positions) else k + 1
+                failed[exercise_id] = (position, run.cell_errors[k])
+    return failed
+
+
+def _explain_failed_cell(verdict: Verdict, exercise_id: str, failed: dict[str, tuple[int, str]]) -> Verdict:
+    """A verdict that says the exercise cell raised, rather than telling the student to run it."""
+    if verdict.passed or exercise_id not in failed:
+        return verdict
+    position, ename = failed[exercise_id]
+    where = f"its exercise cell (cell {position} of the notebook) raised {ename}"
+    if RUN_ITS_CELL in verdict.message:
+        message = f"Not graded: {where}, so nothing was defined; fix the error and run the cell again."
+    else:
+        message = f"{verdict.message} Note that {where}."
+    return Verdict(False, message, verdict.score, verdict.details)
 
 
 def judge_submission(
     sub: Submission, chapter: HiddenChapter, plan: Plan, run: RunResult, limits: Limits
 ) -> SubmissionResult:
-    """Judge every exercise of a submission that ran."""
+    """Judge every exercise of a submission that ran; a run that failed on the grader's side gets no grade."""
     res = SubmissionResult(
         sub.student, str(sub.path), chapter.chapter, max_score=chapter.max_points, seconds=run.seconds
     )
-    res.notes = plan.notes + run.notes + ([run.stopped] if run.stopped else [])
     res.survivors, res.mark = run.survivors, run.mark
+    if run.grader_error is not None:
+        res.grading_error = run.grader_error[:2000]
+        res.notes = [GRADING_ERROR_NOTE]
+        res.internal.append(f"grading error: {res.grading_error}")
+        return res
+    res.notes = plan.notes + run.notes + ([run.stopped] if run.stopped else [])
     if run.survivors:
         res.internal.append(f"{run.survivors} process(es) of this notebook outlived its kernel and were killed.")
     if run.denied:
@@ -77,6 +128,7 @@ def judge_submission(
             "this was blocked and reported to the instructor."
         )
         res.internal += [f"blocked: {d}" for d in run.denied]
+    failed = _failed_cells(plan, run)
     for exercise_id in chapter.ids:
         verdict, internal = judge_exercise(
             chapter,
@@ -86,18 +138,22 @@ def judge_submission(
             exercise_id in plan.present,
             limits.max_export_kb * 1024,
         )
+        verdict = _explain_failed_cell(verdict, exercise_id, failed)
         if internal:
             res.internal.append(internal)
+        fragments = hidden_fragments(chapter, exercise_id)
+        message = withhold_quotes(verdict.message, fragments)
+        details = [withhold_quotes(d, fragments) for d in verdict.details]
         pts = chapter.points[exercise_id]
         res.exercises.append(
-            ExerciseResult(
-                exercise_id,
-                round(pts * verdict.fraction, 4),
-                pts,
-                verdict.passed,
-                verdict.message,
-                list(verdict.details),
-            )
+            ExerciseResult(exercise_id, round(pts * verdict.fraction, 4), pts, verdict.passed, message, details)
         )
+    res.notes = [withhold_quotes(n, hidden_fragments(chapter)) for n in res.notes]
     res.score = round(sum(e.points for e in res.exercises), 4)
     return res
+
+
+def hidden_fragments(chapter: HiddenChapter, exercise_id: str | None = None) -> list[str]:
+    """The fragments of hidden code that feedback must not quote: one exercise's snippet, or all."""
+    ids = [exercise_id] if exercise_id else chapter.ids
+    return code_fragments([chapter.prelude, *(chapter.exports[i] for i in ids)])

@@ -16,10 +16,17 @@ from course_utils.grading.types import DENIED_MARK, EXPORT_MIME, MAX_MESSAGE
 
 
 def _guard(no_access, read_only, log_path, denied_mark):
-    """Kernel side: an audit hook that denies access to the hidden tree and the grader's files."""
+    """Kernel side: an audit hook that denies access to the hidden tree and the grader's files.
+
+    Bytecode writing is turned off first: importing a course module whose ``.pyc`` is missing or
+    stale makes Python try to write one into the read-only package, which the hook would refuse and
+    log, accusing every honest notebook of a forbidden operation.
+    """
     import os
     import pathlib
     import sys
+
+    sys.dont_write_bytecode = True
 
     fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     realpath, fsdecode, write = os.path.realpath, os.fsdecode, os.write
@@ -129,7 +136,7 @@ def _guard(no_access, read_only, log_path, denied_mark):
     sys.addaudithook(hook)
 
 
-def _cap_output(max_chars):
+def _cap_output(max_chars, max_display_chars):
     """Kernel side: stop a cell that prints more than max_chars, inside the kernel and at once.
 
     The grader also drops excess output and interrupts the cell, but an interrupt takes a while to
@@ -158,18 +165,33 @@ def _cap_output(max_chars):
         for stream in (sys.stdout, sys.stderr):
             stream.write = capped(stream.write)
 
-    get_ipython().events.register("pre_execute", before_each_cell)
+    shell = get_ipython()
+    shell.events.register("pre_execute", before_each_cell)
+    publish = shell.display_pub.publish
+
+    def capped_publish(data, *args, **kwargs):
+        # one display larger than the grader accepts would be dropped unread, with the messages after it
+        size = sum(len(str(v)) for v in data.values()) if isinstance(data, dict) else len(str(data))
+        if size > max_display_chars:
+            raise OSError(f"this cell displayed more than {max_display_chars // 1024} KiB at once; it was refused")
+        return publish(data, *args, **kwargs)
+
+    shell.display_pub.publish = capped_publish
 
 
 def guard_cell_source(
-    no_access: Iterable[str], read_only: Iterable[str], log_path: str, max_output_chars: int = 256 * 1024
+    no_access: Iterable[str],
+    read_only: Iterable[str],
+    log_path: str,
+    max_output_chars: int = 256 * 1024,
+    max_display_chars: int = 8 * 1024 * 1024,
 ) -> str:
-    """Source of the first cell: the audit hook (which cannot be removed) and the output cap."""
+    """Source of the first cell: the audit hook (which cannot be removed) and the output caps."""
     return (
         inspect.getsource(_guard) + f"\n_guard({tuple(no_access)!r}, {tuple(read_only)!r}, {log_path!r}, "
         f"{DENIED_MARK!r})\ndel _guard\n"
         + inspect.getsource(_cap_output)
-        + f"\n_cap_output({int(max_output_chars)})\ndel _cap_output\n"
+        + f"\n_cap_output({int(max_output_chars)}, {int(max_display_chars)})\ndel _cap_output\n"
     )
 
 

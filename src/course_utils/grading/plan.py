@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -11,10 +12,20 @@ from typing import Any
 from course_utils.grading.hidden import InstructorTree
 from course_utils.grading.types import GraderError, Plan, Submission
 
+MAX_KEY = 80  # characters of a student key: feedback/<key>.html must fit a file name (255 bytes)
+
 
 def _slug(name: str) -> str:
-    """A file-name-safe student key."""
-    return re.sub(r"[^A-Za-z0-9_.@-]+", "_", name).strip("._") or "student"
+    """A file-name-safe student key, short enough for any file system.
+
+    A long name is cut and given a digest of the whole, so that two long names that share their
+    beginning stay two students.
+    """
+    slug = re.sub(r"[^A-Za-z0-9_.@-]+", "_", name).strip("._") or "student"
+    if len(slug) > MAX_KEY:
+        digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+        slug = f"{slug[: MAX_KEY - 11]}-{digest}"
+    return slug
 
 
 def find_submissions(target: Path) -> list[Submission]:
@@ -96,7 +107,8 @@ def _plan(raw: bytes, tree: InstructorTree, expected: str | None) -> Plan:
     if not starts:
         plan.notes.append("The '## Exercises' marker cell is missing: the whole notebook was run.")
     first = starts[0] if starts else 0
-    plan.cells = [c for c in cells[first:] if c.get("cell_type") == "code"]
+    planned = [(k + 1, c) for k, c in enumerate(cells) if k >= first and c.get("cell_type") == "code"]
+    plan.cells, plan.positions = [c for _, c in planned], [k for k, _ in planned]
     counts: dict[str, int] = {}
     for c in cells:
         i = _course_meta(c).get("exercise")

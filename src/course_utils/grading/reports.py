@@ -19,7 +19,11 @@ def feedback_markdown(res: SubmissionResult) -> str:
         "",
         f"Notebook: `{Path(res.path).name}`" + (f" (chapter {res.chapter})" if res.chapter else ""),
         "",
-        f"**Score: {res.score:g} / {res.max_score:g} ({res.percent:.0f}%)**",
+        (
+            f"**Score: {res.score:g} / {res.max_score:g} ({res.percent:.0f}%)**"
+            if res.graded
+            else "**Grade not given: grading error** (a failure on the grader's side, not in your notebook)"
+        ),
         "",
     ]
     if res.exercises:
@@ -57,7 +61,13 @@ def feedback_html(res: SubmissionResult) -> str:
     return (
         f"<!doctype html><meta charset='utf-8'><title>Feedback for {html.escape(res.student)}</title>"
         f"<h1>Feedback for {html.escape(res.student)}</h1><p>Notebook: <code>{html.escape(Path(res.path).name)}"
-        f"</code></p><p><b>Score: {res.score:g} / {res.max_score:g} ({res.percent:.0f}%)</b></p>"
+        f"</code></p><p><b>"
+        + (
+            f"Score: {res.score:g} / {res.max_score:g} ({res.percent:.0f}%)"
+            if res.graded
+            else "Grade not given: grading error (a failure on the grader's side, not in your notebook)"
+        )
+        + "</b></p>"
         f"<table border='1'><tr><th>Exercise</th><th>Points</th><th>Verdict</th></tr>{rows}</table>"
         + (f"<h2>What to review</h2>{review}" if review else "")
         + (f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "")
@@ -80,7 +90,7 @@ def write_reports(
         ids += [e.exercise for e in r.exercises if e.exercise not in ids]
     with open(out / "grades.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["student", "notebook", "chapter", "score", "max_score", "percent", *ids, "notes"])
+        w.writerow(["student", "notebook", "chapter", "status", "score", "max_score", "percent", *ids, "notes"])
         for r in results:
             pts = {e.exercise: e.points for e in r.exercises}
             w.writerow(
@@ -88,9 +98,10 @@ def write_reports(
                     r.student,
                     r.path,
                     r.chapter or "",
-                    f"{r.score:g}",
+                    "graded" if r.graded else "grading error",
+                    f"{r.score:g}" if r.graded else "",
                     f"{r.max_score:g}",
-                    f"{r.percent:.1f}",
+                    f"{r.percent:.1f}" if r.graded else "",
                     *[f"{pts[i]:g}" if i in pts else "" for i in ids],
                     " | ".join(r.notes),
                 ]
@@ -98,7 +109,7 @@ def write_reports(
     payload = {
         **(batch or {}),
         "tree_changed_during_grading": tree_changed,
-        "submissions": [{**asdict(r), "percent": r.percent} for r in results],
+        "submissions": [{**asdict(r), "percent": r.percent, "graded": r.graded} for r in results],
     }
     (out / "grades.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
     for r in results:

@@ -13,10 +13,18 @@ from typing import Any
 EXPORT_MIME = "application/x-course-export+json"  # the display type an export cell sends back
 DENIED_MARK = "course-grader-denied"  # in the message of every access the guard refuses
 MAX_MESSAGE = 300  # characters of a student-caused error message shown in feedback
+GRADING_ERROR_NOTE = (
+    "Grading error: the grader failed on its side, so this notebook was not graded and no grade is "
+    "given. This is not a problem with your notebook; your instructor has the details."
+)
 
 
 class GraderError(Exception):
     """Misuse of the grader (bad paths, a broken instructor tree): reported, exit code 2."""
+
+
+class CanaryFailed(GraderError):
+    """The reference solutions do not score full marks in the sandbox: nobody is graded, exit code 3."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,7 @@ class Limits:
     cell_timeout: float = 120.0  # seconds per cell (graded cells and each export)
     notebook_timeout: float = 600.0  # seconds for the whole notebook, kernel start included
     memory_mb: int = 4096  # resident memory of the kernel and its children
+    disk_mb: int = 1024  # the sandbox's in-memory /tmp, which holds the kernel's working folder
     max_output_kb: int = 256  # notebook output kept in memory; the rest is dropped
     max_export_kb: int = 4096  # JSON exported per exercise
 
@@ -58,6 +67,7 @@ class Plan:
 
     chapter: str | None  # the chapter graded (None: cannot grade)
     cells: list[Any] = field(default_factory=list)  # code cells of the exercise section
+    positions: list[int] = field(default_factory=list)  # each planned cell's number in the notebook (1-based)
     present: set[str] = field(default_factory=set)  # exercise ids found in the notebook
     notes: list[str] = field(default_factory=list)  # lines for the report
     fatal: str | None = None  # why nothing can be graded
@@ -75,6 +85,10 @@ class RunResult:
     seconds: float = 0.0
     survivors: int = 0  # processes of this submission still alive after its kernel was stopped
     mark: str = ""  # the value of RUN_MARK in the environment of every process of this run
+    grader_error: str | None = None  # the run failed on the grader's side (kernel start, guard cell)
+    cell_errors: dict[int, str] = field(default_factory=dict)  # planned cell index -> exception name
+    export_seconds: dict[str, float] = field(default_factory=dict)  # id -> export cell time, grader's clock
+    forged: list[str] = field(default_factory=list)  # ids whose export cell carried more than one payload
 
 
 @dataclass
@@ -104,6 +118,12 @@ class SubmissionResult:
     seconds: float = 0.0
     survivors: int = 0  # processes of this submission found alive after its kernel was stopped
     mark: str = ""  # the run's mark, to look for its processes once the batch is over
+    grading_error: str | None = None  # why the grader failed on its side: no grade is given
+
+    @property
+    def graded(self) -> bool:
+        """False when a failure on the grader's side left this submission without a grade."""
+        return self.grading_error is None
 
     @property
     def percent(self) -> float:
