@@ -2,6 +2,7 @@
 
 - Figures are numbered per chapter (Fig. 1.3 is chapter 1's third figure), not on across the book.
 - The sidebar buttons work with the theme versions pinned in requirements.txt (see sidebar-toggles.js).
+- Tables keep every column in view at every width (course-tables.js, course.css).
 - The theme starts in "auto" mode (light or dark as the reader's system says), without the console
   error that an empty default mode gives.
 - The Thebe scripts that jupyter-book adds to every page are dropped: no page runs code live, and
@@ -49,5 +50,6 @@ def setup(app):
     app.connect("env-get-updated", _number_figures_per_chapter, priority=900)
     app.connect("html-page-context", _drop_thebe)
     app.add_js_file("sidebar-toggles.js")
+    app.add_js_file("course-tables.js")
     app.add_css_file("course.css")
     return {"parallel_read_safe": True, "parallel_write_safe": True}
