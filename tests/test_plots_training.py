@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -91,3 +92,38 @@ def test_importing_course_utils_has_no_side_effects():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[] True", out
+
+
+def test_figures_are_drawn_at_twice_their_size_and_record_their_smallest_text():
+    import base64
+    import struct
+
+    plots.use_course_style()
+    assert matplotlib.rcParams["savefig.dpi"] == 2 * matplotlib.rcParams["figure.dpi"]
+    fig = plots.plot_contours(lambda x, y: x**2 + y**2, (-1, 1), (-1, 1), paths=[np.zeros((2, 2))], labels=["a"])
+    data, shown = plots.figure_png(fig)
+    png = base64.b64decode(data)
+    width, height = struct.unpack(">II", png[16:24])
+    assert (width // 2, height // 2) == (shown["width"], shown["height"])
+    assert 300 < shown["width"] < 600  # a 5-inch figure at 100 dpi, trimmed
+    # the contour labels (7 pt) are its smallest text: 7 pt at 100 dpi is 9.7 px
+    assert plots.png_text(png)[plots.TEXT_KEY] == "9.7"
+    assert plots.smallest_text_pt(plt.figure()) is None
+
+
+def test_use_course_style_shows_figures_in_a_notebook_through_figure_png(monkeypatch):
+    import IPython
+    from matplotlib.figure import Figure
+
+    registered = {}
+
+    class Formatter:
+        def for_type(self, kind, function):
+            registered[kind] = function
+
+    class Shell:
+        display_formatter = type("Display", (), {"formatters": {"image/png": Formatter()}})()
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: Shell())
+    plots.use_course_style()
+    assert registered == {Figure: plots.figure_png}
