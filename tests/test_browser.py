@@ -21,13 +21,20 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
+from course_utils.plots import PIXEL_RATIO, TEXT_KEY, png_text
+
 from conftest import HTML, ROOT
 
 pytestmark = pytest.mark.book
 
 SHOTS = ROOT / "_build" / "browser-failures"
-DESKTOP = {"width": 1400, "height": 900}
+DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
+# Every page is checked at 1280 px (a common laptop) and 390 px (a phone); a sample of the pages
+# with the widest code, formulas, tables and figures also at the other common desktop widths.
+OTHER_WIDTHS = (1024, 1366, 1920)
+SAMPLE = ("ch01_gradients.ipynb", "ch02_losses.ipynb", "ch04_regularization.ipynb", "exercises_instructors.md")
+READABLE_PX = {"desktop": 9.0, "phone": 6.0}  # a figure's smallest text as shown, in CSS px
 PAGES = sorted(p.name for p in (ROOT / "book").glob("*.ipynb")) + sorted(p.name for p in (ROOT / "book").glob("*.md"))
 # A formula left as TeX shows its delimiters or control words outside typeset math.
 RAW_TEX = re.compile(r"\\\(|\\\[|\$\$|\\(frac|nabla|sum|mathbf|partial|left|right|begin)\b")
@@ -158,13 +165,88 @@ def page_problems(visit: Visit, path: Path) -> list[str]:
         alt = image["alt"].strip()
         if len(alt.split()) < 3 or HASHED_NAME.match(alt):
             problems.append(f"image without a descriptive alt text: {image['src']} (alt={alt!r})")
-    wide = page.evaluate(
-        """() => [...document.querySelectorAll('article div.highlight pre, article .output pre')]
-               .filter(e => e.scrollWidth > e.clientWidth + 1)
-               .map(e => e.innerText.split('\\n').reduce((a, b) => a.length >= b.length ? a : b))"""
+    return problems + layout_problems(page)
+
+
+# Per element of the article: code and output blocks, display formulas and table columns that do
+# not fit, measured in the browser. A table's visible box is the part of it inside every scrolling
+# box around it and inside the window; a column whose cells reach outside it is out of view.
+LAYOUT = """() => {
+  const wide = e => e.scrollWidth > e.clientWidth + 1;
+  const longest = e => e.innerText.split('\\n').reduce((a, b) => a.length >= b.length ? a : b);
+  const code = [...document.querySelectorAll('article div.highlight pre, article .output pre')]
+    .filter(wide).map(longest);
+  const math = [...document.querySelectorAll('article div.math')]
+    .filter(d => wide(d) || [...d.querySelectorAll('mjx-container')].some(wide))
+    .map(d => d.querySelector('mjx-assistive-mml') ? d.querySelector('mjx-assistive-mml').textContent : d.textContent)
+    .map(t => t.trim().slice(0, 40));
+  const hidden = [];
+  for (const table of document.querySelectorAll('article table')) {
+    let left = 0, right = window.innerWidth;
+    for (let e = table.parentElement; e && e !== document.body; e = e.parentElement) {
+      if (getComputedStyle(e).overflowX !== 'visible') {
+        const r = e.getBoundingClientRect();
+        left = Math.max(left, r.left); right = Math.min(right, r.right);
+      }
+    }
+    // the header row, or the first body row where the header is hidden (a phone's stacked rows)
+    const heads = [...table.rows[0].cells].filter(c => c.getBoundingClientRect().width > 0);
+    const cells = heads.length ? heads : [...table.tBodies[0].rows[0].cells];
+    for (const c of cells) {
+      const r = c.getBoundingClientRect();
+      if (r.width === 0 || r.right > right + 1 || r.left < left - 1) hidden.push(c.innerText.trim().slice(0, 20));
+    }
+  }
+  return {code, math, hidden, sideways: document.documentElement.scrollWidth - window.innerWidth};
+}"""
+
+
+def layout_problems(page) -> list[str]:
+    """Code, outputs and display formulas wider than the column (at desktop widths only: on a phone
+    they scroll inside their box), table columns out of view, and a page that scrolls sideways."""
+    phone = page.viewport_size["width"] < 600
+    found = page.evaluate(LAYOUT)
+    problems = []
+    if found["code"] and not phone:
+        problems.append(
+            f"{len(found['code'])} code or output blocks wider than the column, e.g. {found['code'][0][:60]!r}"
+        )
+    if found["math"] and not phone:
+        problems.append(f"{len(found['math'])} display formulas wider than the column, e.g. {found['math'][0]!r}")
+    if found["hidden"]:
+        problems.append(f"{len(found['hidden'])} table columns out of view: {found['hidden'][:4]}")
+    if found["sideways"] > 1:
+        problems.append(f"the page scrolls sideways by {found['sideways']} px")
+    return problems
+
+
+def figure_problems(page) -> list[str]:
+    """Figures drawn at less than twice the width they are shown at (blurred when zoomed or on a
+    high-density screen), and figures whose smallest text (recorded in the PNG by
+    course_utils.plots.figure_png) is shown below READABLE_PX."""
+    phone = page.viewport_size["width"] < 600
+    images = page.evaluate(
+        """() => [...document.querySelectorAll('article img')].map(i => ({
+               src: i.getAttribute('src'), natural: i.naturalWidth,
+               shown: i.getBoundingClientRect().width,
+               width: parseFloat(i.getAttribute('width')) || i.naturalWidth}))"""
     )
-    if wide:
-        problems.append(f"{len(wide)} code or output blocks wider than the column, e.g. {wide[0][:60]!r}")
+    here = Path(page.url.removeprefix("file://")).parent
+    problems = []
+    for image in images:
+        name = Path(image["src"]).name
+        if not image["src"].endswith(".png") or image["shown"] == 0:
+            continue
+        if image["natural"] < PIXEL_RATIO * image["shown"] - 1:
+            ratio = image["natural"] / image["shown"]
+            problems.append(f"{name} drawn at {ratio:.2f}x the width it is shown at ({PIXEL_RATIO}x expected)")
+        text = png_text((here / image["src"]).resolve().read_bytes()).get(TEXT_KEY)
+        if text is None:
+            problems.append(f"{name} does not record its smallest text (not drawn by figure_png)")
+            continue
+        shown = float(text) * image["shown"] / image["width"]
+        if shown < READABLE_PX["phone" if phone else "desktop"]:
+            problems.append(f"{name}: its smallest text is shown at {shown:.1f} px")
     return problems
 
 
@@ -240,23 +322,48 @@ def test_exercises_render_as_numbered_boxes(browser, name):
         visit.close()
 
 
-@pytest.mark.parametrize("name", PAGES)
-def test_page_fits_a_phone(browser, name):
-    """At 390 px wide code may scroll inside its box, but the page itself must not scroll sideways."""
-    visit = Visit(browser, name, PHONE)
+@pytest.mark.parametrize(
+    "name, width",
+    [(name, 390) for name in PAGES] + [(name, width) for width in OTHER_WIDTHS for name in SAMPLE],
+)
+def test_page_fits_the_screen(browser, name, width):
+    """At every width no table hides a column and the page never scrolls sideways; from 1024 px up
+    code, outputs and display formulas fit the column (on a phone they scroll inside their box).
+    Every page is checked at 1280 px by test_page_loads_offline_with_math_images_and_columns."""
+    visit = Visit(browser, name, {"width": width, "height": 900})
     try:
-        page = visit.open(_html(name), wait_for_math=True)
-        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-        if overflow > 1:
-            culprits = page.evaluate(
-                """() => [...document.querySelectorAll('article *')]
-                       .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
-                                    && !e.closest('pre, .highlight, mjx-container, table'))
-                       .slice(0, 3).map(e => e.tagName + '.' + e.className)"""
-            )
-            visit.fail([f"the page scrolls sideways by {overflow} px at 390 px: {culprits}"])
+        problems = layout_problems(visit.open(_html(name)))
+        if problems:
+            visit.fail(problems)
     finally:
         visit.close()
+
+
+def _figures_redrawn() -> bool:
+    """Whether every figure saved in the notebooks was drawn by course_utils.plots.figure_png (it
+    records the size to show it at); until `make execute` re-renders them, the figure test xfails."""
+    for path in (ROOT / "book").glob("*.ipynb"):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            for output in cell.get("outputs", []):
+                png = any(kind.endswith("image/png") for kind in output.get("data", {}))  # glued ones too
+                if png and "width" not in output.get("metadata", {}).get("image/png", {}):
+                    return False
+    return True
+
+
+@pytest.mark.xfail(not _figures_redrawn(), reason="figures from before figure_png: run `make execute`", strict=True)
+@pytest.mark.parametrize("width", [DESKTOP["width"], PHONE["width"]])
+def test_figures_are_sharp_and_legible(browser, width):
+    """Every chapter's figures at a laptop's and a phone's width: drawn at twice the width they
+    are shown at, and their smallest text shown at READABLE_PX or more."""
+    problems = []
+    for name in [n for n in PAGES if n.endswith(".ipynb")]:
+        visit = Visit(browser, name, {"width": width, "height": 900})
+        try:
+            problems += [f"{name}: {p}" for p in figure_problems(visit.open(_html(name), wait_for_math=False))]
+        finally:
+            visit.close()
+    assert not problems, f"{len(problems)} figure problems at {width} px:\n" + "\n".join(problems)
 
 
 def _becomes(locator, state: str, timeout: float = 5_000) -> bool:
