@@ -481,3 +481,21 @@ def test_search_finds_pages(browser, served):
             visit.fail([f"console errors {visit.errors[:3]}, outside requests {visit.outside[:3]}"])
     finally:
         visit.close()
+
+
+def test_chapters_are_numbered_as_their_figures_and_pages_carry_no_thebe(built_book):
+    """The table of contents numbers the chapters; every figure of a chapter (its parts included)
+    has that number, counting on across the parts; no page keeps sphinx-thebe's inert block."""
+    contents = (HTML / "book" / "intro.html").read_text(encoding="utf-8")
+    seen: dict[str, list[int]] = {}
+    for name in [n for n in PAGES if n.endswith(".ipynb")]:
+        chapter, part = re.match(r"ch(\d+)([a-z]?)_", name).groups()
+        assert f'href="{Path(name).stem}.html">{int(chapter)}{part}. ' in contents, f"{name} is not numbered"
+        html = _html(name).read_text(encoding="utf-8")
+        assert "x-thebe-config" not in html, f"{name} keeps a Thebe configuration block"
+        for label in re.findall(r'class="caption-number">Fig\. ([\d.]+?)\.? ', html):
+            number, _, position = label.partition(".")
+            assert position and int(number) == int(chapter), f"{name}: Fig. {label} in chapter {int(chapter)}"
+            seen.setdefault(chapter, []).append(int(position))
+    for chapter, positions in seen.items():
+        assert positions == list(range(1, len(positions) + 1)), f"chapter {chapter}'s figures: {positions}"

@@ -1,12 +1,15 @@
 """Small fixes to how the book's pages come out (a local Sphinx extension, see _config.yml).
 
+- Chapters are numbered in their titles, as their figures are: "1. Gradients and gradient descent"
+  in the table of contents and on the page; a chapter's second part (ch03b_) is "3b." and its
+  figures go on from the first part's (Fig. 3.7 follows Fig. 3.6).
 - Figures are numbered per chapter (Fig. 1.3 is chapter 1's third figure), not on across the book.
 - The sidebar buttons work with the theme versions pinned in requirements.txt (see sidebar-toggles.js).
 - Tables keep every column in view at every width (course-tables.js, course.css).
 - The theme starts in "auto" mode (light or dark as the reader's system says), without the console
   error that an empty default mode gives.
-- The Thebe scripts that jupyter-book adds to every page are dropped: no page runs code live, and
-  they were emitted twice (a console error) and point at a CDN.
+- The Thebe scripts and configuration block that jupyter-book adds to every page are dropped: no
+  page runs code live, and they were emitted twice (a console error) and point at a CDN.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-CHAPTER = re.compile(r"(^|/)ch(\d+)_[^/]*$")
+from docutils import nodes
+
+CHAPTER = re.compile(r"(^|/)ch(\d+)([a-z]?)_[^/]*$")
 STATIC = Path(__file__).resolve().parents[1] / "_static"
 
 
@@ -23,15 +28,35 @@ def _configure(app, config) -> None:
     config.html_static_path = [*config.html_static_path, str(STATIC)]
 
 
+def _number_chapter_title(app, doctree) -> None:
+    """Put the chapter's number before its title (the table of contents shows the same title)."""
+    match = CHAPTER.search(app.env.docname)
+    section = next(iter(doctree.findall(nodes.section)), None)
+    if match and section is not None and isinstance(section[0], nodes.title):
+        section[0].insert(0, nodes.Text(f"{int(match.group(2))}{match.group(3)}. "))
+
+
 def _number_figures_per_chapter(app, env) -> list[str]:
-    """Renumber each chapter's figures from 1, prefixed with the chapter number."""
-    for docname, kinds in env.toc_fignumbers.items():
+    """Renumber each chapter's figures from 1, prefixed with the chapter number; a chapter's later
+    part (ch03b_) goes on from where the earlier one (ch03_, sorted first) stopped."""
+    counted: dict[tuple[int, str], int] = {}
+    for docname in sorted(env.toc_fignumbers):
         match = CHAPTER.search(docname)
-        for numbers in kinds.values():
+        for kind, numbers in env.toc_fignumbers[docname].items():
             order = sorted(numbers, key=lambda ident: numbers[ident])
-            for position, ident in enumerate(order, start=1):
+            before = counted.get((int(match.group(2)), kind), 0) if match else 0
+            for position, ident in enumerate(order, start=before + 1):
                 numbers[ident] = (int(match.group(2)), position) if match else (position,)
+            if match:
+                counted[(int(match.group(2)), kind)] = before + len(order)
     return []
+
+
+def _drop_thebe_config(app, doctree, docname) -> None:
+    """Remove the configuration block and kernel name that sphinx-thebe appends to every page."""
+    for node in list(doctree.findall(nodes.raw)):
+        if "x-thebe-config" in node.astext() or "kernelName =" in node.astext():
+            node.parent.remove(node)
 
 
 def _drop_thebe(app, pagename, templatename, context, doctree) -> None:
@@ -47,7 +72,9 @@ def _drop_thebe(app, pagename, templatename, context, doctree) -> None:
 
 def setup(app):
     app.connect("config-inited", _configure)
+    app.connect("doctree-read", _number_chapter_title, priority=400)
     app.connect("env-get-updated", _number_figures_per_chapter, priority=900)
+    app.connect("doctree-resolved", _drop_thebe_config, priority=900)
     app.connect("html-page-context", _drop_thebe)
     app.add_js_file("sidebar-toggles.js")
     app.add_js_file("course-tables.js")
