@@ -499,3 +499,18 @@ def test_chapters_are_numbered_as_their_figures_and_pages_carry_no_thebe(built_b
             seen.setdefault(chapter, []).append(int(position))
     for chapter, positions in seen.items():
         assert positions == list(range(1, len(positions) + 1)), f"chapter {chapter}'s figures: {positions}"
+
+
+def test_bibliography_labels_are_author_year_as_the_citations(built_book):
+    """[Pascanu et al., 2013] in the bibliography as in the text, never [PMB13] or "and others"."""
+    page = (HTML / "book" / "bibliography.html").read_text(encoding="utf-8")
+    labels = re.findall(r'<span class="label"><span class="fn-bracket">\[</span>([^<]*)', page)
+    author_year = re.compile(r"^\S.*(?<! and others), (\d{4}[a-z]?|n\.d\.)$")
+    assert labels and all(author_year.match(label) for label in labels), [
+        label for label in labels if not author_year.match(label)
+    ][:5]
+    for name in PAGES:
+        cited = re.findall(
+            r'class="reference internal" href="bibliography\.html#[^"]*"[^>]*>([^<]*)', _html(name).read_text()
+        )
+        assert not [c for c in cited if " and others" in c], f"{name}: a citation reads 'and others'"

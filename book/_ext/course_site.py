@@ -3,6 +3,8 @@
 - Chapters are numbered in their titles, as their figures are: "1. Gradients and gradient descent"
   in the table of contents and on the page; a chapter's second part (ch03b_) is "3b." and its
   figures go on from the first part's (Fig. 3.7 follows Fig. 3.6).
+- The bibliography's labels are author-year, as the citations are ("Pascanu et al., 2013", not
+  "[PMB13]"): the pybtex style "authoryear" registered here (see _config.yml).
 - Figures are numbered per chapter (Fig. 1.3 is chapter 1's third figure), not on across the book.
 - The sidebar buttons work with the theme versions pinned in requirements.txt (see sidebar-toggles.js).
 - Tables keep every column in view at every width (course-tables.js, course.css).
@@ -18,9 +20,50 @@ import re
 from pathlib import Path
 
 from docutils import nodes
+from pybtex.plugin import register_plugin
+from pybtex.richtext import Text
+from pybtex.style.formatting.unsrt import Style as UnsrtStyle
+from pybtex.style.labels import BaseLabelStyle
 
 CHAPTER = re.compile(r"(^|/)ch(\d+)([a-z]?)_[^/]*$")
 STATIC = Path(__file__).resolve().parents[1] / "_static"
+
+
+def author_year_label(entry) -> str:
+    """ "Pascanu et al., 2013": one or two last names, or the first one and "et al." for three or
+    more (or for "X and others")."""
+    persons = entry.persons.get("author") or entry.persons.get("editor") or []
+    names = [Text(*person.rich_last_names).render_as("text") for person in persons]
+    names = [name.replace("{", "").replace("}", "") for name in names]
+    if not names:
+        who = entry.fields.get("organization") or entry.fields.get("title", entry.key)
+    elif len(names) > 2 or names[-1] == "others":
+        who = f"{names[0]} et al."
+    else:
+        who = " and ".join(names)
+    return f"{who}, {entry.fields.get('year', 'n.d.')}"
+
+
+class AuthorYearLabels(BaseLabelStyle):
+    def format_labels(self, sorted_entries):
+        """Author-year labels; the same authors and year twice become "2024a", "2024b"."""
+        labels = [author_year_label(entry) for entry in sorted_entries]
+        repeated = {label for label in labels if labels.count(label) > 1}
+        seen: dict[str, int] = {}
+        for label in labels:
+            if label in repeated:
+                seen[label] = seen.get(label, 0) + 1
+                label += "abcdefghijklmnopqrstuvwxyz"[seen[label] - 1]
+            yield label
+
+
+class AuthorYearStyle(UnsrtStyle):
+    default_label_style = "authoryear"
+    default_sorting_style = "author_year_title"
+
+
+register_plugin("pybtex.style.labels", "authoryear", AuthorYearLabels)
+register_plugin("pybtex.style.formatting", "authoryear", AuthorYearStyle)
 
 
 def _configure(app, config) -> None:
@@ -52,6 +95,15 @@ def _number_figures_per_chapter(app, env) -> list[str]:
     return []
 
 
+def _others_as_et_al(app, doctree, docname) -> None:
+    """A citation of "Chollet and others" (pybtex reads "others" as a second author) reads
+    "Chollet et al.", as citations of three or more authors do."""
+    for text in list(doctree.findall(nodes.Text)):
+        if " and others" in text and isinstance(text.parent, nodes.reference):
+            before, after = str(text).split(" and others", 1)
+            text.parent.replace(text, [nodes.Text(before + " "), nodes.emphasis("", "et al."), nodes.Text(after)])
+
+
 def _drop_thebe_config(app, doctree, docname) -> None:
     """Remove the configuration block and kernel name that sphinx-thebe appends to every page."""
     for node in list(doctree.findall(nodes.raw)):
@@ -75,6 +127,7 @@ def setup(app):
     app.connect("doctree-read", _number_chapter_title, priority=400)
     app.connect("env-get-updated", _number_figures_per_chapter, priority=900)
     app.connect("doctree-resolved", _drop_thebe_config, priority=900)
+    app.connect("doctree-resolved", _others_as_et_al, priority=900)
     app.connect("html-page-context", _drop_thebe)
     app.add_js_file("sidebar-toggles.js")
     app.add_js_file("course-tables.js")
