@@ -514,3 +514,11 @@ def test_bibliography_labels_are_author_year_as_the_citations(built_book):
             r'class="reference internal" href="bibliography\.html#[^"]*"[^>]*>([^<]*)', _html(name).read_text()
         )
         assert not [c for c in cited if " and others" in c], f"{name}: a citation reads 'and others'"
+
+
+def test_the_site_ships_only_the_mathjax_it_uses(built_book):
+    """The pages typeset their formulas offline (test_page_loads_offline...) from a trimmed MathJax:
+    the whole distribution is 24 MB, what tex-chtml.js loads about 3 MB."""
+    mathjax = HTML / "_static" / "mathjax"
+    size = sum(f.stat().st_size for f in mathjax.rglob("*") if f.is_file())
+    assert (mathjax / "tex-chtml.js").is_file() and size < 4e6, f"MathJax weighs {size / 1e6:.1f} MB"

@@ -10,6 +10,10 @@
 - Tables keep every column in view at every width (course-tables.js, course.css).
 - The theme starts in "auto" mode (light or dark as the reader's system says), without the console
   error that an empty default mode gives.
+- Of the MathJax distribution that sphinx-mathjax-offline copies into the site (24 MB) only what
+  the pages load is kept (about 3 MB): the tex-chtml component, the TeX extensions it may load,
+  its fonts, the menu and the assistive MathML. Dropped: the other components and the speech
+  rule engine (the menu's optional speech explorer then does not start offline).
 - The Thebe scripts and configuration block that jupyter-book adds to every page are dropped: no
   page runs code live, and they were emitted twice (a console error) and point at a CDN.
 """
@@ -104,6 +108,21 @@ def _others_as_et_al(app, doctree, docname) -> None:
             text.parent.replace(text, [nodes.Text(before + " "), nodes.emphasis("", "et al."), nodes.Text(after)])
 
 
+MATHJAX_KEEP = ("tex-chtml.js", "input/tex/", "output/chtml/", "a11y/", "ui/")
+
+
+def _trim_mathjax(app, exception) -> None:
+    """Delete the parts of the copied MathJax distribution that no page loads."""
+    root = Path(app.outdir) / "_static" / "mathjax"
+    if exception or not root.is_dir():
+        return
+    for path in sorted(root.rglob("*"), reverse=True):
+        if path.is_file() and not path.relative_to(root).as_posix().startswith(MATHJAX_KEEP):
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+
+
 def _drop_thebe_config(app, doctree, docname) -> None:
     """Remove the configuration block and kernel name that sphinx-thebe appends to every page."""
     for node in list(doctree.findall(nodes.raw)):
@@ -128,6 +147,7 @@ def setup(app):
     app.connect("env-get-updated", _number_figures_per_chapter, priority=900)
     app.connect("doctree-resolved", _drop_thebe_config, priority=900)
     app.connect("doctree-resolved", _others_as_et_al, priority=900)
+    app.connect("build-finished", _trim_mathjax, priority=900)
     app.connect("html-page-context", _drop_thebe)
     app.add_js_file("sidebar-toggles.js")
     app.add_js_file("course-tables.js")
