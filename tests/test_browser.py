@@ -522,3 +522,21 @@ def test_the_site_ships_only_the_mathjax_it_uses(built_book):
     mathjax = HTML / "_static" / "mathjax"
     size = sum(f.stat().st_size for f in mathjax.rglob("*") if f.is_file())
     assert (mathjax / "tex-chtml.js").is_file() and size < 4e6, f"MathJax weighs {size / 1e6:.1f} MB"
+
+
+def test_download_menu_offers_all_notebooks_as_a_zip(browser):
+    import zipfile
+
+    visit = Visit(browser, "ch02_losses.ipynb", DESKTOP)
+    try:
+        page = visit.open(_html("ch02_losses.ipynb"), wait_for_math=False)
+        page.locator(".dropdown-download-buttons button.dropdown-toggle").first.click()
+        link = page.locator(".dropdown-download-buttons a[href$='notebooks.zip']")
+        if not _becomes(link, "visible"):
+            visit.fail(["the download menu has no zip of all the notebooks"])
+        target = (_html("ch02_losses.ipynb").parent / link.get_attribute("href")).resolve()
+        chapters = sorted(p.name for p in (ROOT / "book").glob("*.ipynb"))
+        if not target.is_file() or sorted(Path(n).name for n in zipfile.ZipFile(target).namelist()) != chapters:
+            visit.fail([f"{target.name} does not hold the chapters {chapters}"])
+    finally:
+        visit.close()

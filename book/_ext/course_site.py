@@ -10,6 +10,8 @@
 - Tables keep every column in view at every width (course-tables.js, course.css).
 - The theme starts in "auto" mode (light or dark as the reader's system says), without the console
   error that an empty default mode gives.
+- All the chapters' notebooks are zipped into notebooks.zip at the site's root, offered in every
+  page's download menu (course-downloads.js) and on the home page.
 - Of the MathJax distribution that sphinx-mathjax-offline copies into the site (24 MB) only what
   the pages load is kept (about 3 MB): the tex-chtml component, the TeX extensions it may load,
   its fonts, the menu and the assistive MathML. Dropped: the other components and the speech
@@ -21,6 +23,7 @@
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 
 from docutils import nodes
@@ -111,6 +114,15 @@ def _others_as_et_al(app, doctree, docname) -> None:
 MATHJAX_KEEP = ("tex-chtml.js", "input/tex/", "output/chtml/", "a11y/", "ui/")
 
 
+def _zip_notebooks(app, exception) -> None:
+    """notebooks.zip: every notebook of the book, as the download buttons give them one by one."""
+    if exception or app.builder.name != "html":
+        return
+    with zipfile.ZipFile(Path(app.outdir) / "notebooks.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        for notebook in sorted(Path(app.srcdir, "book").glob("*.ipynb")):
+            archive.write(notebook, f"notebooks/{notebook.name}")
+
+
 def _trim_mathjax(app, exception) -> None:
     """Delete the parts of the copied MathJax distribution that no page loads."""
     root = Path(app.outdir) / "_static" / "mathjax"
@@ -148,8 +160,10 @@ def setup(app):
     app.connect("doctree-resolved", _drop_thebe_config, priority=900)
     app.connect("doctree-resolved", _others_as_et_al, priority=900)
     app.connect("build-finished", _trim_mathjax, priority=900)
+    app.connect("build-finished", _zip_notebooks)
     app.connect("html-page-context", _drop_thebe)
     app.add_js_file("sidebar-toggles.js")
     app.add_js_file("course-tables.js")
+    app.add_js_file("course-downloads.js")
     app.add_css_file("course.css")
     return {"parallel_read_safe": True, "parallel_write_safe": True}
