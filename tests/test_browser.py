@@ -540,3 +540,78 @@ def test_download_menu_offers_all_notebooks_as_a_zip(browser):
             visit.fail([f"{target.name} does not hold the chapters {chapters}"])
     finally:
         visit.close()
+
+
+AXE_VERSION = "4.14.1"
+AXE = ROOT / "_build" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+# Violations that come from the theme or from Sphinx, not from the book: each is reported upstream
+# or has no fix in the book's hands. Anything else inside the article fails the test.
+NOT_OURS = {
+    "aria-allowed-role": "div.citation",  # docutils gives each bibliography entry role="doc-biblioentry"
+    "aria-deprecated-role": "div.citation",  # the same role, deprecated in WAI-ARIA 1.3
+    "aria-required-children": ".citation-list",  # a list of those entries
+}
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    """axe-core from npm, installed at test time into _build/axe (never committed)."""
+    if not AXE.is_file():
+        npm = shutil.which("npm")
+        if npm:
+            import subprocess
+
+            subprocess.run(
+                [npm, "install", "--prefix", str(AXE.parents[2]), f"axe-core@{AXE_VERSION}", "--no-audit", "--no-fund"],
+                capture_output=True,
+                timeout=300,
+            )
+        if not AXE.is_file():
+            message = f"axe-core could not be installed with npm (npm install axe-core@{AXE_VERSION})"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+    return AXE.read_text(encoding="utf-8")
+
+
+def axe_problems(page, axe_source: str) -> list[str]:
+    """WCAG 2.1 A and AA violations of axe-core on elements of the article (the theme's own
+    sidebars and buttons are the theme's), less the Sphinx-made ones of NOT_OURS."""
+    page.add_script_tag(content=axe_source)
+    violations = page.evaluate(
+        """async (notOurs) => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}))
+               .violations.map(v => ({id: v.id, nodes: v.nodes.map(n => n.target.join(' '))
+                 .filter(t => { const e = document.querySelector(t); return e && e.closest('article'); })
+                 .filter(t => !document.querySelector(t).matches(notOurs[v.id] || ':not(*)'))}))
+               .filter(v => v.nodes.length)""",
+        NOT_OURS,
+    )
+    return [f"axe {v['id']}: {v['nodes'][:3]}" for v in violations]
+
+
+@pytest.mark.parametrize(
+    "name, width",
+    [("ch02_losses.ipynb", 1280), ("ch02_losses.ipynb", 390), ("bibliography.md", 1280), ("intro.md", 1280)],
+)
+def test_axe_finds_no_violation_of_the_books_making(browser, axe_source, name, width):
+    visit = Visit(browser, name, {"width": width, "height": 900})
+    try:
+        problems = axe_problems(visit.open(_html(name)), axe_source)
+        if problems:
+            visit.fail(problems)
+    finally:
+        visit.close()
+
+
+def test_the_axe_check_catches_an_unlabelled_button_and_an_empty_link(browser, axe_source):
+    visit = Visit(browser, "intro.md", DESKTOP)
+    try:
+        page = visit.open(_html("intro.md"), wait_for_math=False)
+        page.evaluate(
+            """() => document.querySelector('article p').insertAdjacentHTML('beforeend',
+                   '<button><i class="fas fa-download"></i></button><a href="#x"></a>')"""
+        )
+        problems = " ".join(axe_problems(page, axe_source))
+    finally:
+        visit.close()
+    assert "axe button-name" in problems and "axe link-name" in problems, problems
