@@ -615,3 +615,27 @@ def test_the_axe_check_catches_an_unlabelled_button_and_an_empty_link(browser, a
     finally:
         visit.close()
     assert "axe button-name" in problems and "axe link-name" in problems, problems
+
+
+def test_search_works_from_disk_and_says_how_to_get_excerpts(browser):
+    """From file:// the search lists pages without a console error, and names the command that
+    serves the site (with which test_search_finds_pages gets excerpts too)."""
+    visit = Visit(browser, "search", DESKTOP)
+    try:
+        page = visit.page
+        page.goto((HTML / "search.html").as_uri() + "?q=gradient")
+        page.wait_for_function("() => document.querySelectorAll('#search-results li').length > 0", timeout=15_000)
+        page.wait_for_timeout(500)  # room for the excerpt requests that must not be made
+        hits = page.evaluate("() => [...document.querySelectorAll('#search-results li a')].map(a => a.innerText)")
+        note = page.evaluate("() => (document.querySelector('.course-search-note') || {}).innerText || ''")
+        problems = []
+        if not any("Gradient" in h for h in hits):
+            problems.append(f"searching 'gradient' from disk did not find the chapter: {hits[:5]}")
+        if visit.errors:
+            problems.append(f"{len(visit.errors)} console errors, e.g. {visit.errors[:2]}")
+        if "http.server" not in note:
+            problems.append("the search page does not say how to serve the site")
+        if problems:
+            visit.fail(problems)
+    finally:
+        visit.close()

@@ -10,6 +10,8 @@
 - Tables keep every column in view at every width (course-tables.js, course.css).
 - The theme starts in "auto" mode (light or dark as the reader's system says), without the console
   error that an empty default mode gives.
+- Search works from disk: without the excerpts (browsers refuse to fetch pages from file://), and
+  saying how to serve the site to get them (course-search.js).
 - All the chapters' notebooks are zipped into notebooks.zip at the site's root, offered in every
   page's download menu (course-downloads.js) and on the home page.
 - Of the MathJax distribution that sphinx-mathjax-offline copies into the site (24 MB) only what
@@ -165,5 +167,6 @@ def setup(app):
     app.add_js_file("sidebar-toggles.js")
     app.add_js_file("course-tables.js")
     app.add_js_file("course-downloads.js")
+    app.add_js_file("course-search.js")
     app.add_css_file("course.css")
     return {"parallel_read_safe": True, "parallel_write_safe": True}
