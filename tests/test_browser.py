@@ -639,3 +639,21 @@ def test_search_works_from_disk_and_says_how_to_get_excerpts(browser):
             visit.fail(problems)
     finally:
         visit.close()
+
+
+def test_phone_contents_drawer_closes_after_a_jump(browser):
+    visit = Visit(browser, "ch01_gradients.ipynb", PHONE)
+    try:
+        page = visit.open(_html("ch01_gradients.ipynb"), wait_for_math=False)
+        toggles = [t for t in page.locator("button.secondary-toggle").all() if t.is_visible()]
+        if len(toggles) != 1:
+            visit.fail([f"{len(toggles)} visible in-page contents buttons (one expected)"])
+        toggles[0].click()
+        link = page.locator("#pst-secondary-sidebar-modal a.nav-link", has_text="Summary").first
+        if not _becomes(link, "visible"):
+            visit.fail(["the in-page contents did not open"])
+        link.click()
+        if not _becomes(link, "hidden") or page.evaluate("() => location.hash") != "#summary":
+            visit.fail(["the in-page contents stayed open over the section it jumped to"])
+    finally:
+        visit.close()
