@@ -233,6 +233,8 @@ def figure_problems(page) -> list[str]:
         """() => [...document.querySelectorAll('article img')].map(i => ({
                src: i.getAttribute('src'), natural: i.naturalWidth,
                shown: i.getBoundingClientRect().width,
+               stretch: (i.getBoundingClientRect().height / i.getBoundingClientRect().width)
+                        / (i.naturalHeight / i.naturalWidth),
                width: parseFloat(i.getAttribute('width')) || i.naturalWidth}))"""
     )
     here = Path(page.url.removeprefix("file://")).parent
@@ -244,6 +246,8 @@ def figure_problems(page) -> list[str]:
         if image["natural"] < PIXEL_RATIO * image["shown"] - 1:
             ratio = image["natural"] / image["shown"]
             problems.append(f"{name} drawn at {ratio:.2f}x the width it is shown at ({PIXEL_RATIO}x expected)")
+        if abs(image["stretch"] - 1) > 0.02:
+            problems.append(f"{name} is shown stretched (height/width {image['stretch']:.2f} of its own)")
         text = png_text((here / image["src"]).resolve().read_bytes()).get(TEXT_KEY)
         if text is None:
             problems.append(f"{name} does not record its smallest text (not drawn by figure_png)")
