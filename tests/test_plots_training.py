@@ -127,3 +127,26 @@ def test_use_course_style_shows_figures_in_a_notebook_through_figure_png(monkeyp
     monkeypatch.setattr(IPython, "get_ipython", lambda: Shell())
     plots.use_course_style()
     assert registered == {Figure: plots.figure_png}
+
+
+@pytest.mark.kernel
+def test_in_a_notebook_every_figure_is_drawn_at_twice_its_size():
+    """In a real kernel, figures shown or glued after use_course_style() come from figure_png, even
+    though Jupyter's inline backend starts later and registers its own formatter."""
+    import nbclient
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("from course_utils.plots import use_course_style, plot_history\nuse_course_style()"),
+        nbformat.v4.new_code_cell(
+            "from course_utils.glue import glue\n"
+            "glue('f', plot_history({'loss': [1.0, 0.5]}), display=False)\n"
+            "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()"
+        ),
+    ]
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    outputs = [o for o in notebook.cells[1].outputs if any(k.endswith("image/png") for k in o.get("data", {}))]
+    assert len(outputs) == 2
+    for output in outputs:
+        assert set(output["metadata"]["image/png"]) == {"width", "height"}, output["metadata"]

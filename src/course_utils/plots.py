@@ -58,6 +58,9 @@ def use_course_style() -> None:
         return
     shell = get_ipython()
     if shell is not None:
+        # Jupyter's inline backend registers its own PNG formatter when it starts, which pyplot
+        # does at its first figure: start it now, so that figure_png replaces it and stays.
+        plt.close(plt.figure())
         shell.display_formatter.formatters["image/png"].for_type(Figure, figure_png)
 
 
