@@ -301,13 +301,20 @@ def test_exercises_render_as_numbered_boxes(browser, name):
         page = visit.open(_html(name), wait_for_math=False)
         boxes = page.evaluate(
             """() => [...document.querySelectorAll('div.admonition.exercise')].map(b => ({
-                   title: b.querySelector('.admonition-title').innerText,
+                   heading: b.parentElement.querySelector(':scope > h2, :scope > h3').firstChild.textContent,
+                   label: b.querySelector('.admonition-title').innerText,
                    visible: b.getBoundingClientRect().height > 0}))"""
         )
+        # One title per exercise: the heading names it ("Exercise 1: ..."), the box says its kind
+        # and points; together they are the notebook's "Exercise 1 · build · 2 points".
+        repeated = [b["label"] for b in boxes if b["label"].startswith(("Exercise", "Quiz"))]
+        for box in boxes:
+            number = re.match(r"(Exercise \d+|Quiz)\b", box["heading"])
+            box["title"] = f"{number.group(1)} · {box['label']}" if number else box["heading"]
         crosses = page.evaluate(
             "() => [...document.querySelectorAll('.cell_output')].some(o => o.innerText.includes('\\u274c'))"
         )
-        problems = []
+        problems = [f"exercise boxes repeat their heading: {repeated}"] if repeated else []
         titles = [b["title"] for b in boxes]
         if sum(t.startswith("Exercise") for t in titles) < 4 or not any(t.startswith("Quiz") for t in titles):
             problems.append(f"exercise boxes {titles}: at least four exercises and a quiz expected")

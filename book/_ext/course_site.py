@@ -10,6 +10,9 @@
 - Tables keep every column in view at every width (course-tables.js, course.css).
 - The theme starts in "auto" mode (light or dark as the reader's system says), without the console
   error that an empty default mode gives.
+- Each exercise has one title: its section heading ("Exercise 1: the Huber loss and its gradient");
+  the box under it, titled "Exercise 1 · build · 2 points" in the notebook (the grader's format),
+  shows only "build · 2 points" on the page.
 - Search works from disk: without the excerpts (browsers refuse to fetch pages from file://), and
   saying how to serve the site to get them (course-search.js).
 - All the chapters' notebooks are zipped into notebooks.zip at the site's root, offered in every
@@ -137,6 +140,22 @@ def _trim_mathjax(app, exception) -> None:
             path.rmdir()
 
 
+EXERCISE_BOX = re.compile(r"^(Exercise \d+|Quiz) · ")
+
+
+def _one_title_per_exercise(app, doctree, docname) -> None:
+    """Drop "Exercise N · " from an exercise box's title where its section heading says it."""
+    for box in list(doctree.findall(nodes.admonition)):
+        section, title = box.parent, box[0] if len(box) else None
+        if "exercise" not in box["classes"] or not isinstance(section, nodes.section):
+            continue
+        if not isinstance(title, nodes.title) or not title.children or not isinstance(title[0], nodes.Text):
+            continue
+        match = EXERCISE_BOX.match(str(title[0]))
+        if match and section[0].astext().startswith(match.group(1)):
+            title.replace(title[0], nodes.Text(str(title[0])[match.end() :]))
+
+
 def _drop_thebe_config(app, doctree, docname) -> None:
     """Remove the configuration block and kernel name that sphinx-thebe appends to every page."""
     for node in list(doctree.findall(nodes.raw)):
@@ -161,6 +180,7 @@ def setup(app):
     app.connect("env-get-updated", _number_figures_per_chapter, priority=900)
     app.connect("doctree-resolved", _drop_thebe_config, priority=900)
     app.connect("doctree-resolved", _others_as_et_al, priority=900)
+    app.connect("doctree-resolved", _one_title_per_exercise)
     app.connect("build-finished", _trim_mathjax, priority=900)
     app.connect("build-finished", _zip_notebooks)
     app.connect("html-page-context", _drop_thebe)
