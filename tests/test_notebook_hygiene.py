@@ -197,7 +197,9 @@ def test_built_exercises_are_boxes_with_collapsed_hints_and_no_red_crosses(built
     assert page is not None, f"{path.stem}.html missing from the built book"
     html = page.read_text(encoding="utf-8")
     section = html[html.index('id="exercises"') :]
-    numbers = [int(n) for n in re.findall(r'<p class="admonition-title">Exercise (\d+) ·', section)]
+    # each exercise: its heading ("Exercise 1: ..."), then its box (titled by kind and points alone)
+    numbered_box = r'<h3>Exercise (\d+)\b[^<]*<a class="headerlink"[^>]*>#</a></h3>\s*<div class="[^"]*\bexercise\b'
+    numbers = [int(n) for n in re.findall(numbered_box, section)]
     assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 4, numbers
     hints = re.findall(r'<div class="[^"]*\bdropdown\b[^"]*">\s*<p class="admonition-title">Hints</p>', section)
     assert len(hints) == len(numbers), "every exercise needs a Hints box that starts collapsed (dropdown)"
