@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 CODE   := src tests instructor benchmarks book/_ext
 FAST   := not notebook and not kernel and not slow and not book
 
-.PHONY: book execute test test-fast lint coverage requirements env clean
+.PHONY: book pdf execute test test-fast lint coverage requirements env clean
 
 env: $(STAMP)
 
@@ -38,6 +38,13 @@ $(STAMP): requirements.txt pyproject.toml src/course_utils/__init__.py
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "Open _build/html/index.html"
+
+# The whole book as one PDF, without LaTeX: Sphinx's one-page HTML of the book, printed by headless
+# Chromium (Debian's `chromium`; CI installs it) with the print styles of book/_static/course.css.
+# About 30 s: _build/pdf/book.pdf.
+pdf: $(STAMP)
+	$(BIN)/jupyter-book build . --builder singlehtml --warningiserror --keep-going
+	$(BIN)/python book/_ext/pdf.py _build/singlehtml/book/intro.html _build/pdf/book.pdf
 
 # Executes every chapter top to bottom in a fresh kernel, saves its outputs with a stamp, and
 # regenerates book/execution_stats.md (wall time and peak memory against the budget).

@@ -21,13 +21,24 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
+from course_utils.plots import PIXEL_RATIO, TEXT_KEY, png_text
+
 from conftest import HTML, ROOT
 
 pytestmark = pytest.mark.book
 
 SHOTS = ROOT / "_build" / "browser-failures"
-DESKTOP = {"width": 1400, "height": 900}
+DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
+# Every page is checked at 1280 px (a common laptop) and 390 px (a phone); a sample of the pages
+# with the widest code, formulas, tables and figures also at the other common desktop widths.
+OTHER_WIDTHS = (1024, 1366, 1920)
+SAMPLE = ("ch01_gradients.ipynb", "ch02_losses.ipynb", "ch04_regularization.ipynb", "exercises_instructors.md")
+# A figure's smallest text as shown, in CSS px. The chapters' smallest is 8 pt (11 px at a figure's
+# size) and the widest figures are shown at 0.64 of their size at 1024 px: 7 px. On a phone they
+# are shown at 0.29 to 0.5 of it; drawn at 2x, they stay sharp when pinched to twice that size,
+# where 3 px become 6. Figures whose text the phone shows smaller need panels stacked for it.
+READABLE_PX = {"desktop": 7.0, "phone": 3.0}
 PAGES = sorted(p.name for p in (ROOT / "book").glob("*.ipynb")) + sorted(p.name for p in (ROOT / "book").glob("*.md"))
 # A formula left as TeX shows its delimiters or control words outside typeset math.
 RAW_TEX = re.compile(r"\\\(|\\\[|\$\$|\\(frac|nabla|sum|mathbf|partial|left|right|begin)\b")
@@ -158,13 +169,92 @@ def page_problems(visit: Visit, path: Path) -> list[str]:
         alt = image["alt"].strip()
         if len(alt.split()) < 3 or HASHED_NAME.match(alt):
             problems.append(f"image without a descriptive alt text: {image['src']} (alt={alt!r})")
-    wide = page.evaluate(
-        """() => [...document.querySelectorAll('article div.highlight pre, article .output pre')]
-               .filter(e => e.scrollWidth > e.clientWidth + 1)
-               .map(e => e.innerText.split('\\n').reduce((a, b) => a.length >= b.length ? a : b))"""
+    return problems + layout_problems(page)
+
+
+# Per element of the article: code and output blocks, display formulas and table columns that do
+# not fit, measured in the browser. A table's visible box is the part of it inside every scrolling
+# box around it and inside the window; a column whose cells reach outside it is out of view.
+LAYOUT = """() => {
+  const wide = e => e.scrollWidth > e.clientWidth + 1;
+  const longest = e => e.innerText.split('\\n').reduce((a, b) => a.length >= b.length ? a : b);
+  const code = [...document.querySelectorAll('article div.highlight pre, article .output pre')]
+    .filter(wide).map(longest);
+  const math = [...document.querySelectorAll('article div.math')]
+    .filter(d => wide(d) || [...d.querySelectorAll('mjx-container')].some(wide))
+    .map(d => d.querySelector('mjx-assistive-mml') ? d.querySelector('mjx-assistive-mml').textContent : d.textContent)
+    .map(t => t.trim().slice(0, 40));
+  const hidden = [];
+  for (const table of document.querySelectorAll('article table')) {
+    let left = 0, right = window.innerWidth;
+    for (let e = table.parentElement; e && e !== document.body; e = e.parentElement) {
+      if (getComputedStyle(e).overflowX !== 'visible') {
+        const r = e.getBoundingClientRect();
+        left = Math.max(left, r.left); right = Math.min(right, r.right);
+      }
+    }
+    // the header row, or the first body row where the header is hidden (a phone's stacked rows)
+    const heads = [...table.rows[0].cells].filter(c => c.getBoundingClientRect().width > 0);
+    const cells = heads.length ? heads : [...table.tBodies[0].rows[0].cells];
+    for (const c of cells) {
+      const r = c.getBoundingClientRect();
+      if (r.width === 0 || r.right > right + 1 || r.left < left - 1) hidden.push(c.innerText.trim().slice(0, 20));
+    }
+  }
+  return {code, math, hidden, sideways: document.documentElement.scrollWidth - window.innerWidth};
+}"""
+
+
+def layout_problems(page) -> list[str]:
+    """Code, outputs and display formulas wider than the column (at desktop widths only: on a phone
+    they scroll inside their box), table columns out of view, and a page that scrolls sideways."""
+    phone = page.viewport_size["width"] < 600
+    found = page.evaluate(LAYOUT)
+    problems = []
+    if found["code"] and not phone:
+        problems.append(
+            f"{len(found['code'])} code or output blocks wider than the column, e.g. {found['code'][0][:60]!r}"
+        )
+    if found["math"] and not phone:
+        problems.append(f"{len(found['math'])} display formulas wider than the column, e.g. {found['math'][0]!r}")
+    if found["hidden"]:
+        problems.append(f"{len(found['hidden'])} table columns out of view: {found['hidden'][:4]}")
+    if found["sideways"] > 1:
+        problems.append(f"the page scrolls sideways by {found['sideways']} px")
+    return problems
+
+
+def figure_problems(page) -> list[str]:
+    """Figures drawn at less than twice the width they are shown at (blurred when zoomed or on a
+    high-density screen), and figures whose smallest text (recorded in the PNG by
+    course_utils.plots.figure_png) is shown below READABLE_PX."""
+    phone = page.viewport_size["width"] < 600
+    images = page.evaluate(
+        """() => [...document.querySelectorAll('article img')].map(i => ({
+               src: i.getAttribute('src'), natural: i.naturalWidth,
+               shown: i.getBoundingClientRect().width,
+               stretch: (i.getBoundingClientRect().height / i.getBoundingClientRect().width)
+                        / (i.naturalHeight / i.naturalWidth),
+               width: parseFloat(i.getAttribute('width')) || i.naturalWidth}))"""
     )
-    if wide:
-        problems.append(f"{len(wide)} code or output blocks wider than the column, e.g. {wide[0][:60]!r}")
+    here = Path(page.url.removeprefix("file://")).parent
+    problems = []
+    for image in images:
+        name = Path(image["src"]).name
+        if not image["src"].endswith(".png") or image["shown"] == 0:
+            continue
+        if image["natural"] < PIXEL_RATIO * image["shown"] - 1:
+            ratio = image["natural"] / image["shown"]
+            problems.append(f"{name} drawn at {ratio:.2f}x the width it is shown at ({PIXEL_RATIO}x expected)")
+        if abs(image["stretch"] - 1) > 0.02:
+            problems.append(f"{name} is shown stretched (height/width {image['stretch']:.2f} of its own)")
+        text = png_text((here / image["src"]).resolve().read_bytes()).get(TEXT_KEY)
+        if text is None:
+            problems.append(f"{name} does not record its smallest text (not drawn by figure_png)")
+            continue
+        shown = float(text) * image["shown"] / image["width"]
+        if shown < READABLE_PX["phone" if phone else "desktop"]:
+            problems.append(f"{name}: its smallest text is shown at {shown:.1f} px")
     return problems
 
 
@@ -211,13 +301,20 @@ def test_exercises_render_as_numbered_boxes(browser, name):
         page = visit.open(_html(name), wait_for_math=False)
         boxes = page.evaluate(
             """() => [...document.querySelectorAll('div.admonition.exercise')].map(b => ({
-                   title: b.querySelector('.admonition-title').innerText,
+                   heading: b.parentElement.querySelector(':scope > h2, :scope > h3').firstChild.textContent,
+                   label: b.querySelector('.admonition-title').innerText,
                    visible: b.getBoundingClientRect().height > 0}))"""
         )
+        # One title per exercise: the heading names it ("Exercise 1: ..."), the box says its kind
+        # and points; together they are the notebook's "Exercise 1 · build · 2 points".
+        repeated = [b["label"] for b in boxes if b["label"].startswith(("Exercise", "Quiz"))]
+        for box in boxes:
+            number = re.match(r"(Exercise \d+|Quiz)\b", box["heading"])
+            box["title"] = f"{number.group(1)} · {box['label']}" if number else box["heading"]
         crosses = page.evaluate(
             "() => [...document.querySelectorAll('.cell_output')].some(o => o.innerText.includes('\\u274c'))"
         )
-        problems = []
+        problems = [f"exercise boxes repeat their heading: {repeated}"] if repeated else []
         titles = [b["title"] for b in boxes]
         if sum(t.startswith("Exercise") for t in titles) < 4 or not any(t.startswith("Quiz") for t in titles):
             problems.append(f"exercise boxes {titles}: at least four exercises and a quiz expected")
@@ -240,23 +337,48 @@ def test_exercises_render_as_numbered_boxes(browser, name):
         visit.close()
 
 
-@pytest.mark.parametrize("name", PAGES)
-def test_page_fits_a_phone(browser, name):
-    """At 390 px wide code may scroll inside its box, but the page itself must not scroll sideways."""
-    visit = Visit(browser, name, PHONE)
+@pytest.mark.parametrize(
+    "name, width",
+    [(name, 390) for name in PAGES] + [(name, width) for width in OTHER_WIDTHS for name in SAMPLE],
+)
+def test_page_fits_the_screen(browser, name, width):
+    """At every width no table hides a column and the page never scrolls sideways; from 1024 px up
+    code, outputs and display formulas fit the column (on a phone they scroll inside their box).
+    Every page is checked at 1280 px by test_page_loads_offline_with_math_images_and_columns."""
+    visit = Visit(browser, name, {"width": width, "height": 900})
     try:
-        page = visit.open(_html(name), wait_for_math=True)
-        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-        if overflow > 1:
-            culprits = page.evaluate(
-                """() => [...document.querySelectorAll('article *')]
-                       .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
-                                    && !e.closest('pre, .highlight, mjx-container, table'))
-                       .slice(0, 3).map(e => e.tagName + '.' + e.className)"""
-            )
-            visit.fail([f"the page scrolls sideways by {overflow} px at 390 px: {culprits}"])
+        problems = layout_problems(visit.open(_html(name)))
+        if problems:
+            visit.fail(problems)
     finally:
         visit.close()
+
+
+def _figures_redrawn() -> bool:
+    """Whether every figure saved in the notebooks was drawn by course_utils.plots.figure_png (it
+    records the size to show it at); until `make execute` re-renders them, the figure test xfails."""
+    for path in (ROOT / "book").glob("*.ipynb"):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            for output in cell.get("outputs", []):
+                png = any(kind.endswith("image/png") for kind in output.get("data", {}))  # glued ones too
+                if png and "width" not in output.get("metadata", {}).get("image/png", {}):
+                    return False
+    return True
+
+
+@pytest.mark.xfail(not _figures_redrawn(), reason="figures from before figure_png: run `make execute`", strict=True)
+@pytest.mark.parametrize("width", [DESKTOP["width"], PHONE["width"]])
+def test_figures_are_sharp_and_legible(browser, width):
+    """Every chapter's figures at a laptop's and a phone's width: drawn at twice the width they
+    are shown at, and their smallest text shown at READABLE_PX or more."""
+    problems = []
+    for name in [n for n in PAGES if n.endswith(".ipynb")]:
+        visit = Visit(browser, name, {"width": width, "height": 900})
+        try:
+            problems += [f"{name}: {p}" for p in figure_problems(visit.open(_html(name), wait_for_math=False))]
+        finally:
+            visit.close()
+    assert not problems, f"{len(problems)} figure problems at {width} px:\n" + "\n".join(problems)
 
 
 def _becomes(locator, state: str, timeout: float = 5_000) -> bool:
@@ -372,5 +494,181 @@ def test_search_finds_pages(browser, served):
             visit.fail([f"searching 'gradient' did not find the chapter: {hits[:5]}"])
         if visit.errors or visit.outside:
             visit.fail([f"console errors {visit.errors[:3]}, outside requests {visit.outside[:3]}"])
+    finally:
+        visit.close()
+
+
+def test_chapters_are_numbered_as_their_figures_and_pages_carry_no_thebe(built_book):
+    """The table of contents numbers the chapters; every figure of a chapter (its parts included)
+    has that number, counting on across the parts; no page keeps sphinx-thebe's inert block."""
+    contents = (HTML / "book" / "intro.html").read_text(encoding="utf-8")
+    seen: dict[str, list[int]] = {}
+    for name in [n for n in PAGES if n.endswith(".ipynb")]:
+        chapter, part = re.match(r"ch(\d+)([a-z]?)_", name).groups()
+        assert f'href="{Path(name).stem}.html">{int(chapter)}{part}. ' in contents, f"{name} is not numbered"
+        html = _html(name).read_text(encoding="utf-8")
+        assert "x-thebe-config" not in html, f"{name} keeps a Thebe configuration block"
+        for label in re.findall(r'class="caption-number">Fig\. ([\d.]+?)\.? ', html):
+            number, _, position = label.partition(".")
+            assert position and int(number) == int(chapter), f"{name}: Fig. {label} in chapter {int(chapter)}"
+            seen.setdefault(chapter, []).append(int(position))
+    for chapter, positions in seen.items():
+        assert positions == list(range(1, len(positions) + 1)), f"chapter {chapter}'s figures: {positions}"
+
+
+def test_bibliography_labels_are_author_year_as_the_citations(built_book):
+    """[Pascanu et al., 2013] in the bibliography as in the text, never [PMB13] or "and others"."""
+    page = (HTML / "book" / "bibliography.html").read_text(encoding="utf-8")
+    labels = re.findall(r'<span class="label"><span class="fn-bracket">\[</span>([^<]*)', page)
+    author_year = re.compile(r"^\S.*(?<! and others), (\d{4}[a-z]?|n\.d\.)$")
+    assert labels and all(author_year.match(label) for label in labels), [
+        label for label in labels if not author_year.match(label)
+    ][:5]
+    for name in PAGES:
+        cited = re.findall(
+            r'class="reference internal" href="bibliography\.html#[^"]*"[^>]*>([^<]*)', _html(name).read_text()
+        )
+        assert not [c for c in cited if " and others" in c], f"{name}: a citation reads 'and others'"
+
+
+def test_the_site_ships_only_the_mathjax_it_uses(built_book):
+    """The pages typeset their formulas offline (test_page_loads_offline...) from a trimmed MathJax:
+    the whole distribution is 24 MB, what tex-chtml.js loads about 3 MB."""
+    mathjax = HTML / "_static" / "mathjax"
+    size = sum(f.stat().st_size for f in mathjax.rglob("*") if f.is_file())
+    assert (mathjax / "tex-chtml.js").is_file() and size < 4e6, f"MathJax weighs {size / 1e6:.1f} MB"
+
+
+def test_download_menu_offers_all_notebooks_as_a_zip(browser):
+    import zipfile
+
+    visit = Visit(browser, "ch02_losses.ipynb", DESKTOP)
+    try:
+        page = visit.open(_html("ch02_losses.ipynb"), wait_for_math=False)
+        page.locator(".dropdown-download-buttons button.dropdown-toggle").first.click()
+        link = page.locator(".dropdown-download-buttons a[href$='notebooks.zip']")
+        if not _becomes(link, "visible"):
+            visit.fail(["the download menu has no zip of all the notebooks"])
+        target = (_html("ch02_losses.ipynb").parent / link.get_attribute("href")).resolve()
+        chapters = sorted(p.name for p in (ROOT / "book").glob("*.ipynb"))
+        if not target.is_file() or sorted(Path(n).name for n in zipfile.ZipFile(target).namelist()) != chapters:
+            visit.fail([f"{target.name} does not hold the chapters {chapters}"])
+    finally:
+        visit.close()
+
+
+AXE_VERSION = "4.14.1"
+AXE = ROOT / "_build" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+# Violations that come from the theme or from Sphinx, not from the book: each is reported upstream
+# or has no fix in the book's hands. Anything else inside the article fails the test.
+NOT_OURS = {
+    "aria-allowed-role": "div.citation",  # docutils gives each bibliography entry role="doc-biblioentry"
+    "aria-deprecated-role": "div.citation",  # the same role, deprecated in WAI-ARIA 1.3
+    "aria-required-children": ".citation-list",  # a list of those entries
+}
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    """axe-core from npm, installed at test time into _build/axe (never committed)."""
+    if not AXE.is_file():
+        npm = shutil.which("npm")
+        if npm:
+            import subprocess
+
+            subprocess.run(
+                [npm, "install", "--prefix", str(AXE.parents[2]), f"axe-core@{AXE_VERSION}", "--no-audit", "--no-fund"],
+                capture_output=True,
+                timeout=300,
+            )
+        if not AXE.is_file():
+            message = f"axe-core could not be installed with npm (npm install axe-core@{AXE_VERSION})"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+    return AXE.read_text(encoding="utf-8")
+
+
+def axe_problems(page, axe_source: str) -> list[str]:
+    """WCAG 2.1 A and AA violations of axe-core on elements of the article (the theme's own
+    sidebars and buttons are the theme's), less the Sphinx-made ones of NOT_OURS."""
+    page.add_script_tag(content=axe_source)
+    violations = page.evaluate(
+        """async (notOurs) => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}))
+               .violations.map(v => ({id: v.id, nodes: v.nodes.map(n => n.target.join(' '))
+                 .filter(t => { const e = document.querySelector(t); return e && e.closest('article'); })
+                 .filter(t => !document.querySelector(t).matches(notOurs[v.id] || ':not(*)'))}))
+               .filter(v => v.nodes.length)""",
+        NOT_OURS,
+    )
+    return [f"axe {v['id']}: {v['nodes'][:3]}" for v in violations]
+
+
+@pytest.mark.parametrize(
+    "name, width",
+    [("ch02_losses.ipynb", 1280), ("ch02_losses.ipynb", 390), ("bibliography.md", 1280), ("intro.md", 1280)],
+)
+def test_axe_finds_no_violation_of_the_books_making(browser, axe_source, name, width):
+    visit = Visit(browser, name, {"width": width, "height": 900})
+    try:
+        problems = axe_problems(visit.open(_html(name)), axe_source)
+        if problems:
+            visit.fail(problems)
+    finally:
+        visit.close()
+
+
+def test_the_axe_check_catches_an_unlabelled_button_and_an_empty_link(browser, axe_source):
+    visit = Visit(browser, "intro.md", DESKTOP)
+    try:
+        page = visit.open(_html("intro.md"), wait_for_math=False)
+        page.evaluate(
+            """() => document.querySelector('article p').insertAdjacentHTML('beforeend',
+                   '<button><i class="fas fa-download"></i></button><a href="#x"></a>')"""
+        )
+        problems = " ".join(axe_problems(page, axe_source))
+    finally:
+        visit.close()
+    assert "axe button-name" in problems and "axe link-name" in problems, problems
+
+
+def test_search_works_from_disk_and_says_how_to_get_excerpts(browser):
+    """From file:// the search lists pages without a console error, and names the command that
+    serves the site (with which test_search_finds_pages gets excerpts too)."""
+    visit = Visit(browser, "search", DESKTOP)
+    try:
+        page = visit.page
+        page.goto((HTML / "search.html").as_uri() + "?q=gradient")
+        page.wait_for_function("() => document.querySelectorAll('#search-results li').length > 0", timeout=15_000)
+        page.wait_for_timeout(500)  # room for the excerpt requests that must not be made
+        hits = page.evaluate("() => [...document.querySelectorAll('#search-results li a')].map(a => a.innerText)")
+        note = page.evaluate("() => (document.querySelector('.course-search-note') || {}).innerText || ''")
+        problems = []
+        if not any("Gradient" in h for h in hits):
+            problems.append(f"searching 'gradient' from disk did not find the chapter: {hits[:5]}")
+        if visit.errors:
+            problems.append(f"{len(visit.errors)} console errors, e.g. {visit.errors[:2]}")
+        if "http.server" not in note:
+            problems.append("the search page does not say how to serve the site")
+        if problems:
+            visit.fail(problems)
+    finally:
+        visit.close()
+
+
+def test_phone_contents_drawer_closes_after_a_jump(browser):
+    visit = Visit(browser, "ch01_gradients.ipynb", PHONE)
+    try:
+        page = visit.open(_html("ch01_gradients.ipynb"), wait_for_math=False)
+        toggles = [t for t in page.locator("button.secondary-toggle").all() if t.is_visible()]
+        if len(toggles) != 1:
+            visit.fail([f"{len(toggles)} visible in-page contents buttons (one expected)"])
+        toggles[0].click()
+        link = page.locator("#pst-secondary-sidebar-modal a.nav-link", has_text="Summary").first
+        if not _becomes(link, "visible"):
+            visit.fail(["the in-page contents did not open"])
+        link.click()
+        if not _becomes(link, "hidden") or page.evaluate("() => location.hash") != "#summary":
+            visit.fail(["the in-page contents stayed open over the section it jumped to"])
     finally:
         visit.close()

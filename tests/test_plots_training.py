@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -91,3 +92,61 @@ def test_importing_course_utils_has_no_side_effects():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[] True", out
+
+
+def test_figures_are_drawn_at_twice_their_size_and_record_their_smallest_text():
+    import base64
+    import struct
+
+    plots.use_course_style()
+    assert matplotlib.rcParams["savefig.dpi"] == 2 * matplotlib.rcParams["figure.dpi"]
+    fig = plots.plot_contours(lambda x, y: x**2 + y**2, (-1, 1), (-1, 1), paths=[np.zeros((2, 2))], labels=["a"])
+    data, shown = plots.figure_png(fig)
+    png = base64.b64decode(data)
+    width, height = struct.unpack(">II", png[16:24])
+    assert (width // 2, height // 2) == (shown["width"], shown["height"])
+    assert 300 < shown["width"] < 600  # a 5-inch figure at 100 dpi, trimmed
+    # the contour labels (8 pt) are its smallest text: 8 pt at 100 dpi is 11.1 px
+    assert plots.png_text(png)[plots.TEXT_KEY] == "11.1"
+    assert plots.smallest_text_pt(plt.figure()) is None
+
+
+def test_use_course_style_shows_figures_in_a_notebook_through_figure_png(monkeypatch):
+    import IPython
+    from matplotlib.figure import Figure
+
+    registered = {}
+
+    class Formatter:
+        def for_type(self, kind, function):
+            registered[kind] = function
+
+    class Shell:
+        display_formatter = type("Display", (), {"formatters": {"image/png": Formatter()}})()
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: Shell())
+    plots.use_course_style()
+    assert registered == {Figure: plots.figure_png}
+
+
+@pytest.mark.kernel
+def test_in_a_notebook_every_figure_is_drawn_at_twice_its_size():
+    """In a real kernel, figures shown or glued after use_course_style() come from figure_png, even
+    though Jupyter's inline backend starts later and registers its own formatter."""
+    import nbclient
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("from course_utils.plots import use_course_style, plot_history\nuse_course_style()"),
+        nbformat.v4.new_code_cell(
+            "from course_utils.glue import glue\n"
+            "glue('f', plot_history({'loss': [1.0, 0.5]}), display=False)\n"
+            "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()"
+        ),
+    ]
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    outputs = [o for o in notebook.cells[1].outputs if any(k.endswith("image/png") for k in o.get("data", {}))]
+    assert len(outputs) == 2
+    for output in outputs:
+        assert set(output["metadata"]["image/png"]) == {"width", "height"}, output["metadata"]

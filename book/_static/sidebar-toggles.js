@@ -15,3 +15,11 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   }
 });
+
+// On a phone the sidebars open as dialogs; a link that jumps within the page left its dialog open
+// over the section it jumped to. Close it on such a jump.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("dialog a[href*='#']");
+  const dialog = link && link.closest("dialog");
+  if (dialog && dialog.open && new URL(link.href).pathname === location.pathname) dialog.close();
+});
