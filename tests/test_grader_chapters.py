@@ -210,29 +210,34 @@ def test_each_exercise_id_is_typed_once_in_the_hidden_tree_and_once_in_the_packa
 
 
 def unprivileged_user() -> str | None:
-    """An account without privileges that can run this Python and read the project, when we are root."""
+    """An account without privileges that can run this Python in the grader's sandbox, when we are root.
+
+    The probe runs the sandbox itself: some file systems let `nobody` run an interpreter under
+    root's home (such as pyenv's) while bubblewrap, as that account, cannot mount it.
+    """
     import pwd
     import shutil
+    import tempfile
 
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+    from course_utils.grading import sandbox
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None or sandbox_missing():
         return None
     try:
         pwd.getpwnam("nobody")
     except KeyError:
         return None
-    probe = [
-        "setpriv",
-        "--reuid=nobody",
-        "--regid=nogroup",
-        "--clear-groups",
-        sys.executable,
-        "-c",
-        "import course_utils",
-    ]
+    ipc = Path(tempfile.mkdtemp(prefix="course-probe-", dir="/tmp"))
+    ipc.chmod(0o777)
+    inside = sandbox.bwrap_prefix(ipc, sandbox.python_paths())
+    probe = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *inside]
+    probe += [sys.executable, "-c", "import course_utils"]
     try:
         ok = subprocess.run(probe, capture_output=True, timeout=60, cwd="/").returncode == 0
     except (OSError, subprocess.SubprocessError):
         ok = False
+    finally:
+        shutil.rmtree(ipc, ignore_errors=True)
     return "nobody" if ok else None
 
 
