@@ -219,6 +219,7 @@ def test_the_visible_check_refuses_keras_reached_by(family, restored_state):
     assert "NumPy" in verdict.message, verdict.message
 
 
+@pytest.mark.slow  # about 0.6 s each: a hidden check's snippet and judge per family
 @pytest.mark.parametrize("family", sorted(BYPASSES))
 def test_the_hidden_check_refuses_keras_reached_by(family, restored_state):
     verdict = hidden_verdict(BYPASSES[family])
