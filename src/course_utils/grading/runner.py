@@ -28,6 +28,7 @@ def _make_client_class():
     (a clock the student's code cannot patch) and note whether the guard cell ran cleanly.
     """
     from nbclient import NotebookClient
+    from nbclient.util import run_sync
 
     class CappedClient(NotebookClient):
         def __init__(self, *args: Any, max_output: int = 256 * 1024, first_export: int = 0, **kwargs: Any):
@@ -40,6 +41,14 @@ def _make_client_class():
             self.started: dict[int, float] = {}
             self.seconds: dict[int, float] = {}  # cell index -> seconds on the grader's clock
             self.guard_ok = False  # the guard cell ran and raised nothing
+
+        async def _async_cleanup_kernel(self) -> None:  # type: ignore[override]
+            # nbclient's atexit hook calls this again after the kernel was cleaned up; then km is
+            # None and the base class asserts, printing a traceback after the test summary
+            if self.km is not None:
+                await super()._async_cleanup_kernel()
+
+        _cleanup_kernel = run_sync(_async_cleanup_kernel)
 
         def _record_start(self, cell: Any, cell_index: int) -> None:
             self.started[cell_index] = time.monotonic()
