@@ -68,15 +68,19 @@ def outputs_digest(nb: dict[str, Any]) -> str:
     return _digest(json.dumps(v, sort_keys=True, ensure_ascii=False).encode() for v in views)
 
 
-def _imports(source: str, package: str) -> set[str]:
-    """Dotted names of the package's modules that a piece of code imports ('' for the package)."""
-    # IPython magics and shell lines are not Python: keep their indentation, drop their text
-    lines = [
+def python_source(source: str) -> str:
+    """A cell's source with IPython magics and shell lines replaced by ``pass`` (same indentation),
+    so that ``ast`` can parse it."""
+    return "\n".join(
         line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!")) else line
         for line in source.splitlines()
-    ]
+    )
+
+
+def _imports(source: str, package: str) -> set[str]:
+    """Dotted names of the package's modules that a piece of code imports ('' for the package)."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse("\n".join(lines))):
+    for node in ast.walk(ast.parse(python_source(source))):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:

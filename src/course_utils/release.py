@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .provenance import python_source
 from .runtime import VERSION_FLOORS
 
 PACKAGE = "course_utils"  # the import name; the distribution is "course-utils"
@@ -53,18 +54,10 @@ def pinned_requirement(url: str, version: str) -> str:
     return f"{DISTRIBUTION} @ git+{url}@v{version}"
 
 
-def _python_lines(source: str) -> str:
-    """A cell's source with IPython magics and shell lines replaced by ``pass`` (same indentation)."""
-    return "\n".join(
-        line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!")) else line
-        for line in source.splitlines()
-    )
-
-
 def top_level_imports(source: str) -> set[str]:
     """The top-level module names a piece of code imports (``keras_tuner`` for ``import keras_tuner.x``)."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(_python_lines(source))):
+    for node in ast.walk(ast.parse(python_source(source))):
         if isinstance(node, ast.Import):
             found |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -72,29 +65,9 @@ def top_level_imports(source: str) -> set[str]:
     return found
 
 
-def module_imports(source: str, package: str = PACKAGE) -> set[str]:
-    """The dotted names under ``package`` that a piece of code imports, with the imported names
-    (``course_utils.data`` and ``course_utils.data.load_mnist`` for ``from course_utils.data import
-    load_mnist``); :func:`missing_modules` decides which of them are modules."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(_python_lines(source))):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-        else:
-            continue
-        found |= {n for n in names if n == package or n.startswith(package + ".")}
-    return found
-
-
 def _source(cell: dict[str, Any]) -> str:
     source = cell.get("source", "")
     return "".join(source) if isinstance(source, list) else source
-
-
-def code_cells(nb: dict[str, Any]) -> list[dict[str, Any]]:
-    return [c for c in nb["cells"] if c.get("cell_type") == "code"]
 
 
 def install_cell_index(nb: dict[str, Any]) -> int | None:
@@ -252,7 +225,7 @@ def missing_modules(nb: dict[str, Any], sources: dict[str, str]) -> list[str]:
     """
     missing: set[str] = set()
     code = chapter_code(nb)
-    for node in ast.walk(ast.parse(_python_lines(code))):
+    for node in ast.walk(ast.parse(python_source(code))):
         if isinstance(node, ast.Import):
             missing |= {a.name for a in node.names if a.name.split(".")[0] == PACKAGE and a.name not in sources}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == PACKAGE:
