@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
-from course_utils.plots import PIXEL_RATIO, TEXT_KEY, png_text
+from course_utils.plots import COLUMN_PX, PIXEL_RATIO, READABLE_PX, TEXT_KEY, png_text
 
 from conftest import HTML, ROOT
 
@@ -34,11 +34,10 @@ PHONE = {"width": 390, "height": 844}
 # with the widest code, formulas, tables and figures also at the other common desktop widths.
 OTHER_WIDTHS = (1024, 1366, 1920)
 SAMPLE = ("ch01_gradients.ipynb", "ch02_losses.ipynb", "ch04_regularization.ipynb", "exercises_instructors.md")
-# A figure's smallest text as shown, in CSS px. The chapters' smallest is 8 pt (11 px at a figure's
-# size) and the widest figures are shown at 0.64 of their size at 1024 px: 7 px. On a phone they
-# are shown at 0.29 to 0.5 of it; drawn at 2x, they stay sharp when pinched to twice that size,
-# where 3 px become 6. Figures whose text the phone shows smaller need panels stacked for it.
-READABLE_PX = {"desktop": 7.0, "phone": 3.0}
+# A figure's smallest text as shown, in CSS px, is at least READABLE_PX (course_utils.plots): 7 px
+# at 1280 px, 3 px on a phone, where the 2x PNGs stay sharp when pinched to twice that size (6 px).
+# plots.widest_figure_in(pt) is the widest figure that allows (about 1.58 in per point of its
+# smallest text): wider figures need larger text or panels stacked.
 PAGES = sorted(p.name for p in (ROOT / "book").glob("*.ipynb")) + sorted(p.name for p in (ROOT / "book").glob("*.md"))
 # A formula left as TeX shows its delimiters or control words outside typeset math.
 RAW_TEX = re.compile(r"\\\(|\\\[|\$\$|\\(frac|nabla|sum|mathbf|partial|left|right|begin)\b")
@@ -234,8 +233,7 @@ def figure_problems(page, legibility: bool = False) -> list[str]:
                src: i.getAttribute('src'), natural: i.naturalWidth,
                shown: i.getBoundingClientRect().width,
                stretch: (i.getBoundingClientRect().height / i.getBoundingClientRect().width)
-                        / (i.naturalHeight / i.naturalWidth),
-               width: parseFloat(i.getAttribute('width')) || i.naturalWidth}))"""
+                        / (i.naturalHeight / i.naturalWidth)}))"""
     )
     here = Path(page.url.removeprefix("file://")).parent
     problems = []
@@ -244,8 +242,11 @@ def figure_problems(page, legibility: bool = False) -> list[str]:
         if not image["src"].endswith(".png") or image["shown"] == 0:
             continue
         if legibility:
+            # The text is recorded in px at the figure's size; the PNG is PIXEL_RATIO times that
+            # size, so the figure is shown at shown / (natural / PIXEL_RATIO) of its size.
             text = png_text((here / image["src"]).resolve().read_bytes()).get(TEXT_KEY)
-            shown = float(text) * image["shown"] / image["width"] if text is not None else 0.0
+            scale = image["shown"] * PIXEL_RATIO / image["natural"]
+            shown = float(text) * scale if text is not None else 0.0
             if shown < READABLE_PX["phone" if phone else "desktop"]:
                 problems.append(f"{name}: its smallest text is shown at {shown:.1f} px")
             continue
@@ -257,6 +258,54 @@ def figure_problems(page, legibility: bool = False) -> list[str]:
         if TEXT_KEY not in png_text((here / image["src"]).resolve().read_bytes()):
             problems.append(f"{name} does not record its smallest text (not drawn by figure_png)")
     return problems
+
+
+def test_the_figure_check_measures_text_as_a_reader_sees_it(browser, tmp_path):
+    """A figure with 10-pt text (13.9 px at its size) passes at its own size and fails when squeezed
+    into a 200 px box (5.6 px shown there): the PNG's 2x pixels are not the figure's size."""
+    import base64
+
+    import matplotlib.pyplot as plt
+
+    from course_utils.plots import figure_png
+
+    fig, ax = plt.subplots(figsize=(5, 3), dpi=100)
+    ax.plot([0, 1], [0, 1], label="a label")
+    ax.tick_params(labelsize=10)
+    ax.xaxis.label.set_size(10)
+    ax.legend(fontsize=10)
+    data, size = figure_png(fig)
+    plt.close(fig)
+    (tmp_path / "f.png").write_bytes(base64.b64decode(data))
+    img = f'<img alt="a test figure" src="f.png" style="width: {size["width"]}px">'
+    page = tmp_path / "page.html"
+    page.write_text(
+        f'<style>img {{ max-width: 100%; }}</style><article>{img}<div style="width: 200px">{img}</div></article>'
+    )
+    visit = Visit(browser, "figure check", DESKTOP)
+    try:
+        problems = figure_problems(visit.open(page, wait_for_math=False), legibility=True)
+    finally:
+        visit.close()
+    expected = 10 * 100 / 72 * 200 / size["width"]
+    assert problems == [f"f.png: its smallest text is shown at {expected:.1f} px"], problems
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_figure_rule_knows_the_column(browser, viewport):
+    """plots.COLUMN_PX, from which plots.widest_figure_in sizes figures, is the widest an image of
+    a chapter is shown: its box's width, at 1280 px and on a phone."""
+    screen = "phone" if viewport is PHONE else "desktop"
+    visit = Visit(browser, "ch01_gradients.ipynb", viewport)
+    try:
+        page = visit.open(_html("ch01_gradients.ipynb"), wait_for_math=False)
+        boxes = page.evaluate(
+            """() => [...document.querySelectorAll('article img[src$=".png"]')]
+                   .map(i => i.parentElement.clientWidth)"""
+        )
+    finally:
+        visit.close()
+    assert boxes and max(abs(b - COLUMN_PX[screen]) for b in boxes) <= 1, (screen, boxes)
 
 
 @pytest.mark.parametrize("name", PAGES)

@@ -106,9 +106,52 @@ def test_figures_are_drawn_at_twice_their_size_and_record_their_smallest_text():
     width, height = struct.unpack(">II", png[16:24])
     assert (width // 2, height // 2) == (shown["width"], shown["height"])
     assert 300 < shown["width"] < 600  # a 5-inch figure at 100 dpi, trimmed
-    # the contour labels (8 pt) are its smallest text: 8 pt at 100 dpi is 11.1 px
-    assert plots.png_text(png)[plots.TEXT_KEY] == "11.1"
+    # the contour labels (9 pt) are its smallest text: 9 pt at 100 dpi is 12.5 px
+    assert plots.png_text(png)[plots.TEXT_KEY] == "12.5"
     assert plots.smallest_text_pt(plt.figure()) is None
+
+
+def test_shown_text_size_follows_the_figure_width_and_the_column():
+    # at its own size (narrower than the column) 10 pt is 13.9 px; scaled to the column, less
+    assert plots.shown_text_px(8.0, 10, plots.COLUMN_PX["desktop"]) == pytest.approx(1000 / 72)
+    assert plots.shown_text_px(8.0, 10, 342) == pytest.approx(1000 / 72 * 342 / 800)
+    assert plots.shown_text_px(16.22, 10, 811) == pytest.approx(1000 / 72 / 2, rel=1e-3)
+    with pytest.raises(ValueError, match="positive"):
+        plots.shown_text_px(0, 10, 811)
+
+
+def test_the_widest_readable_figure_is_set_by_the_phone():
+    for pt in (8, 9, 10, 12):
+        widest = plots.widest_figure_in(pt)
+        shown = {s: plots.shown_text_px(widest, pt, c) for s, c in plots.COLUMN_PX.items()}
+        assert min(shown[s] - plots.READABLE_PX[s] for s in shown) == pytest.approx(0, abs=1e-9)
+        assert shown["phone"] == pytest.approx(plots.READABLE_PX["phone"])  # the phone decides
+        assert plots.shown_text_px(widest * 1.01, pt, plots.COLUMN_PX["phone"]) < plots.READABLE_PX["phone"]
+    assert plots.widest_figure_in(8) == pytest.approx(12.67, abs=0.01)
+    assert plots.widest_figure_in(4) == 0.0  # 5.6 px at its own size: below 7 px on a laptop
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda: plots.plot_history({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]}),
+        lambda: plots.plot_history({k: [1.0, 0.5] for k in ("loss", "val_loss", "accuracy", "val_accuracy")}),
+        lambda: plots.plot_digits(np.zeros((16, 28, 28)), labels=[1] * 16, predictions=[2] * 16),
+        lambda: plots.plot_confusion_matrix(np.arange(100) % 10, np.arange(100) % 7),
+        lambda: plots.plot_contours(lambda x, y: x**2 + y**2, (-1, 1), (-1, 1), paths=[np.zeros((2, 2))], labels=["a"]),
+    ],
+    ids=["history", "history-2-panels", "digits", "confusion", "contours"],
+)
+def test_the_course_plots_are_readable_on_a_laptop_and_a_phone(draw):
+    plots.use_course_style()
+    fig = draw()
+    _, shown = plots.figure_png(fig)  # its width as saved, in px at its size
+    smallest = plots.smallest_text_pt(fig)
+    for screen, column in plots.COLUMN_PX.items():
+        px = plots.shown_text_px(shown["width"] / fig.dpi, smallest, column)
+        assert px >= plots.READABLE_PX[screen], f"{screen}: {px:.1f} px"
+    assert shown["width"] / fig.dpi <= plots.widest_figure_in(smallest)
+    plt.close(fig)
 
 
 def test_use_course_style_shows_figures_in_a_notebook_through_figure_png(monkeypatch):

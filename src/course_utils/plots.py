@@ -44,6 +44,43 @@ STYLE: dict[str, Any] = {
 }
 # The PNG text chunk in which figure_png records its smallest text, in px at the figure's size.
 TEXT_KEY = "course-smallest-text-px"
+# The widest a figure is shown in the built book, in CSS px (measured in Chromium; the browser test
+# checks these): a numbered figure or a cell's output image may take the text column less its
+# padding. A figure wider than that is scaled down to it, and its text with it. Other desktop
+# widths: 760 px at a 1024 px window, 883 at 1366, 919 at 1920.
+COLUMN_PX = {"desktop": 811, "phone": 342}  # a 1280 px window; a 390 px phone
+# The smallest text a figure may show, in CSS px (tests/test_browser.py): 7 px on a laptop; 3 px
+# on a phone, which the 2x PNG keeps sharp when pinched to twice that (6 px).
+READABLE_PX = {"desktop": 7.0, "phone": 3.0}
+
+
+def shown_text_px(width_in: float, smallest_pt: float, column_px: float) -> float:
+    """The size in CSS px at which a figure's smallest text is shown in a column of column_px.
+
+    A figure width_in inches wide (as saved: figure_png trims it to its drawn parts) is shown at
+    figure.dpi px per inch, 100, and scaled down to the column where it is wider; its text of
+    smallest_pt points is smallest_pt * 100 / 72 px at its size, times that scale. So a 10-pt
+    label in an 8-inch figure shows at 13.9 px on a laptop (811 px column: no scaling) and at
+    13.9 * 342 / 800 = 5.9 px on a phone.
+    """
+    if width_in <= 0 or smallest_pt <= 0 or column_px <= 0:
+        raise ValueError(f"Expected positive sizes, got {width_in} in, {smallest_pt} pt, {column_px} px.")
+    dpi = STYLE["figure.dpi"]
+    return smallest_pt * dpi / 72 * min(1.0, column_px / (width_in * dpi))
+
+
+def widest_figure_in(smallest_pt: float) -> float:
+    """The widest figure, in inches as saved, whose smallest text of smallest_pt points is shown
+    at READABLE_PX or more both on a laptop and on a phone (COLUMN_PX); 0 if none is.
+
+    Scaled to a column of C px, text of s pt shows at s * C / (72 * W) px for a W-inch figure,
+    so W may be at most s * C / (72 * READABLE_PX). The phone decides: about 1.58 inches per
+    point (12.7 in for 8-pt text, 15.8 in for 10 pt); on a laptop 1.61.
+    """
+    dpi = STYLE["figure.dpi"]
+    if any(smallest_pt * dpi / 72 < READABLE_PX[screen] for screen in COLUMN_PX):
+        return 0.0  # too small even at the figure's own size
+    return min(smallest_pt * COLUMN_PX[screen] / (72 * READABLE_PX[screen]) for screen in COLUMN_PX)
 
 
 def use_course_style() -> None:
@@ -282,7 +319,7 @@ def plot_contours(
         fig = ax.figure
     X, Y, Z = grid_values(f, xlim, ylim)
     cs = ax.contour(X, Y, Z, levels=levels, colors="0.55", linewidths=0.8)
-    ax.clabel(cs, fontsize=8, fmt="%.3g")  # 8 pt: the smallest text of the course's figures
+    ax.clabel(cs, fontsize=9, fmt="%.3g")  # 9 pt: the smallest text of the course's figures
     for i, path in enumerate(paths or []):
         path = np.asarray(path, dtype=np.float64)
         if path.ndim != 2 or path.shape[1] != 2:
@@ -310,7 +347,7 @@ def plot_contours(
     ax.set_aspect("equal", adjustable="box")
     ax.grid(False)
     if labels:
-        ax.legend(loc=legend_loc, fontsize=8, framealpha=0.85, frameon=True)
+        ax.legend(loc=legend_loc, fontsize=9, framealpha=0.85, frameon=True)
     if title:
         ax.set_title(title)
     return fig
