@@ -262,7 +262,7 @@ def figure_problems(page, legibility: bool = False) -> list[str]:
 
 def test_the_figure_check_measures_text_as_a_reader_sees_it(browser, tmp_path):
     """A figure with 10-pt text (13.9 px at its size) passes at its own size and fails when squeezed
-    into a 200 px box (5.6 px shown there): the PNG's 2x pixels are not the figure's size."""
+    into a 200 px box (about 6 px shown there): the PNG's 2x pixels are not the figure's size."""
     import base64
 
     import matplotlib.pyplot as plt
