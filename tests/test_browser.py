@@ -437,11 +437,6 @@ def test_figures_are_sharp(browser, width):
     assert not problems, f"{len(problems)} figure problems at {width} px:\n" + "\n".join(problems)
 
 
-@pytest.mark.xfail(
-    reason="issue 28, open: figures drawn wider than the column (up to 9.5 in) are shrunk to fit it, so "
-    "their smallest text shows at 5-7 px at 1280 px; their sizes must be chosen for the column",
-    strict=True,
-)
 @pytest.mark.parametrize("width", [DESKTOP["width"], PHONE["width"]])
 def test_figure_text_is_readable(browser, width):
     """Every chapter's figures show their smallest text at READABLE_PX or more."""
