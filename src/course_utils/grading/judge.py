@@ -106,6 +106,32 @@ def _explain_failed_cell(verdict: Verdict, exercise_id: str, failed: dict[str, t
     return Verdict(False, message, verdict.score, verdict.details)
 
 
+AGAIN = (
+    "Graded again in a kernel where Keras, TensorFlow and the other frameworks cannot be imported "
+    "(the exercise asks for NumPy only): "
+)
+
+
+def _judged_again(
+    chapter: HiddenChapter, exercise_id: str, first: Verdict, fresh: RunResult, limits: Limits
+) -> tuple[Verdict, str | None]:
+    """The lower of the first verdict and the verdict of the kernel without frameworks.
+
+    The first kernel's watcher says clearly that an answer used Keras; this second verdict rests
+    on values computed where no framework could run, whatever the notebook forged in either kernel.
+    """
+    again, internal = judge_exercise(
+        chapter, exercise_id, fresh.exports.get(exercise_id), fresh, True, limits.max_export_kb * 1024
+    )
+    if again.fraction >= first.fraction:
+        return first, internal
+    message = AGAIN + _lower_first(again.message)
+    return Verdict(False, message[: 3 * MAX_MESSAGE], again.score, again.details), (
+        f"{exercise_id}: {first.fraction:g} in the first kernel, {again.fraction:g} without frameworks"
+        + (f"; {internal}" if internal else "")
+    )
+
+
 def judge_submission(
     sub: Submission, chapter: HiddenChapter, plan: Plan, run: RunResult, limits: Limits
 ) -> SubmissionResult:
@@ -139,6 +165,9 @@ def judge_submission(
             limits.max_export_kb * 1024,
         )
         verdict = _explain_failed_cell(verdict, exercise_id, failed)
+        if run.fresh is not None and exercise_id in chapter.numpy_only and verdict.fraction > 0:
+            verdict, again_internal = _judged_again(chapter, exercise_id, verdict, run.fresh, limits)
+            internal = internal or again_internal
         if internal:
             res.internal.append(internal)
         fragments = hidden_fragments(chapter, exercise_id)
