@@ -140,6 +140,12 @@ def judge_submission(
         sub.student, str(sub.path), chapter.chapter, max_score=chapter.max_points, seconds=run.seconds
     )
     res.survivors, res.mark = run.survivors, run.mark
+    if run.fresh is not None:
+        res.seconds += run.fresh.seconds
+        res.internal.append(
+            f"NumPy-only exercises graded again without frameworks in {run.fresh.seconds:.1f} s "
+            f"(the first kernel: {run.seconds:.1f} s)."
+        )
     if run.grader_error is not None:
         res.grading_error = run.grader_error[:2000]
         res.notes = [GRADING_ERROR_NOTE]

@@ -128,7 +128,8 @@ def framework_folders() -> list[str]:
             continue
         for folder in (spec.submodule_search_locations or []) if spec is not None else []:
             folders.add(os.path.realpath(folder))
-    return sorted(folders)
+    # a package may extend its path with its own subfolders (tensorflow/_api/v2): the outermost is enough
+    return sorted(f for f in folders if not any(f.startswith(o + os.sep) for o in folders))
 
 
 def check_hidden_paths_stay_hidden(readable: Iterable[str], hidden: Iterable[str]) -> None:
