@@ -18,9 +18,23 @@ from course_utils.grading.types import (
     Submission,
     SubmissionResult,
 )
-from course_utils.grading.wording import code_fragments, scrub, withhold_quotes
+from course_utils.grading.wording import (
+    WITHHELD,
+    code_fragments,
+    quote_safely,
+    safe_error,
+    scrub,
+    strings_of,
+    withhold_quotes,
+)
 
 RUN_ITS_CELL = "run its exercise cell"  # the kit's advice when a function is missing from the namespace
+
+
+def _quotes_hidden_code(chapter: HiddenChapter, exercise_id: str, value: object) -> bool:
+    """Whether a string of the student's export holds a fragment of the exercise's hidden code."""
+    fragments = hidden_fragments(chapter, exercise_id)
+    return any(withhold_quotes(s, fragments) == WITHHELD for s in strings_of(value))
 
 
 def _lower_first(text: str) -> str:
@@ -55,7 +69,9 @@ def judge_exercise(
     if not isinstance(exported, dict) or ("value" in exported) == ("error" in exported):
         return Verdict(False, "Your answer could not be read back: malformed export."), None
     if "error" in exported:
-        msg = scrub(str(exported["error"]))[:MAX_MESSAGE]
+        if _quotes_hidden_code(chapter, exercise_id, exported["error"]):
+            return Verdict(False, WITHHELD), None
+        msg = safe_error(scrub(str(exported["error"])))
         return Verdict(False, f"The hidden check could not run your code: {msg}"), None
     value = exported["value"]
     if isinstance(value, dict) and exercise_id in run.export_seconds:
@@ -76,7 +92,10 @@ def judge_exercise(
             "check could not read; compare it with the exercise's instructions.",
         ), internal
     details = tuple(str(d) for d in verdict.details)  # written by the instructor's judge, not by the student
-    return Verdict(verdict.passed, scrub(str(verdict.message))[: 2 * MAX_MESSAGE], verdict.score, details), None
+    message = quote_safely(scrub(str(verdict.message)), value)  # a quoted error could carry the hidden inputs
+    if not verdict.passed and _quotes_hidden_code(chapter, exercise_id, value):
+        message = WITHHELD  # the student's strings quote the hidden snippet: nothing of them is shown
+    return Verdict(verdict.passed, message[: 2 * MAX_MESSAGE], verdict.score, details), None
 
 
 def _failed_cells(plan: Plan, run: RunResult) -> dict[str, tuple[int, str]]:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from course_utils.checking import Verdict, diagnose, fail, refusal
+from course_utils.grading.wording import safe_error
 from course_utils.watch import watched_call
 
 Judge = Callable[[Any, Any], Verdict]
@@ -228,16 +229,13 @@ def ok(result: Any, name: str, allow_none: bool = False) -> Any:
     if not isinstance(result, Mapping):
         fail(f"{name}: the hidden check could not read your result.")
     if result.get("error"):
-        fail(
-            f"{name} raised {result['error']}"
-            if "not defined" not in str(result["error"])
-            else str(result["error"]) + "."
-        )
+        error = safe_error(result["error"])  # its message could carry the hidden inputs
+        fail(f"{name} raised {error}" if "not defined" not in error else error + ".")
     value = result.get("ok")
     if value is None and not allow_none:
         fail(f"{name} returned None: did you forget `return`?")
     if isinstance(value, Mapping) and "__object__" in value:
-        fail(f"{name} returned {str(value['__object__'])[:60]}, not numbers.")
+        fail(f"{name} returned {safe_error(value['__object__'])[:60]}, not numbers.")
     return value
 
 
