@@ -105,6 +105,8 @@ def double(x):
 NOTEBOOKS = {
     "honest": (HONEST, ()),
     "honest-imports-keras": ("import keras\n" + HONEST, ("print(keras.ops.sum(keras.ops.ones(3)))",)),
+    # a framework used at the top of the exercise cell, before the function: the cell goes on there
+    "honest-seeds-keras": ("keras.utils.set_random_seed(0)\nfrom keras import layers\n" + HONEST, ()),
     "keras": (BY_KERAS, ()),
     "forged-json": (FORGE_JSON + BY_KERAS, ()),
     "forged-display": (FORGE_DISPLAY + BY_KERAS, ()),
@@ -153,7 +155,7 @@ def test_the_exercise_is_declared_numpy_only_by_its_snippet(tmp_path):
 
 
 @pytest.mark.kernel
-@pytest.mark.parametrize("student", ["honest", "honest-imports-keras"])
+@pytest.mark.parametrize("student", ["honest", "honest-imports-keras", "honest-seeds-keras"])
 def test_honest_notebooks_keep_full_marks_without_a_note(numpy_batch, student):
     result = numpy_batch[student]
     assert result.graded and result.score == result.max_score == 2, [e.message for e in result.exercises]

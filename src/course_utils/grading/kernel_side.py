@@ -250,6 +250,29 @@ def _block_frameworks(tops, roots, why):
 
     sys.addaudithook(hook)
 
+    # An honest cell may use a framework at its top level before it defines the exercise's function
+    # (a seed, a layer for later): each top-level statement that fails for want of a framework is
+    # skipped, so that the rest of the cell still runs. Function bodies are untouched.
+    import ast
+
+    from IPython import get_ipython
+
+    class SkipUnavailable(ast.NodeTransformer):
+        def visit_Module(self, node):
+            def guarded(stmt):
+                handler = ast.ExceptHandler(
+                    type=ast.Name("ModuleNotFoundError", ast.Load()), name=None, body=[ast.Pass()]
+                )
+                return ast.Try(body=[stmt], handlers=[handler], orelse=[], finalbody=[])
+
+            future = [s for s in node.body if isinstance(s, ast.ImportFrom) and s.module == "__future__"]
+            node.body = future + [guarded(stmt) for stmt in node.body if stmt not in future]
+            return ast.fix_missing_locations(node)
+
+    shell = get_ipython()
+    if shell is not None:
+        shell.ast_transformers.append(SkipUnavailable())
+
 
 NOT_AVAILABLE = (
     "is not available: this exercise is graded again in a kernel where Keras, TensorFlow and the "
