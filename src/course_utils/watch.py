@@ -21,10 +21,10 @@ can change it.
 Limits, since the watcher runs in a process the student's code shares: it sees the thread that
 calls the function, so work handed to a thread started *earlier* (a worker waiting on a queue)
 is not seen; a notebook that rewrites the code objects of Keras itself (new ``co_filename`` and
-``__module__`` for every function it runs) is not seen; and a notebook that forges the whole
-export channel can also forge the watcher's list. The grader closes these for the hidden checks:
-it runs every NumPy-only exercise again in a fresh kernel where no framework can be imported
-(``course_utils.grading.batch``), and the lower verdict counts.
+``__module__`` for every function it runs) is not seen; and the hidden checks trust the export
+channel, so a notebook that forges the whole export (see the threat model) can also forge the
+watcher's list. Running NumPy-only exercises again in a fresh kernel where Keras cannot be
+imported would close these; that is the grader's runner's business, not this module's.
 """
 
 from __future__ import annotations
