@@ -176,3 +176,27 @@ def test_a_forged_framework_list_earns_nothing(numpy_batch, student):
     assert result.graded and verdict.points == 0, verdict.message
     assert verdict.message.startswith("Graded again in a kernel where Keras"), verdict.message
     assert "raised" in verdict.message, verdict.message  # Keras could not run there
+
+
+def test_the_blocker_holds_outside_the_sandbox_too():
+    """Without bubblewrap (the frameworks' folders then exist), every route to Keras still fails."""
+    import os
+    import subprocess
+    import sys
+
+    from course_utils.grading.kernel_side import framework_blocker_source
+    from course_utils.grading.sandbox import framework_folders
+    from course_utils.watch import FRAMEWORKS
+
+    probe = framework_blocker_source(FRAMEWORKS, [f + os.sep for f in framework_folders()]) + (
+        "import importlib, sys\n"
+        "import keras\n"
+        "try:\n    keras.ops\nexcept ModuleNotFoundError:\n    print('stub refuses')\n"
+        "sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != 'Blocker']\n"
+        "for name in [n for n in sys.modules if n.split('.')[0] == 'keras']:\n    del sys.modules[name]\n"
+        "try:\n    import keras\nexcept ModuleNotFoundError:\n    print('import refused')\n"
+        "try:\n    importlib.import_module('keras').ops\nexcept (ModuleNotFoundError, AttributeError):\n"
+        "    print('import_module refused')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split("\n")[:3] == ["stub refuses", "import refused", "import_module refused"], done
