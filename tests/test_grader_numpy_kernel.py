@@ -178,6 +178,7 @@ def test_a_forged_framework_list_earns_nothing(numpy_batch, student):
     assert "raised" in verdict.message, verdict.message  # Keras could not run there
 
 
+@pytest.mark.slow  # a Python process of its own (a few seconds)
 def test_the_blocker_holds_outside_the_sandbox_too():
     """Without bubblewrap (the frameworks' folders then exist), every route to Keras still fails."""
     import os
