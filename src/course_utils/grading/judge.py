@@ -91,7 +91,8 @@ def judge_exercise(
             "Your answer has an unexpected form (type or structure) that the hidden "
             "check could not read; compare it with the exercise's instructions.",
         ), internal
-    details = tuple(str(d) for d in verdict.details)  # written by the instructor's judge, not by the student
+    # written by the instructor's judge, with the student's own answers quoted (cleaned like errors)
+    details = tuple(quote_safely(str(d), value) for d in verdict.details)
     message = quote_safely(scrub(str(verdict.message)), value)  # a quoted error could carry the hidden inputs
     if not verdict.passed and _quotes_hidden_code(chapter, exercise_id, value):
         message = WITHHELD  # the student's strings quote the hidden snippet: nothing of them is shown
