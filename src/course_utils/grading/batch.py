@@ -14,9 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from course_utils.grading.canary import CANARY, check_canary, reference_notebook
-from course_utils.grading.hidden import InstructorTree, ensure_references, load_instructor_tree, tree_digest
+from course_utils.grading.hidden import (
+    HiddenChapter,
+    InstructorTree,
+    ensure_references,
+    load_instructor_tree,
+    tree_digest,
+)
 from course_utils.grading.judge import judge_submission
-from course_utils.grading.kernel_side import export_cells_source, guard_cell_source
+from course_utils.grading.kernel_side import export_cells_source, framework_blocker_source, guard_cell_source
 from course_utils.grading.plan import find_submissions, plan_submission
 from course_utils.grading.reports import write_reports
 from course_utils.grading.runner import processes_of_run, run_submission
@@ -25,12 +31,22 @@ from course_utils.grading.sandbox import (
     check_hidden_paths_stay_hidden,
     choose_isolation,
     data_paths,
+    framework_folders,
     kernel_environment,
     limits_prefix,
     prepare_fonts,
     python_paths,
 )
-from course_utils.grading.types import GRADING_ERROR_NOTE, GraderError, Plan, Settings, Submission, SubmissionResult
+from course_utils.grading.types import (
+    GRADING_ERROR_NOTE,
+    GraderError,
+    Plan,
+    RunResult,
+    Settings,
+    Submission,
+    SubmissionResult,
+)
+from course_utils.watch import FRAMEWORKS
 
 LINKED = "The submission is a symbolic link, which the grader does not follow: submit the notebook file itself."
 MAX_LOG = 64 * 1024  # bytes of a guard log or a kernel's stderr that the grader reads
@@ -110,6 +126,7 @@ class _Batch:
     def __init__(self, tree: InstructorTree, settings: Settings, isolation: str, base: Path, n_subs: int):
         self.tree, self.settings, self.isolation, self.base = tree, settings, isolation, base
         self.readable = python_paths() + data_paths()  # what a sandboxed kernel may read
+        self.frameworks = framework_folders()  # emptied in the kernel that grades NumPy-only exercises
         self.out = str(settings.out.resolve())
         self.env = kernel_environment(isolation)
         self.fonts = prepare_fonts(base / "fonts") if isolation == "bwrap" else None
@@ -121,15 +138,46 @@ class _Batch:
             check_hidden_paths_stay_hidden(self.readable, hidden)
 
     async def run_one(self, sub: Submission, plan: Plan, workdir: Path) -> SubmissionResult:
-        """Run and judge one planned notebook in its own kernel."""
+        """Run and judge one planned notebook in its own kernel.
+
+        Its NumPy-only exercises (``HiddenChapter.numpy_only``) then run again in a second, fresh
+        kernel in the same sandbox where no framework can be imported, on the same cells but the
+        check cells; the judge keeps the lower of the two verdicts (see ``judge``).
+        """
         limits = self.settings.limits
         if plan.fatal is not None or plan.chapter is None:
             return SubmissionResult(sub.student, str(sub.path), plan.chapter, notes=[plan.fatal or "Not graded."])
         chapter = self.tree.chapters[plan.chapter]
+        present = [i for i in chapter.ids if i in plan.present]
+        run = await self._run(chapter, workdir, plan.cells, plan.positions, present, numpy_only=False)
+        again = [i for i in present if i in chapter.numpy_only]
+        if again and run.grader_error is None:
+            kept = [(c, p) for c, p in zip(plan.cells, plan.positions) if not _is_check_cell(c)]
+            fresh = await self._run(
+                chapter, _numpy_dir(workdir), [c for c, _ in kept], [p for _, p in kept], again, numpy_only=True
+            )
+            run.fresh = fresh
+            run.denied += [d for d in fresh.denied if d not in run.denied]
+            run.survivors += fresh.survivors
+            if fresh.grader_error is not None:
+                run.grader_error = "in the kernel without frameworks: " + fresh.grader_error
+        return judge_submission(sub, chapter, plan, run, limits)
+
+    async def _run(
+        self,
+        chapter: HiddenChapter,
+        workdir: Path,
+        cells: list[Any],
+        positions: list[int],
+        ids: list[str],
+        numpy_only: bool,
+    ) -> RunResult:
+        """One kernel: the guard, the cells, the export cells of ``ids``; without frameworks if ``numpy_only``."""
+        limits = self.settings.limits
         workdir.mkdir(parents=True, exist_ok=True)
         log = workdir.with_name(workdir.name + "-guard.log").resolve()
         log.touch()
-        others = [str(w.resolve()) for w in self.workdirs if w != workdir]
+        others = [str(d.resolve()) for w in self.workdirs for d in (w, _numpy_dir(w)) if d != workdir]
         # In the sandbox the grader's paths do not exist, so the guard need not (and must not) name them:
         # the list would show every student the names of the others. Its own folder holds its sockets.
         hidden = (
@@ -140,19 +188,20 @@ class _Batch:
         guard = guard_cell_source(
             hidden, [_package_dir()], str(log), limits.max_output_kb * 1024, 2 * limits.max_export_kb * 1024
         )
+        if numpy_only:
+            guard += "\n" + framework_blocker_source(FRAMEWORKS, [f + os.sep for f in self.frameworks])
         prefix = limits_prefix(limits)
         if self.isolation == "bwrap":
-            prefix = bwrap_prefix(workdir, self.readable, [str(log)], limits, self.fonts) + prefix
-        exports = export_cells_source(
-            chapter, [i for i in chapter.ids if i in plan.present], limits.max_export_kb * 1024
-        )
+            emptied = self.frameworks if numpy_only else []
+            prefix = bwrap_prefix(workdir, self.readable, [str(log)], limits, self.fonts, emptied) + prefix
+        exports = export_cells_source(chapter, ids, limits.max_export_kb * 1024)
         env = dict(self.env)
         if self.isolation != "bwrap":  # what the kernel leaves in its temporary folder goes with the batch
             (workdir / "tmp").mkdir(exist_ok=True)
             env["TMPDIR"] = str((workdir / "tmp").resolve())
         async with self.sem:
             run = await run_submission(
-                plan.cells,
+                cells,
                 exports,
                 workdir,
                 guard,
@@ -160,13 +209,13 @@ class _Batch:
                 env,
                 prefix=prefix,
                 sandboxed=self.isolation == "bwrap",
-                positions=plan.positions,
+                positions=positions,
                 stderr_path=workdir.with_name(workdir.name + "-stderr.log"),
             )
         run.denied += [line for line in _head(log).splitlines() if line][:20]
         if run.grader_error is not None:
             run.grader_error += "; kernel output: " + _head(workdir.with_name(workdir.name + "-stderr.log"), 2000)
-        return judge_submission(sub, chapter, plan, run, limits)
+        return run
 
     async def run_canary(self, chapter: str) -> SubmissionResult:
         """Grade the chapter's reference solutions like a submission (see ``canary``)."""
@@ -177,6 +226,17 @@ class _Batch:
         plan = plan_submission(raw, self.tree, chapter)
         sub = Submission(CANARY, Path(f"<{CANARY} of {chapter}>"))
         return await self.run_one(sub, plan, self.base / f"canary-{chapter}")
+
+
+def _is_check_cell(cell: Any) -> bool:
+    """A visible check's cell (metadata course.check): skipped in the kernel without frameworks."""
+    course = cell.get("metadata", {}).get("course", {}) if isinstance(cell, dict) else {}
+    return isinstance(course, dict) and "check" in course
+
+
+def _numpy_dir(workdir: Path) -> Path:
+    """The folder of a submission's second kernel, the one without frameworks."""
+    return workdir.with_name(workdir.name + "-numpy")
 
 
 def _grading_error(sub: Submission, chapter: str | None, cause: str) -> SubmissionResult:

@@ -36,6 +36,7 @@ class HiddenChapter:
     wrong: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     taught: dict[str, list[str]] = field(default_factory=dict)  # id -> code the chapter shows on purpose
     references: dict[str, Any] | None = None  # id -> reference export (computed once)
+    numpy_only: set[str] = field(default_factory=set)  # ids graded again in a kernel without frameworks
 
     @property
     def ids(self) -> list[str]:
@@ -103,6 +104,8 @@ def load_chapter(folder: Path) -> HiddenChapter:
     exercise (id, points, export, judge, answers). The older layout, parallel dicts ``EXPORTS``,
     ``JUDGES`` and ``POINTS`` with ``SOLUTIONS``/``WRONG``/``TAUGHT`` in solutions.py, still loads.
     """
+    from course_utils.grading.kit import NUMPY_ONLY_MARK
+
     chapter = folder.name
     checks = _load_module(folder / "checks.py", f"_course_hidden_{chapter}_checks")
     solutions: dict[str, str] = {}
@@ -116,6 +119,7 @@ def load_chapter(folder: Path) -> HiddenChapter:
         solutions = {r.id: r.answers.solution for r in records if r.answers.solution}
         wrong = {r.id: [tuple(w) for w in r.answers.wrong] for r in records}
         taught = {r.id: list(r.answers.taught) for r in records if r.answers.taught}
+        numpy_only = {r.id for r in records if r.numpy_only}
     else:
         exports, judges = getattr(checks, "EXPORTS", None), getattr(checks, "JUDGES", None)
         if not isinstance(exports, dict) or not isinstance(judges, dict):
@@ -127,6 +131,7 @@ def load_chapter(folder: Path) -> HiddenChapter:
             sol = _load_module(folder / "solutions.py", f"_course_hidden_{chapter}_solutions")
             solutions, wrong = dict(getattr(sol, "SOLUTIONS", {})), dict(getattr(sol, "WRONG", {}))
             taught = {k: list(v) for k, v in dict(getattr(sol, "TAUGHT", {})).items()}
+        numpy_only = {i for i, source in exports.items() if NUMPY_ONLY_MARK in source}
     bad = [i for i in exports if not i.startswith(chapter + ".")]
     if bad:
         raise GraderError(f"{folder}/checks.py: exercise ids must start with '{chapter}.': {bad}")
@@ -142,6 +147,7 @@ def load_chapter(folder: Path) -> HiddenChapter:
         solutions,
         {k: list(v) for k, v in wrong.items()},
         taught,
+        numpy_only=numpy_only,
     )
 
 

@@ -18,9 +18,23 @@ from course_utils.grading.types import (
     Submission,
     SubmissionResult,
 )
-from course_utils.grading.wording import code_fragments, scrub, withhold_quotes
+from course_utils.grading.wording import (
+    WITHHELD,
+    code_fragments,
+    quote_safely,
+    safe_error,
+    scrub,
+    strings_of,
+    withhold_quotes,
+)
 
 RUN_ITS_CELL = "run its exercise cell"  # the kit's advice when a function is missing from the namespace
+
+
+def _quotes_hidden_code(chapter: HiddenChapter, exercise_id: str, value: object) -> bool:
+    """Whether a string of the student's export holds a fragment of the exercise's hidden code."""
+    fragments = hidden_fragments(chapter, exercise_id)
+    return any(withhold_quotes(s, fragments) == WITHHELD for s in strings_of(value))
 
 
 def _lower_first(text: str) -> str:
@@ -55,7 +69,9 @@ def judge_exercise(
     if not isinstance(exported, dict) or ("value" in exported) == ("error" in exported):
         return Verdict(False, "Your answer could not be read back: malformed export."), None
     if "error" in exported:
-        msg = scrub(str(exported["error"]))[:MAX_MESSAGE]
+        if _quotes_hidden_code(chapter, exercise_id, exported["error"]):
+            return Verdict(False, WITHHELD), None
+        msg = safe_error(scrub(str(exported["error"])))
         return Verdict(False, f"The hidden check could not run your code: {msg}"), None
     value = exported["value"]
     if isinstance(value, dict) and exercise_id in run.export_seconds:
@@ -75,8 +91,12 @@ def judge_exercise(
             "Your answer has an unexpected form (type or structure) that the hidden "
             "check could not read; compare it with the exercise's instructions.",
         ), internal
-    details = tuple(str(d) for d in verdict.details)  # written by the instructor's judge, not by the student
-    return Verdict(verdict.passed, scrub(str(verdict.message))[: 2 * MAX_MESSAGE], verdict.score, details), None
+    # written by the instructor's judge, with the student's own answers quoted (cleaned like errors)
+    details = tuple(quote_safely(str(d), value) for d in verdict.details)
+    message = quote_safely(scrub(str(verdict.message)), value)  # a quoted error could carry the hidden inputs
+    if not verdict.passed and _quotes_hidden_code(chapter, exercise_id, value):
+        message = WITHHELD  # the student's strings quote the hidden snippet: nothing of them is shown
+    return Verdict(verdict.passed, message[: 2 * MAX_MESSAGE], verdict.score, details), None
 
 
 def _failed_cells(plan: Plan, run: RunResult) -> dict[str, tuple[int, str]]:
@@ -106,6 +126,32 @@ def _explain_failed_cell(verdict: Verdict, exercise_id: str, failed: dict[str, t
     return Verdict(False, message, verdict.score, verdict.details)
 
 
+AGAIN = (
+    "Graded again in a kernel where Keras, TensorFlow and the other frameworks cannot be imported "
+    "(the exercise asks for NumPy only): "
+)
+
+
+def _judged_again(
+    chapter: HiddenChapter, exercise_id: str, first: Verdict, fresh: RunResult, limits: Limits
+) -> tuple[Verdict, str | None]:
+    """The lower of the first verdict and the verdict of the kernel without frameworks.
+
+    The first kernel's watcher says clearly that an answer used Keras; this second verdict rests
+    on values computed where no framework could run, whatever the notebook forged in either kernel.
+    """
+    again, internal = judge_exercise(
+        chapter, exercise_id, fresh.exports.get(exercise_id), fresh, True, limits.max_export_kb * 1024
+    )
+    if again.fraction >= first.fraction:
+        return first, internal
+    message = AGAIN + _lower_first(again.message)
+    return Verdict(False, message[: 3 * MAX_MESSAGE], again.score, again.details), (
+        f"{exercise_id}: {first.fraction:g} in the first kernel, {again.fraction:g} without frameworks"
+        + (f"; {internal}" if internal else "")
+    )
+
+
 def judge_submission(
     sub: Submission, chapter: HiddenChapter, plan: Plan, run: RunResult, limits: Limits
 ) -> SubmissionResult:
@@ -114,6 +160,12 @@ def judge_submission(
         sub.student, str(sub.path), chapter.chapter, max_score=chapter.max_points, seconds=run.seconds
     )
     res.survivors, res.mark = run.survivors, run.mark
+    if run.fresh is not None:
+        res.seconds += run.fresh.seconds
+        res.internal.append(
+            f"NumPy-only exercises graded again without frameworks in {run.fresh.seconds:.1f} s "
+            f"(the first kernel: {run.seconds:.1f} s)."
+        )
     if run.grader_error is not None:
         res.grading_error = run.grader_error[:2000]
         res.notes = [GRADING_ERROR_NOTE]
@@ -139,6 +191,9 @@ def judge_submission(
             limits.max_export_kb * 1024,
         )
         verdict = _explain_failed_cell(verdict, exercise_id, failed)
+        if run.fresh is not None and exercise_id in chapter.numpy_only and verdict.fraction > 0:
+            verdict, again_internal = _judged_again(chapter, exercise_id, verdict, run.fresh, limits)
+            internal = internal or again_internal
         if internal:
             res.internal.append(internal)
         fragments = hidden_fragments(chapter, exercise_id)

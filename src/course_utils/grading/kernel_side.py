@@ -195,6 +195,99 @@ def guard_cell_source(
     )
 
 
+def _block_frameworks(tops, roots, why):
+    """Kernel side, the NumPy-only kernel: no framework can be imported, whatever the notebook does.
+
+    ``import keras`` (or any module of ``tops``) succeeds but gives a module that raises
+    ``ModuleNotFoundError`` on every use, so that an honest cell that imports Keras without using
+    it in a NumPy exercise still defines its function. An audit hook, which cannot be removed,
+    refuses to import a framework past this blocker (a notebook that takes it out of
+    ``sys.meta_path``) and to open any file in the frameworks' folders (a patched blocker, a loader
+    of the notebook's own); in the sandbox those folders are also empty.
+    """
+    import importlib.abc
+    import importlib.machinery
+    import os
+    import sys
+    import types
+
+    tops = frozenset(tops)
+    roots = tuple(roots)
+    realpath, fsdecode, fspath = os.path.realpath, os.fsdecode, os.fspath
+
+    class Unavailable(types.ModuleType):
+        def __getattr__(self, name):
+            if name.startswith("__") and name.endswith("__"):
+                raise AttributeError(name)
+            raise ModuleNotFoundError(f"{self.__name__.split('.')[0]} {why}")
+
+    class Blocker(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".", 1)[0] in tops:
+                return importlib.machinery.ModuleSpec(name, self, is_package=True)
+            return None
+
+        def create_module(self, spec):
+            return Unavailable(spec.name)
+
+        def exec_module(self, module):
+            pass
+
+    blocker = Blocker()
+    for name in [n for n in sys.modules if n.split(".", 1)[0] in tops]:
+        del sys.modules[name]
+    sys.meta_path.insert(0, blocker)
+
+    def hook(event, args):
+        if event == "import" and args and isinstance(args[0], str) and args[0].split(".", 1)[0] in tops:
+            meta_path = args[3] if len(args) > 3 else None
+            if not meta_path or meta_path[0] is not blocker:
+                raise ModuleNotFoundError(f"{args[0].split('.', 1)[0]} {why}")
+        elif event == "open" and roots and args and isinstance(args[0], (str, bytes, os.PathLike)):
+            path = realpath(fsdecode(fspath(args[0])))
+            if any(path.startswith(r) for r in roots):
+                raise ModuleNotFoundError(f"{path} cannot be opened: the frameworks {why}")
+
+    sys.addaudithook(hook)
+
+    # An honest cell may use a framework at its top level before it defines the exercise's function
+    # (a seed, a layer for later): each top-level statement that fails for want of a framework is
+    # skipped, so that the rest of the cell still runs. Function bodies are untouched.
+    import ast
+
+    from IPython import get_ipython
+
+    class SkipUnavailable(ast.NodeTransformer):
+        def visit_Module(self, node):
+            def guarded(stmt):
+                handler = ast.ExceptHandler(
+                    type=ast.Name("ModuleNotFoundError", ast.Load()), name=None, body=[ast.Pass()]
+                )
+                return ast.Try(body=[stmt], handlers=[handler], orelse=[], finalbody=[])
+
+            future = [s for s in node.body if isinstance(s, ast.ImportFrom) and s.module == "__future__"]
+            node.body = future + [guarded(stmt) for stmt in node.body if stmt not in future]
+            return ast.fix_missing_locations(node)
+
+    shell = get_ipython()
+    if shell is not None:
+        shell.ast_transformers.append(SkipUnavailable())
+
+
+NOT_AVAILABLE = (
+    "is not available: this exercise is graded again in a kernel where Keras, TensorFlow and the "
+    "other frameworks cannot be imported, since it asks for NumPy only"
+)
+
+
+def framework_blocker_source(tops: Iterable[str], roots: Iterable[str]) -> str:
+    """Source that makes the frameworks ``tops`` (their folders ``roots``) impossible to import."""
+    return (
+        inspect.getsource(_block_frameworks)
+        + f"\n_block_frameworks({tuple(tops)!r}, {tuple(roots)!r}, {NOT_AVAILABLE!r})\ndel _block_frameworks\n"
+    )
+
+
 def _export_one(exercise_id, source, max_chars, max_message, mime, encode_default):
     """Kernel side: run one hidden snippet on a copy of the namespace and display its JSON."""
     import json

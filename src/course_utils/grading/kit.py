@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from course_utils.checking import Verdict, diagnose, fail, refusal
+from course_utils.grading.wording import safe_error
 from course_utils.watch import watched_call
 
 Judge = Callable[[Any, Any], Verdict]
@@ -58,6 +59,18 @@ class HiddenCheck:
     export: str  # snippet run in the student's kernel (see snippet, numpy_only, watched)
     judge: Judge  # judge(student_export, reference_export) -> Verdict, in the grader's process
     answers: Answers = field(default_factory=lambda: Answers(""))
+    # Graded again in a second, fresh kernel where no framework can be imported (see the runner):
+    # None means yes exactly when the export was made by numpy_only (or watched without refused_names).
+    fresh_kernel: bool | None = None
+
+    @property
+    def numpy_only(self) -> bool:
+        """Whether the grader runs this exercise again in the kernel without frameworks."""
+        return NUMPY_ONLY_MARK in self.export if self.fresh_kernel is None else bool(self.fresh_kernel)
+
+
+# The line numpy_only puts in its snippet: the grader runs such exercises again without frameworks.
+NUMPY_ONLY_MARK = "# course-grader: numpy-only, graded again in a kernel without frameworks"
 
 
 # Kernel side. Plain source text, prepended to every snippet: the snippet runs on a copy of the
@@ -159,7 +172,8 @@ def _call(_name, *args, **kwargs):
     return _result["ok"] if "ok" in _result else _result
 """
     return snippet(
-        _watch_source()
+        (NUMPY_ONLY_MARK + "\n" if refused is None else "")
+        + _watch_source()
         + wrapper
         + source
         + "\n_export['frameworks'] = sorted(_frameworks_seen)\n_export['watched'] = _calls_watched[0]\n"
@@ -167,7 +181,15 @@ def _call(_name, *args, **kwargs):
 
 
 def numpy_only(source: str, name: str) -> str:
-    """An export snippet for an exercise that asks for NumPy code: ``watched`` with every framework refused."""
+    """An export snippet for an exercise that asks for NumPy code: ``watched`` with every framework refused.
+
+    The grader also runs such an exercise again in a second, fresh kernel where no framework can be
+    imported (a blocker installed before any of the student's code), and keeps the lower of the two
+    verdicts: a notebook that forges the export channel (the watcher's list included) gains nothing,
+    since the values it sends from there come from code that cannot have used a framework. The
+    snippet must therefore need nothing but NumPy itself (the chapter's PRELUDE may import Keras:
+    there it gives a module that refuses every use).
+    """
     return watched(source, name)
 
 
@@ -207,16 +229,13 @@ def ok(result: Any, name: str, allow_none: bool = False) -> Any:
     if not isinstance(result, Mapping):
         fail(f"{name}: the hidden check could not read your result.")
     if result.get("error"):
-        fail(
-            f"{name} raised {result['error']}"
-            if "not defined" not in str(result["error"])
-            else str(result["error"]) + "."
-        )
+        error = safe_error(result["error"])  # its message could carry the hidden inputs
+        fail(f"{name} raised {error}" if "not defined" not in error else error + ".")
     value = result.get("ok")
     if value is None and not allow_none:
         fail(f"{name} returned None: did you forget `return`?")
     if isinstance(value, Mapping) and "__object__" in value:
-        fail(f"{name} returned {str(value['__object__'])[:60]}, not numbers.")
+        fail(f"{name} returned {safe_error(value['__object__'])[:60]}, not numbers.")
     return value
 
 

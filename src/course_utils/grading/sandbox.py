@@ -114,6 +114,24 @@ def data_paths() -> list[str]:
     return paths
 
 
+def framework_folders() -> list[str]:
+    """The package folders of the frameworks a NumPy-only exercise must not use, found without importing them."""
+    import importlib.util
+
+    from course_utils.watch import FRAMEWORKS
+
+    folders = set()
+    for top in FRAMEWORKS:
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            continue
+        for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+            folders.add(os.path.realpath(folder))
+    # a package may extend its path with its own subfolders (tensorflow/_api/v2): the outermost is enough
+    return sorted(f for f in folders if not any(f.startswith(o + os.sep) for o in folders))
+
+
 def check_hidden_paths_stay_hidden(readable: Iterable[str], hidden: Iterable[str]) -> None:
     """Refuse a sandbox whose read-only folders would contain the hidden tree, the outputs or a submission."""
     readable_paths = [Path(p).resolve() for p in readable]
@@ -177,6 +195,7 @@ def bwrap_prefix(
     writable_files: Iterable[str] = (),
     limits: Limits | None = None,
     fonts: Path | None = None,
+    emptied: Iterable[str] = (),
 ) -> list[str]:
     """bwrap's arguments for one kernel: a capped in-memory /tmp and home, the given paths read-only.
 
@@ -186,6 +205,8 @@ def bwrap_prefix(
     ``ipc_dir`` (the connection file and ZeroMQ's sockets) is the only host folder the kernel may
     write; ``writable_files`` are single files it may append to (the guard's log). The root and
     /dev/shm are read-only or capped too, so that every byte the student can store is counted.
+    ``emptied`` folders (the frameworks', for the kernel that grades NumPy-only exercises) are
+    replaced by an empty, read-only folder.
     """
     limits = limits or Limits()
     readable = sorted({str(Path(p)) for p in readable}, key=lambda p: (len(Path(p).parts), p))  # parents first
@@ -205,6 +226,9 @@ def bwrap_prefix(
     args += ["--dev", "/dev", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm", "--proc", "/proc"]
     for p in readable:
         args += ["--ro-bind", p, p]
+    for p in sorted({str(Path(e)) for e in emptied}):
+        if os.path.isdir(p):
+            args += ["--size", "4096", "--tmpfs", p, "--remount-ro", p]
     args += ["--bind", ipc, ipc]
     for f in writable_files:
         args += ["--bind", f, f]

@@ -89,6 +89,7 @@ class RunResult:
     cell_errors: dict[int, str] = field(default_factory=dict)  # planned cell index -> exception name
     export_seconds: dict[str, float] = field(default_factory=dict)  # id -> export cell time, grader's clock
     forged: list[str] = field(default_factory=list)  # ids whose export cell carried more than one payload
+    fresh: RunResult | None = None  # the NumPy-only exercises run again in a kernel without frameworks
 
 
 @dataclass
