@@ -23,8 +23,9 @@ calls the function, so work handed to a thread started *earlier* (a worker waiti
 is not seen; a notebook that rewrites the code objects of Keras itself (new ``co_filename`` and
 ``__module__`` for every function it runs) is not seen; and the hidden checks trust the export
 channel, so a notebook that forges the whole export (see the threat model) can also forge the
-watcher's list. Running NumPy-only exercises again in a fresh kernel where Keras cannot be
-imported would close these; that is the grader's runner's business, not this module's.
+watcher's list. The grader closes these outside this module: it grades every NumPy-only exercise
+a second time in a fresh kernel where no framework can be imported (``HiddenCheck.fresh_kernel``),
+and the lower verdict counts.
 """
 
 from __future__ import annotations
