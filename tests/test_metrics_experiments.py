@@ -58,9 +58,46 @@ def test_plot_reliability_has_a_panel_per_model_with_its_ece():
     rng = np.random.default_rng(0)
     p = rng.dirichlet(np.ones(3), size=50)
     fig = metrics.plot_reliability({"a": (p, rng.integers(0, 3, 50)), "b": (p, p.argmax(1))})
-    assert len(fig.axes) == 2 and all("ECE" in ax.get_title() for ax in fig.axes)
-    assert fig.axes[0].get_xlabel() and fig.axes[0].get_ylabel() == "accuracy"
+    top, strip = fig.axes[:2], fig.axes[2:]
+    assert len(fig.axes) == 4 and all("ECE" in ax.get_title() for ax in top)
+    assert top[0].get_ylabel() == "accuracy" and strip[0].get_ylabel() == "count"
+    assert all(ax.get_xlabel() for ax in strip) and strip[0].get_yscale() == "log"
+    # the strip shows how many predictions each bin holds
+    bins = metrics.reliability_bins(p, rng.integers(0, 3, 50))
+    heights = sorted(bar.get_height() for bar in strip[0].patches)
+    assert heights == sorted(bins.counts[bins.counts > 0].tolist())
+    assert fig.get_size_inches()[0] <= 7.0
     plt.close(fig)
+
+
+def test_precision_recall_curve_walks_from_sure_alarms_to_every_positive():
+    y = np.array([1, 0, 1, 1, 0, 0, 1, 0])
+    s = np.array([0.9, 0.8, 0.7, 0.7, 0.4, 0.3, 0.2, 0.1])
+    curve = metrics.precision_recall_curve(y, s)
+    assert curve["threshold"].tolist() == [0.9, 0.8, 0.7, 0.4, 0.3, 0.2, 0.1]  # ties merged
+    assert np.allclose(curve["recall"], [0.25, 0.25, 0.75, 0.75, 0.75, 1.0, 1.0])
+    assert np.allclose(curve["precision"], [1.0, 0.5, 0.75, 0.6, 0.5, 4 / 7, 0.5])
+    for t, p, r in zip(curve["threshold"], curve["precision"], curve["recall"]):
+        rates = metrics.binary_rates(y, s >= t)  # the same rule as binary_rates
+        assert np.isclose(rates["precision"], p) and np.isclose(rates["recall"], r)
+    with pytest.raises(ValueError, match="positive"):
+        metrics.precision_recall_curve([0, 0], [0.1, 0.2])
+    with pytest.raises(ValueError, match="length"):
+        metrics.precision_recall_curve([0, 1], [0.1])
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.precision_recall_curve([0, 1], [0.1, np.nan])
+
+
+def test_threshold_for_recall_is_the_highest_that_reaches_it():
+    y = np.array([1, 0, 1, 1, 0, 0, 1, 0])
+    s = np.array([0.9, 0.8, 0.7, 0.7, 0.4, 0.3, 0.2, 0.1])
+    assert metrics.threshold_for_recall(y, s, 0.5) == 0.7
+    assert metrics.threshold_for_recall(y, s, 0.75) == 0.7
+    assert metrics.threshold_for_recall(y, s, 0.8) == 0.2
+    assert metrics.threshold_for_recall(y, s, 1.0) == 0.2
+    assert metrics.binary_rates(y, s >= 0.2)["recall"] == 1.0
+    with pytest.raises(ValueError, match="recall"):
+        metrics.threshold_for_recall(y, s, 0.0)
 
 
 def test_over_seeds_stacks_results_and_checks_their_keys():

@@ -259,11 +259,12 @@ judge_quiz = quiz_judge(
         "q1": "A residual of 3 lies beyond delta = 1, in the linear piece: delta * (|r| - delta / 2) = "
         "1 * (3 - 0.5) = 2.5. The quadratic piece would give 4.5 and MAE 3; the pieces are built to meet "
         "with the same value and slope at |r| = delta.",
-        "q2": "Huber grows quadratically for small residuals, like MSE, and only linearly beyond delta, so a "
-        "reading ten times too large pulls no harder than any other large error. MSE lets such readings "
-        "dominate (its gradient grows with the error); MAE pulls with the same force on every error, small "
-        "ones included, so it no longer fits ordinary errors as MSE does (it predicts the median); the log of "
-        "MSLE shrinks the faulty readings but also turns every ordinary error into a relative one.",
+        "q2": "With reduction='sum' the loss of a batch is 64 times its mean, so its gradient is 64 times larger, "
+        "and plain SGD, which steps by the learning rate times the gradient, takes steps 64 times longer: the "
+        "same as multiplying the learning rate by 64, enough to make a well-tuned run diverge. The sum and "
+        "the mean do share their minimum, but SGD's path depends on the gradient's size; Keras does not "
+        "rescale it; and the sum is larger than the mean, not smaller. Adam would hardly notice, since it "
+        "divides each gradient by a running estimate of its own size.",
         "q3": "When one image in twenty is a 0, the constant answer 'not a 0' is already 95 % accurate while "
         "finding no zero at all, so 93 % is worse than doing nothing. Accuracy is not the share of zeros found "
         "(that is recall) and says nothing about calibration; compare with the majority-class baseline, not "

@@ -190,6 +190,40 @@ def weighted_binary_crossentropy(pos_weight):
 ''',
         ),
         (
+            "tf.nn.weighted_cross_entropy_with_logits kept in a module-level variable",
+            '''
+_wce = tf.nn.weighted_cross_entropy_with_logits
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        return tf.reduce_mean(_wce(tf.cast(y_true, logits.dtype), logits, pos_weight))
+    return loss
+''',
+        ),
+        (
+            "keras.ops.binary_crossentropy through a dotted name",
+            '''
+import keras.ops as _ops
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = _ops.cast(y_true, logits.dtype)
+        per_example = _ops.binary_crossentropy(y, logits, from_logits=True)
+        return _ops.mean((1.0 + (pos_weight - 1.0) * y) * per_example)
+    return loss
+''',
+        ),
+        (
+            "a two-class softmax cross-entropy on the logits (0, z)",
+            '''
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = tf.cast(y_true, logits.dtype)
+        two = tf.concat([tf.zeros_like(logits), logits], axis=1)
+        per_example = tf.nn.softmax_cross_entropy_with_logits(tf.concat([1 - y, y], axis=1), two)
+        return tf.reduce_mean((1.0 + (pos_weight - 1.0) * y[:, 0]) * per_example)
+    return loss
+''',
+        ),
+        (
             "weights the negatives",
             '''
 def weighted_binary_crossentropy(pos_weight):
@@ -282,13 +316,13 @@ def choose_temperature(logits, labels, candidates):
 
 QUIZ = Answers(
     solution='''
-quiz_answers = {"q1": 2.5, "q2": "A", "q3": "D", "q4": 0.91, "q5": "B"}
+quiz_answers = {"q1": 2.5, "q2": "C", "q3": "D", "q4": 0.91, "q5": "A"}
 ''',
     wrong=[
         (
-            "quadratic piece, MSE, accuracy as recall, one-hot kept, diagram misread",
+            "quadratic piece, same minimum so same steps, accuracy as recall, one-hot kept, diagram misread",
             '''
-quiz_answers = {"q1": 4.5, "q2": "C", "q3": "A", "q4": 0.9, "q5": "A"}
+quiz_answers = {"q1": 4.5, "q2": "A", "q3": "A", "q4": 0.9, "q5": "B"}
 ''',
         ),
     ],

@@ -88,44 +88,101 @@ def binary_rates(y_true: Any, y_pred: Any) -> dict[str, float]:
     }
 
 
+def precision_recall_curve(y_true: Any, scores: Any) -> dict[str, np.ndarray]:
+    """Precision and recall of "positive when score >= threshold" for every distinct score (chapter 2).
+
+    Returns ``threshold`` (the distinct scores, highest first), and ``precision`` and ``recall`` at
+    each, so that lowering the threshold walks the curve from few, sure alarms to every positive
+    found. Positives are the 1s of y_true; it needs at least one.
+    """
+    t = np.asarray(y_true).astype(bool).ravel()
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if t.shape != s.shape:
+        raise ValueError(f"y_true and scores differ in length: {t.shape} vs {s.shape}.")
+    if not t.any():
+        raise ValueError("y_true has no positive example: recall is undefined.")
+    if not np.all(np.isfinite(s)):
+        raise ValueError("The scores contain NaN or infinite values.")
+    order = np.argsort(-s, kind="stable")
+    s_sorted, t_sorted = s[order], t[order]
+    true_pos = np.cumsum(t_sorted)
+    flagged = np.arange(1, s.size + 1)
+    last = np.r_[np.flatnonzero(np.diff(s_sorted) != 0), s.size - 1]  # the last row of every distinct score
+    return {
+        "threshold": s_sorted[last],
+        "precision": true_pos[last] / flagged[last],
+        "recall": true_pos[last] / t.sum(),
+    }
+
+
+def threshold_for_recall(y_true: Any, scores: Any, recall: float) -> float:
+    """The highest threshold whose recall ("positive when score >= threshold") reaches ``recall`` (chapter 2).
+
+    Choose it on validation data, then apply it unchanged to new data: the recall there is only
+    expected, not guaranteed, to be near the target.
+    """
+    if not 0.0 < recall <= 1.0:
+        raise ValueError(f"recall must lie in (0, 1], got {recall}.")
+    curve = precision_recall_curve(y_true, scores)
+    reached = np.flatnonzero(curve["recall"] >= recall - 1e-12)
+    return float(curve["threshold"][reached[0]])
+
+
 def plot_reliability(
     results: Mapping[str, tuple[Any, Any]],
     n_bins: int = 10,
     title: str | None = None,
+    width: float = 7.0,
 ) -> Any:
-    """Reliability diagrams side by side, one panel per model: accuracy against confidence (chapter 2).
+    """Reliability diagrams side by side, one column per model, with the bins' counts below (chapter 2).
 
     results -- {name: (probabilities, labels)}; each panel's title carries the model's ECE.
-    Bars below the diagonal mean over-confidence, bars above it under-confidence.
+    width   -- of the whole figure in inches (7: the text column of the book)
+    Top row: accuracy in each confidence bin against the diagonal; bars below it mean
+    over-confidence, bars above it under-confidence. Bottom row: how many predictions fall in each
+    bin (log scale), so that a bar resting on a handful of predictions is seen as such.
     """
     import matplotlib.pyplot as plt
 
     from .plots import TRAIN_COLOR, VAL_COLOR
 
-    fig, axes = plt.subplots(1, len(results), figsize=(3.4 * len(results), 3.5), squeeze=False, sharey=True)
-    for ax, (name, (probs, labels)) in zip(axes[0], results.items()):
+    fig, axes = plt.subplots(
+        2,
+        len(results),
+        figsize=(width, 4.6),
+        squeeze=False,
+        sharex=True,
+        sharey="row",
+        gridspec_kw={"height_ratios": [3, 1.3]},
+    )
+    for column, (name, (probs, labels)) in enumerate(results.items()):
+        ax, strip = axes[0][column], axes[1][column]
         bins = reliability_bins(probs, labels, n_bins)
         ece = expected_calibration_error(probs, labels, n_bins)
         centers = (bins.edges[:-1] + bins.edges[1:]) / 2
-        width = 1.0 / n_bins
+        width_bar = 0.9 / n_bins
         filled = bins.counts > 0
         ax.bar(
             centers[filled],
             bins.accuracy[filled],
-            width=width * 0.9,
+            width=width_bar,
             color=TRAIN_COLOR,
             alpha=0.8,
             label="accuracy in bin",
         )
-        ax.plot(bins.confidence[filled], bins.confidence[filled], "o", color=VAL_COLOR, ms=3, label="mean confidence")
+        ax.plot(bins.confidence[filled], bins.confidence[filled], "o", color=VAL_COLOR, ms=4, label="mean confidence")
         ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
-        ax.set_xlabel("confidence (top-class probability)")
         ax.set_title(f"{name}\nECE {ece:.3f}")
+        strip.bar(centers[filled], bins.counts[filled], width=width_bar, color="0.45")
+        strip.set_yscale("log")
+        strip.set_xlabel("confidence")
     axes[0][0].set_ylabel("accuracy")
-    axes[0][0].legend(loc="upper left", fontsize=7)
+    axes[1][0].set_ylabel("count")
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=3, bbox_to_anchor=(0.5, 0.0))
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig

@@ -136,7 +136,16 @@ BCE_LOGITS = np.array([[2.0], [-1.0], [-0.5], [3.0], [0.0]], dtype="float32")
 BCE_FAR_LOGITS = np.array([[100.0], [-100.0], [-100.0], [100.0], [0.0]], dtype="float32")
 # The one call that answers the exercise, and Keras' losses that would do the same: refused by name
 # wherever the function reaches them, since the loss must otherwise be built from TensorFlow operations.
-BCE_REFUSED = ("weighted_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits", "binary_crossentropy")
+BCE_REFUSED = (
+    "weighted_cross_entropy_with_logits",
+    "sigmoid_cross_entropy_with_logits",
+    "binary_crossentropy",
+    "binary_focal_crossentropy",
+    "softmax_cross_entropy_with_logits",
+    "sparse_softmax_cross_entropy_with_logits",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+)
 
 
 def _raise_or(kind: str, value: Any) -> Any:
