@@ -364,7 +364,7 @@ def test_a_tampered_clock_in_the_kernel_earns_no_points(tree):
     judge = tree.chapters["ch00"].judges["ch00.train-within-budget"]
     labels = np.arange(2000) % 10
     honest = {"seconds": 40.0, "grader_seconds": 44.0, "labels": labels, "output_shape": [2000, 10]}
-    honest["predicted"] = labels
+    honest.update(predicted=labels, n_params=49_300, layer_kinds=["Dense", "Flatten", "InputLayer"])
 
     def verdict(student):
         try:
@@ -373,5 +373,7 @@ def test_a_tampered_clock_in_the_kernel_earns_no_points(tree):
             return stop.verdict
 
     assert verdict(honest).fraction == 1.0
+    assert verdict({**honest, "n_params": 101_770}).fraction == 0.0  # over the parameter budget
+    assert verdict({**honest, "layer_kinds": ["Conv2D", "Dense"]}).fraction == 0.0
     tampered = verdict({**honest, "seconds": 0.0, "grader_seconds": 120.0})
     assert tampered.fraction == 0.0 and "clock" in tampered.message

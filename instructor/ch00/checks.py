@@ -85,6 +85,8 @@ elif not isinstance(_result["ok"], keras.Model):
     _export["error"] = f"train_digit_model should return a Keras model, got {type(_result['ok']).__name__}"
 else:
     try:
+        _export["n_params"] = int(_result["ok"].count_params())
+        _export["layer_kinds"] = sorted({type(_l).__name__ for _l in _result["ok"].layers})
         _p = np.asarray(_result["ok"].predict(_data.x_test[_pick], verbose=0))
         _export["output_shape"] = list(_p.shape)
         _export["predicted"] = _p.argmax(axis=-1).astype("int64") if _p.ndim == 2 else None
@@ -95,6 +97,7 @@ else:
 _EXPORT_QUIZ = QUIZ_EXPORT
 
 
+MAX_PARAMS = 50_000  # the exercise's budget of weights (the chapter's own model has 101,770)
 TIME_ALLOWED = 90.0  # seconds of training the grader accepts: the 60 s budget, with room for a busy machine
 CLOCK_SLACK = 20.0  # seconds of the export cell outside training (loading MNIST, predicting), grader's clock
 
@@ -203,6 +206,15 @@ def judge_train_within_budget(student: dict[str, Any], reference: dict[str, Any]
         fail(f"train_digit_model could not be graded: {student['error']}")
     if student.get("predicted") is None or student.get("output_shape", [0, 0])[-1] != 10:
         fail(f"The model's output has shape {student.get('output_shape')}; expected (n, 10), one score per digit.")
+    kinds = student.get("layer_kinds")
+    if not isinstance(kinds, list) or set(kinds) - {"Flatten", "Dense", "InputLayer"}:
+        fail("The model may only use Flatten and Dense layers, as the exercise says.")
+    n_params = student.get("n_params")
+    if not isinstance(n_params, int) or n_params > MAX_PARAMS:
+        fail(
+            f"The model has {n_params} parameters, over the {MAX_PARAMS:,} allowed: a narrower first "
+            "Dense layer, trained well, is enough."
+        )
     predicted, labels = np.asarray(student["predicted"]), np.asarray(reference["labels"])
     if predicted.shape != labels.shape:
         fail("The model did not return one prediction per hidden test image.")
@@ -241,11 +253,14 @@ judge_quiz = quiz_judge(
         "q1": "The validation set guides decisions (the number of epochs, the model, the learning rate). "
         "Each decision picks whatever happened to score well on those particular images, so their "
         "accuracy becomes optimistic. Images never used for any decision give an unbiased estimate. "
-        "Keras accepts any data in evaluate, and a larger set is more precise but not less biased.",
+        "fit never trains on validation_data, it only evaluates it after each epoch (with the weights at "
+        "the end of the epoch); and a larger set is more precise, but not less biased.",
         "q2": "Accuracy only asks whether the largest probability is on the right digit; the loss, -log p_y, "
-        "also measures how much. If the model grows more confident on the few images it gets wrong, "
-        "the loss rises although no prediction changes. With fixed weights the validation loss is "
-        "deterministic, and both numbers are computed on the same validation images.",
+        "also measures how much. When the model grows more confident on the images it gets wrong, the "
+        "loss rises although the accuracy hardly moves (the chapter's run shows it, with a few predictions "
+        "changing both ways). The part of the loss from the right answers keeps falling; with fixed "
+        "weights the validation loss is deterministic (evaluate uses no shuffling and no randomness); "
+        "a too large learning rate would also hurt the accuracy.",
         "q3": "The sparse categorical cross-entropy of one image is -ln p_y, and Keras reports the mean over "
         "the batch: (-ln 0.9 - ln 0.5 - ln 0.8 - ln 0.1) / 4 = (0.105 + 0.693 + 0.223 + 2.303) / 4, "
         "about 0.831. The one image with p_y = 0.1 contributes more than the other three together.",

@@ -1,4 +1,4 @@
-"""Hidden checks for chapter 1, "Gradients and gradient descent" (instructors only).
+"""Hidden checks for chapter 1, "Gradients and backpropagation" and its part 2 (instructors only).
 
 The format is chapter 0's (see instructor/ch00/checks.py and the instructors' page): an export
 snippet per exercise, run in the student's kernel through the kit's ``_call``, and a judge
@@ -12,7 +12,17 @@ from typing import Any
 import numpy as np
 
 from course_utils.checking import Verdict, fail
-from course_utils.grading.kit import QUIZ_EXPORT, HiddenCheck, each_case, mismatch, quiz_judge, sibling, snippet
+from course_utils.grading.kit import (
+    QUIZ_EXPORT,
+    HiddenCheck,
+    each_case,
+    mismatch,
+    numpy_only,
+    quiz_judge,
+    refuse_frameworks,
+    sibling,
+    snippet,
+)
 
 # Imports every snippet may rely on (the exercise section's first cell imports the same).
 PRELUDE = "import numpy as np\nimport tensorflow as tf\nimport keras\n"
@@ -24,14 +34,20 @@ def _f(x):
     x = np.asarray(x, dtype=float)
     return float(np.sum(np.sin(x) * x**2) + np.sum(_A.ravel() * x.ravel()) ** 2 / 10)
 _export = {"cases": []}
-for _x, _h in [(_rng.normal(size=(3, 4)), 1e-5), (_rng.normal(size=(3, 4)), 0.05), (_rng.normal(size=12), 1e-3)]:
+_B = _rng.normal(size=(2, 3, 2))
+def _g(x):  # a vector-valued function of a (3, 2) array: 2 x 3 outputs
+    x = np.asarray(x, dtype=float)
+    return np.tanh(np.einsum("ijk,jk->ij", _B, x)) + x[:, 0] ** 2
+for _fn, _x, _h in [(_f, _rng.normal(size=(3, 4)), 1e-5), (_f, _rng.normal(size=(3, 4)), 0.05),
+                    (_f, _rng.normal(size=12), 1e-3), (_g, _rng.normal(size=(3, 2)), 1e-4)]:
     _x_before = _x.copy()
-    _case = _call("central_difference", _f, _x, _h)
+    _case = _call("central_difference", _fn, _x, _h)
     _case["modified_x"] = bool(not np.array_equal(_x, _x_before))
     _export["cases"].append(_case)
 ''')
 
-_EXPORT_SOFTMAX_XENT_GRAD = snippet('''
+_EXPORT_SOFTMAX_XENT_GRAD = numpy_only(
+    '''
 _rng = np.random.default_rng(12)
 _export = {"cases": []}
 for _n, _k, _scale in [(6, 10, 1.0), (4, 3, 30.0), (5, 10, 800.0), (1, 4, 2.0)]:
@@ -41,7 +57,9 @@ for _n, _k, _scale in [(6, 10, 1.0), (4, 3, 30.0), (5, 10, 800.0), (1, 4, 2.0)]:
         _case = _call("softmax_cross_entropy_grad", _z.copy(), _y.copy())
     _case["n"], _case["scale"] = _n, _scale
     _export["cases"].append(_case)
-''')
+''',
+    "softmax_cross_entropy_grad",
+)
 
 _EXPORT_STABLE_LR = snippet('''
 _rng = np.random.default_rng(13)
@@ -49,16 +67,20 @@ _R, _ = np.linalg.qr(_rng.normal(size=(3, 3)))
 _Q = _R @ np.diag([0.5, 4.0, 9.0]) @ _R.T
 _m = _rng.normal(size=3)
 _cases = [
-    (lambda x: _Q @ (x - _m), _rng.normal(size=3), [0.01, 0.05, 0.15, 0.3, 0.6]),
-    (lambda x: np.array([1.0, 10.0]) * x, np.array([1.0, 0.001]), [0.05, 0.21, 0.1]),
-    (lambda x: 100.0 * x, np.array([0.7]), [0.05, 0.1]),
-    (lambda x: x**3 + x, np.array([1.5, -1.0]), [0.8, 0.1, 0.4, 0.2]),
-    (lambda x: 2.0 * x, np.array([3.0, -1.0]), [0.3]),
+    (lambda x: _Q @ (x - _m), _rng.normal(size=3), [0.01, 0.05, 0.15, 0.3, 0.6], 100),
+    (lambda x: np.array([1.0, 10.0]) * x, np.array([1.0, 0.001]), [0.05, 0.21, 0.1], 100),
+    (lambda x: 100.0 * x, np.array([0.7]), [0.05, 0.1], 100),
+    (lambda x: x**3 + x, np.array([1.5, -1.0]), [0.8, 0.1, 0.4, 0.2], 100),
+    (lambda x: 2.0 * x, np.array([3.0, -1.0]), [0.3], 100),
+    # a slow divergence from a tiny steep coordinate: stable in 15 steps, not in 150 or 400
+    (lambda x: np.array([2.0, 8.0]) * x, np.array([1.0, 1e-5]), [0.1, 0.26, 0.2], 15),
+    (lambda x: np.array([2.0, 8.0]) * x, np.array([1.0, 1e-5]), [0.1, 0.26, 0.2], 150),
+    (lambda x: np.array([1.0, 20.0]) * x, np.array([1.0, 1e-8]), [0.02, 0.104, 0.09], 400),
 ]
 _export = {"cases": []}
-for _grad, _x0, _candidates in _cases:
+for _grad, _x0, _candidates, _steps in _cases:
     with np.errstate(all="ignore"):
-        _case = _call("largest_stable_lr", _grad, _x0.copy(), list(_candidates), 100)
+        _case = _call("largest_stable_lr", _grad, _x0.copy(), list(_candidates), _steps)
     _export["cases"].append(_case)
 ''')
 
@@ -101,7 +123,8 @@ def judge_central_difference(student: dict[str, Any], reference: dict[str, Any])
 
 
 def judge_softmax_xent_grad(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
-    """Random logits of growing scale (up to a few thousand) and a single-example batch."""
+    """Random logits of growing scale (up to a few thousand) and a single-example batch; NumPy only."""
+    refuse_frameworks(student, "softmax_cross_entropy_grad")
     for i, got, exp in each_case(student, reference, "softmax_cross_entropy_grad"):
         got, expected = np.asarray(got, dtype=float), np.asarray(exp["ok"], dtype=float)
         if got.shape == expected.shape and not np.all(np.isfinite(got)):
@@ -129,6 +152,11 @@ def judge_stable_lr(student: dict[str, Any], reference: dict[str, Any]) -> Verdi
             fail(f"Hidden case {i}: every candidate diverges, so the answer is None; you returned {got!r}.")
         if got is None:
             fail(f"Hidden case {i}: you returned None, but some candidates are stable.")
+        if i >= 6 and isinstance(got, (int, float)):
+            fail(
+                f"Hidden case {i}: the runs of this case have another number of steps, and a slow divergence "
+                "shows only in a long run: use the argument steps."
+            )
         if isinstance(got, (int, float)) and got > exp:
             fail(
                 f"Hidden case {i}: you chose a learning rate that diverges over the full run. A rate can "
@@ -182,18 +210,22 @@ judge_quiz = quiz_judge(
         "Between 1/6 and 1/3 the iterates overshoot and alternate in sign, but still converge.",
         "q2": "A loss that jumps and then turns into NaN is the signature of steps that are too large: the "
         "weights overshoot into a region where the loss and its gradient explode. A smaller learning "
-        "rate or a cap on the gradient's norm fixes the cause; a larger rate makes it worse, and "
-        "neither more epochs nor another loss removes the oversized steps.",
+        "rate or a cap on the gradient's norm fixes the cause. float64 only postpones the overflow by a "
+        "few steps, a larger batch reduces noise but not the size of a step, and one image cannot "
+        "make a correctly sized step explode.",
         "q3": "An epoch visits every example once, so 16 times larger batches give 16 times fewer updates. "
-        "Each mini-batch gradient is still an unbiased estimate of the full gradient, with a variance "
-        "16 times smaller. With the same learning rate and number of epochs, the model usually makes "
+        "Each mini-batch gradient is the mean, not the sum, of its examples' gradients: it is still an "
+        "unbiased estimate of the full gradient, with a variance 16 times smaller, and a step of the "
+        "same typical size. With the same learning rate and number of epochs, the model usually makes "
         "less progress per epoch, although each epoch often takes less time.",
         "q4": "Each step multiplies the coordinate x2 by 1 - lr * lambda2 = 1 - 0.03 * 50 = -0.5: it flips "
         "sign and halves at every step, so it still converges. x1 is multiplied by 0.97.",
         "q5": "A first layer whose gradient is 500,000 times smaller than the output layer's is the vanishing "
-        "gradient of deep sigmoid networks: each sigmoid multiplies the backward signal by at most 0.25. "
-        "ReLU units with He initialization keep the gradient's size from layer to layer. Clipping only "
-        "shrinks large gradients, and a larger batch reduces noise, not the layer-to-layer decay.",
+        "gradient of deep sigmoid networks: each sigmoid multiplies the backward signal by at most 0.25, "
+        "and the forward signal fades too. Part 2 of the chapter shows that He initialization alone does "
+        "not rescue the sigmoid; ReLU units with He initialization keep the gradient's size from layer to "
+        "layer. A 100 times larger rate would blow up the last layers long before the first ones move, "
+        "and clipping only shrinks large gradients, it cannot equalize the layers.",
     }
 )
 

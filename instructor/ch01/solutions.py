@@ -16,13 +16,15 @@ CENTRAL_DIFFERENCE = Answers(
     solution='''
 def central_difference(f, x, h=1e-5):
     base = np.array(x, dtype=float)
-    grad = np.empty_like(base)
+    out_shape = np.shape(f(base.copy()))
+    jac = np.empty(out_shape + base.shape)
     for index in np.ndindex(base.shape):
         up, down = base.copy(), base.copy()
         up[index] += h
         down[index] -= h
-        grad[index] = (f(up) - f(down)) / (2 * h)
-    return grad
+        change = (np.asarray(f(up), dtype=float) - np.asarray(f(down), dtype=float)) / (2 * h)
+        jac[(Ellipsis, *index)] = change
+    return jac
 ''',
     wrong=[
         (
@@ -61,6 +63,19 @@ def central_difference(f, x, h=1e-5):
         step = np.zeros_like(x)
         step[i] = h
         grad[i] = (f(x + step) - f(x - step)) / (2 * h)
+    return grad
+''',
+        ),
+        (
+            "scalar functions only: the chapter's loop with np.ndindex",
+            '''
+def central_difference(f, x, h=1e-5):
+    x = np.array(x, dtype=float)
+    grad = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[idx] = h
+        grad[idx] = (f(x + e) - f(x - e)) / (2 * h)
     return grad
 ''',
         ),
@@ -122,6 +137,19 @@ def softmax_cross_entropy_grad(logits, labels):
 ''',
         ),
         (
+            "lets the tape answer (TensorFlow through an alias)",
+            '''
+import tensorflow as _t
+
+def softmax_cross_entropy_grad(logits, labels):
+    z = _t.constant(logits, dtype=_t.float64)
+    with _t.GradientTape() as tape:
+        tape.watch(z)
+        loss = _t.reduce_mean(_t.nn.sparse_softmax_cross_entropy_with_logits(labels, z))
+    return tape.gradient(loss, z).numpy()
+''',
+        ),
+        (
             "logits instead of probabilities",
             '''
 def softmax_cross_entropy_grad(logits, labels):
@@ -174,6 +202,23 @@ def largest_stable_lr(grad_fn, x0, candidates, steps=100):
                 return best
         best = lr
     return best
+''',
+        ),
+        (
+            "ignores steps (always 100 steps)",
+            '''
+def largest_stable_lr(grad_fn, x0, candidates, steps=100):
+    start = np.linalg.norm(grad_fn(np.array(x0, dtype=float)))
+    stable = []
+    for lr in candidates:
+        x = np.array(x0, dtype=float)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for _ in range(100):
+                x = x - lr * grad_fn(x)
+            end = np.linalg.norm(grad_fn(x))
+        if np.isfinite(end) and end < start:
+            stable.append(lr)
+    return max(stable) if stable else None
 ''',
         ),
         (
@@ -279,13 +324,13 @@ def train_softmax_regression(x, y, epochs, batch_size, lr, seed):
 
 QUIZ = Answers(
     solution='''
-quiz_answers = {"q1": 0.3333, "q2": "C", "q3": "A", "q4": -0.5, "q5": "B"}
+quiz_answers = {"q1": 0.3333, "q2": "B", "q3": "D", "q4": -0.5, "q5": "C"}
 ''',
     wrong=[
         (
-            "threshold 1/f'', clipping misread, batch-size and vanishing misconceptions",
+            "threshold 1/f'', float64 against overflow, summed batch gradients, He rescues the sigmoid",
             '''
-quiz_answers = {"q1": 0.1667, "q2": "B", "q3": "C", "q4": 0.5, "q5": "C"}
+quiz_answers = {"q1": 0.1667, "q2": "A", "q3": "A", "q4": 0.5, "q5": "D"}
 ''',
         ),
     ],

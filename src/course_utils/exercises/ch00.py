@@ -118,6 +118,9 @@ def check_split_and_scale(split_and_scale: Any) -> Verdict:
     return Verdict(True, "Pairs kept, pixels scaled to float32, data shuffled, inputs untouched.")
 
 
+MAX_PARAMS = 50_000  # the exercise's budget of weights: the chapter's model has about twice as many
+
+
 @visible_check("ch00.train-within-budget")
 def check_train_within_budget(train_digit_model: Any) -> Verdict:
     """Trains on the 55,000 training images and measures the 5,000 validation images."""
@@ -131,13 +134,22 @@ def check_train_within_budget(train_digit_model: Any) -> Verdict:
     seconds = time.perf_counter() - start
     if not isinstance(model, keras.Model):
         fail(f"train_digit_model should return a trained Keras model, got {type(model).__name__}.")
+    kinds = sorted({type(layer).__name__ for layer in model.layers} - {"Flatten", "Dense", "InputLayer"})
+    if kinds:
+        fail(f"The model uses {', '.join(kinds)}: this exercise allows Flatten and Dense layers only.")
+    n_params = model.count_params()
+    if n_params > MAX_PARAMS:
+        fail(
+            f"The model has {n_params:,} parameters, over the {MAX_PARAMS:,} allowed: make the first "
+            "Dense layer narrower (it holds 785 weights per unit)."
+        )
     probs = as_array(model.predict(data.x_val, verbose=0), "the model's predictions")
     if probs.ndim != 2 or probs.shape[1] != 10:
         fail(f"The model's output has shape {probs.shape}; expected (n, 10), one score per digit.")
     accuracy = float(np.mean(probs.argmax(axis=1) == data.y_val))
-    summary = f"validation accuracy {accuracy:.1%}, training took {seconds:.0f} s"
+    summary = f"{n_params:,} parameters, validation accuracy {accuracy:.1%}, training took {seconds:.0f} s"
     if seconds > 60:
-        fail(f"{summary}: over the 60 s budget. Use fewer epochs, a larger batch or a smaller model.")
+        fail(f"{summary}: over the 60 s budget. Use fewer epochs or a larger batch.")
     if accuracy < 0.97:
         fail(f"{summary}: below the 97% target.")
     return Verdict(True, f"{summary}. The grade uses other test images.")

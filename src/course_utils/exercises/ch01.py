@@ -1,4 +1,4 @@
-"""Visible checks for chapter 1, "Gradients and gradient descent" (public, simple cases only)."""
+"""Visible checks for chapter 1, "Gradients and backpropagation" and its part 2 (public, simple cases only)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checking import numpy_only
 from . import Question, Verdict, as_array, call, expect_close, fail, validate_answers, visible_check
 from ._expected_ch01 import EXPECTED
 
@@ -24,6 +25,10 @@ def _sum_of_squares(x: np.ndarray) -> float:
 
 def _sum_of_cubes(x: np.ndarray) -> float:
     return float(np.sum(np.asarray(x) ** 3))
+
+
+def _flat_square(x: np.ndarray) -> np.ndarray:
+    return (np.asarray(x) ** 2).ravel()
 
 
 @visible_check("ch01.central-difference")
@@ -68,7 +73,23 @@ def check_central_difference(central_difference: Any) -> Verdict:
     if got.shape == v.shape and np.allclose(got, 3 * v**2 + 3 * v * h + h**2, atol=1e-8):
         fail("The result matches the forward difference (f(x + h e) - f(x)) / h; use the central one.")
     expect_close(got, 3 * v**2 + h**2, "central_difference(sum(x**3), x, h=0.1)", rtol=1e-8, atol=1e-8)
-    return Verdict(True, "Correct on the two public examples (a matrix input and an explicit step h).")
+
+    # a vector-valued f: the elementwise square of a 2 x 2 matrix, flattened to 4 outputs
+    m = np.array([[1.0, -2.0], [0.5, 3.0]])
+    got = as_array(
+        call(central_difference, _flat_square, m.copy(), 1e-5, what="central_difference"),
+        "central_difference(f, x) for a vector-valued f",
+    )
+    if got.shape != (4, 2, 2):
+        fail(
+            f"For f(x) with 4 outputs and x of shape (2, 2) the result has shape {got.shape}, expected "
+            "(4, 2, 2): the shape of f(x), then the shape of x, one partial derivative per pair."
+        )
+    expected = (2 * m.ravel())[:, None] * np.eye(4)
+    if np.allclose(got.reshape(4, 4), expected.T, atol=1e-6) and not np.allclose(expected, expected.T):
+        fail("The Jacobian is transposed: entry [i, j] is the derivative of output i with respect to input j.")
+    expect_close(got, expected.reshape(4, 2, 2), "the Jacobian of the elementwise square", rtol=1e-6, atol=1e-6)
+    return Verdict(True, "Correct on the three public examples (a matrix input, an explicit step h, a vector f).")
 
 
 XENT_GRAD_CASES = (
@@ -80,6 +101,7 @@ XENT_GRAD_CASES = (
 @visible_check("ch01.softmax-xent-grad")
 def check_softmax_xent_grad(softmax_cross_entropy_grad: Any) -> Verdict:
     """Compared with tf.GradientTape on three examples, then on logits too large for a naive exp."""
+    softmax_cross_entropy_grad = numpy_only(softmax_cross_entropy_grad, "softmax_cross_entropy_grad")
     (logits, labels), (big, big_labels) = XENT_GRAD_CASES
     expected, expected_big = (np.array(e["grad"]) for e in EXPECTED["softmax-xent-grad"])
     got = as_array(
@@ -129,11 +151,25 @@ def check_stable_lr(largest_stable_lr: Any) -> Verdict:
         fail(f"{got} is stable, but so is a larger candidate: try all of them (they are not sorted).")
     if got != 0.15:
         fail(f"Return one of the candidates; got {got!r}.")
+    # 0.21 diverges slowly from a tiny x2: a short run cannot see it, a long one can
+    short_long = []
+    for steps in (20, 200):
+        with np.errstate(all="ignore"):
+            short_long.append(
+                call(largest_stable_lr, grad, np.array([1.0, 1e-6]), [0.05, 0.21], steps, what="largest_stable_lr")
+            )
+    if short_long[0] == short_long[1]:
+        fail(
+            f"With 20 and with 200 steps you returned {short_long[0]!r} both times, but 0.21 diverges slowly "
+            "from a tiny x2: run exactly `steps` steps, as many as you are given."
+        )
+    if short_long != [0.21, 0.05]:
+        fail(f"Expected 0.21 after 20 steps and 0.05 after 200 steps, got {short_long}.")
     with np.errstate(all="ignore"):
         none = call(largest_stable_lr, grad, np.array([1.0, 1.0]), [0.3, 0.5], 100, what="largest_stable_lr")
     if none is not None:
         fail(f"When every candidate diverges, return None; got {none!r}.")
-    return Verdict(True, "Correct on the public quadratic (unsorted candidates, and none stable).")
+    return Verdict(True, "Correct on the public quadratic (unsorted candidates, short and long runs, none stable).")
 
 
 def _public_blobs(seed: int) -> tuple[np.ndarray, np.ndarray]:
