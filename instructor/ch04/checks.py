@@ -262,7 +262,8 @@ judge_quiz = quiz_judge(
         "their expected value equals the input: 3.0 becomes 3.75. Multiplying by 1 - p = 0.8 (giving 2.4) is "
         "the scaling old-style dropout applied at inference instead.",
         "q3": "With training=True, batch normalization standardizes each batch with that batch's own mean and "
-        "variance, so a prediction depends on the other images of its batch. A batch of one class loses exactly what its images share, so accuracy collapses; it also "
+        "variance, so a prediction depends on the other images of its batch. "
+        "A batch of one class loses exactly what its images share, so accuracy collapses; it also "
         "overwrites the moving averages with test statistics. The moving averages are fine (evaluate uses them "
         "and scores 97 %; evaluate() does not switch the layer off, it normalizes with those averages), and a "
         "forward pass changes no trainable weights through a tape.",
