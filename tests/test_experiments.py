@@ -150,3 +150,14 @@ def test_kernel_weights_leaves_out_biases(keras_module):
     empty = keras.Sequential([keras.Input((2,)), keras.layers.Activation("relu")])
     with pytest.raises(ValueError, match="no kernel"):
         reg.kernel_weights(empty)
+
+
+def test_seed_interval_is_the_t_interval_of_the_mean_per_column():
+    values = np.array([[1.0, 10.0], [2.0, 10.0], [3.0, 10.0]])
+    mean, low, high = reg.seed_interval(values)
+    assert mean == pytest.approx([2.0, 10.0])
+    # t_{0.975, 2} = 4.3027; sd = 1; n = 3
+    assert high[0] - mean[0] == pytest.approx(4.3027 / np.sqrt(3), rel=1e-4)
+    assert low[1] == high[1] == 10.0
+    with pytest.raises(ValueError):
+        reg.seed_interval([[1.0, 2.0]])

@@ -262,7 +262,8 @@ judge_quiz = quiz_judge(
         "their expected value equals the input: 3.0 becomes 3.75. Multiplying by 1 - p = 0.8 (giving 2.4) is "
         "the scaling old-style dropout applied at inference instead.",
         "q3": "With training=True, batch normalization standardizes each batch with that batch's own mean and "
-        "variance. A batch of one class loses exactly what its images share, so accuracy collapses; it also "
+        "variance, so a prediction depends on the other images of its batch. "
+        "A batch of one class loses exactly what its images share, so accuracy collapses; it also "
         "overwrites the moving averages with test statistics. The moving averages are fine (evaluate uses them "
         "and scores 97 %; evaluate() does not switch the layer off, it normalizes with those averages), and a "
         "forward pass changes no trainable weights through a tape.",
@@ -271,8 +272,8 @@ judge_quiz = quiz_judge(
         "q5": "Preprocessing layers such as RandomTranslation and RandomRotation transform images only when "
         "called with training=True and return them unchanged at inference. AdamW decays weights independently "
         "of Adam's gradient scaling, unlike an L2 penalty; layer normalization uses each example's own "
-        "statistics in both modes; batch normalization stabilizes training but does not replace regularization "
-        "(this chapter's results table combines them).",
+        "statistics in both modes; batch normalization changes how a network trains but does not replace "
+        "regularization (this chapter's mixes combine them with penalties, dropout and augmentation).",
     }
 )
 

@@ -388,13 +388,13 @@ def predict_digits(model, images):
 
 QUIZ = Answers(
     solution='''
-quiz_answers = {"q1": "C", "q2": 3.75, "q3": "A", "q4": 1.2, "q5": "D"}
+quiz_answers = {"q1": "B", "q2": 3.75, "q3": "A", "q4": 1.2, "q5": "D"}
 ''',
     wrong=[
         (
-            "L2 misread, scale by 1 - p, moving averages blamed, momentum swapped, AdamW = L2",
+            "L1 larger below 1, scale by 1 - p, moving averages blamed, momentum swapped, AdamW = L2",
             '''
-quiz_answers = {"q1": "A", "q2": 2.4, "q3": "B", "q4": 2.8, "q5": "A"}
+quiz_answers = {"q1": "C", "q2": 2.4, "q3": "B", "q4": 2.8, "q5": "A"}
 ''',
         ),
     ],

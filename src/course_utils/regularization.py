@@ -119,8 +119,30 @@ def best_epoch(history: Any, metric: str = "val_loss", mode: str = "min") -> int
     return int(np.argmin(values) if mode == "min" else np.argmax(values)) + 1
 
 
+def seed_interval(values: Any, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean over seeds and its t interval, column by column (chapter 4's bands and error bars).
+
+    values -- one row per seed (e.g. a curve per seed, or one result per seed as a column)
+    Returns (mean, low, high), each with one entry per column: the mean over the rows and the
+    two-sided `confidence` interval of that mean, mean +- t * sd / sqrt(n), Student's t with n - 1
+    degrees of freedom (the interval course_utils.compare uses for one setting).
+    """
+    from .compare import t_quantile
+
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim == 1:
+        v = v[:, None]
+    n = v.shape[0]
+    if n < 2:
+        raise ValueError("An interval over seeds needs at least two seeds.")
+    mean = v.mean(axis=0)
+    half = t_quantile(0.5 + confidence / 2, n - 1) * v.std(axis=0, ddof=1) / np.sqrt(n)
+    return mean, mean - half, mean + half
+
+
 __all__: Sequence[str] = (
     "best_epoch",
+    "seed_interval",
     "final_gap",
     "kernel_weights",
     "near_zero_fraction",

@@ -1,0 +1,263 @@
+"""Several small networks trained at once, as one Keras model (chapter 4).
+
+A comparison over five seeds, a sweep of penalty strengths and a grid of combined settings need
+dozens of trainings of a small multilayer perceptron. On a small MNIST subset each training is
+mostly overhead, so :func:`train_branches` trains them *together*: one Keras model holds K
+independent branches, each a complete network with its own penalty, dropout rate, constraint,
+augmentation and batch normalization, all fed the same mini-batch. The loss is the sum of the
+branches' losses; since no weight is shared, each branch's gradient is the gradient of its own
+loss, and Adam works weight by weight, so every branch follows exactly the updates it would
+follow alone (a unit test checks this). What the branches share is the order of the
+mini-batches; each has its own initial weights, dropout masks and augmentations.
+
+After every epoch it measures each branch in inference mode on the training and the validation
+images (so a training accuracy is never measured with dropout or augmentation on), and keeps
+each branch's weights from its best validation epoch under an early-stopping rule with
+``patience``, as ``keras.callbacks.EarlyStopping(restore_best_weights=True)`` would.
+
+TensorFlow and Keras are imported inside the functions that need them, never at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .runtime import import_tensorflow
+
+__all__ = ["Branch", "BranchRun", "build_branches", "stack_runs", "train_branches"]
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One network of a parallel run: a multilayer perceptron for flattened 28 x 28 digits.
+
+    l1, l2     -- penalty strengths on every kernel (Keras' L1L2: l1 * sum|w| + l2 * sum w^2)
+    dropout    -- rate of a Dropout layer after every hidden layer (0: none)
+    batchnorm  -- Dense (no bias) -> BatchNormalization -> ReLU instead of Dense -> ReLU
+    max_norm   -- MaxNorm constraint on the hidden kernels' columns (None: none)
+    augment    -- random shifts (10 %) and rotations (4 % of a turn) in training
+    hidden     -- widths of the hidden layers
+    """
+
+    l1: float = 0.0
+    l2: float = 0.0
+    dropout: float = 0.0
+    batchnorm: bool = False
+    max_norm: float | None = None
+    augment: bool = False
+    hidden: tuple[int, ...] = (256, 256)
+
+
+@dataclass
+class BranchRun:
+    """One seed of :func:`train_branches`: per-branch curves, final and restored weights."""
+
+    seed: int
+    names: list[str]
+    curves: dict[str, dict[str, list[float]]]  # name -> loss, accuracy, val_loss, val_accuracy
+    best_epoch: dict[str, int]  # name -> 1-based epoch whose weights early stopping restores
+    stopped_epoch: dict[str, int]  # name -> epoch at which early stopping would have stopped
+    final_weights: dict[str, list[np.ndarray]]
+    best_weights: dict[str, list[np.ndarray]]
+    architectures: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    def model(self, name: str, restored: bool = False) -> Any:
+        """A Keras model of branch `name` alone, with its final weights, or (restored=True) the
+        weights of its best validation epoch, as early stopping restores them."""
+        import keras
+
+        model = keras.models.clone_model(self.architectures[name])
+        model.set_weights(self.best_weights[name] if restored else self.final_weights[name])
+        return model
+
+
+def _branch_layers(branch: Branch, prefix: str, seed: int) -> list[Any]:
+    import keras
+
+    layers: list[Any] = []
+    if branch.augment:
+        layers += [
+            keras.layers.Reshape((28, 28, 1), name=f"{prefix}_image"),
+            keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed + 1, name=f"{prefix}_shift"),
+            keras.layers.RandomRotation(0.04, fill_mode="constant", seed=seed + 2, name=f"{prefix}_rotate"),
+            keras.layers.Flatten(name=f"{prefix}_flat"),
+        ]
+    penalty = keras.regularizers.L1L2(l1=branch.l1, l2=branch.l2) if branch.l1 or branch.l2 else None
+    constraint = keras.constraints.MaxNorm(branch.max_norm) if branch.max_norm else None
+    for i, units in enumerate(branch.hidden):
+        init = keras.initializers.GlorotUniform(seed=seed + 10 + i)
+        layers.append(
+            keras.layers.Dense(
+                units,
+                use_bias=not branch.batchnorm,
+                kernel_initializer=init,
+                kernel_regularizer=penalty,
+                kernel_constraint=constraint,
+                name=f"{prefix}_dense{i}",
+            )
+        )
+        if branch.batchnorm:
+            layers.append(keras.layers.BatchNormalization(name=f"{prefix}_bn{i}"))
+        layers.append(keras.layers.Activation("relu", name=f"{prefix}_relu{i}"))
+        if branch.dropout:
+            layers.append(keras.layers.Dropout(branch.dropout, seed=seed + 20 + i, name=f"{prefix}_drop{i}"))
+    init = keras.initializers.GlorotUniform(seed=seed + 30)
+    layers.append(keras.layers.Dense(10, kernel_initializer=init, kernel_regularizer=penalty, name=f"{prefix}_logits"))
+    return layers
+
+
+def build_branches(branches: Mapping[str, Branch], seed: int = 0) -> tuple[Any, dict[str, Any]]:
+    """One Keras model with a logits output per branch, and a single-branch model for each.
+
+    Branch k's initial weights come from seed ``seed + 1000 * k`` (each branch its own draw).
+    The single-branch models share their layers (and weights) with the combined model.
+    """
+    import keras
+
+    inputs = keras.Input((784,))
+    outputs, singles = [], {}
+    for k, (name, branch) in enumerate(branches.items()):
+        h = inputs
+        for layer in _branch_layers(branch, f"b{k}", seed + 1000 * k):
+            h = layer(h)
+        outputs.append(h)
+        singles[name] = keras.Model(inputs, h, name=f"b{k}")
+    return keras.Model(inputs, outputs), singles
+
+
+def _initialize(model: Any, seed: int) -> None:
+    """Fresh weights for every layer, drawn from `seed`: Glorot-uniform kernels (Keras' default),
+    zero biases, batch normalization at gamma 1, beta 0 and moving averages 0 and 1."""
+    for k, layer in enumerate(model.layers):
+        rng = np.random.default_rng([seed, k])
+        for v in layer.weights:
+            shape = tuple(v.shape)
+            name = v.path.rsplit("/", 1)[-1]
+            if name == "kernel":
+                limit = np.sqrt(6.0 / (shape[0] + shape[1]))
+                value = rng.uniform(-limit, limit, size=shape)
+            elif name in ("gamma", "moving_variance"):
+                value = np.ones(shape)
+            else:  # bias, beta, moving_mean
+                value = np.zeros(shape)
+            v.assign(value.astype(v.dtype))
+
+
+def train_branches(
+    branches: Mapping[str, Branch],
+    x: np.ndarray,
+    y: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    epochs: int,
+    seeds: Sequence[int] = (0,),
+    batch_size: int = 100,
+    learning_rate: float = 1e-3,
+    patience: int = 5,
+) -> list[BranchRun]:
+    """Train every branch on (x, y) with Adam for `epochs` epochs, once for every seed.
+
+    Every seed draws fresh initial weights for every branch and its own order of mini-batches
+    (shared by the branches); the optimizer starts afresh. The model is built and its training
+    step compiled once, for all seeds. Returns one :class:`BranchRun` per seed, with per-branch
+    curves measured after every epoch in inference mode: ``loss`` and ``accuracy`` on the
+    training images, ``val_loss`` and ``val_accuracy`` on the validation images (cross-entropy
+    without penalties), and the early-stopping bookkeeping (``patience`` epochs without a lower
+    validation loss).
+    """
+    tf = import_tensorflow()
+    import keras
+
+    if not branches:
+        raise ValueError("No branches to train.")
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}.")
+    keras.utils.set_random_seed(int(seeds[0]))
+    names = list(branches)
+    model, singles = build_branches(branches, int(seeds[0]))
+    opt = keras.optimizers.Adam(learning_rate)
+    opt.build(model.trainable_variables)
+    fresh_optimizer = [v.numpy() for v in opt.variables]
+    x_all, y_all = tf.constant(np.asarray(x, "float32")), tf.constant(np.asarray(y, "int32"))
+    xv, yv = tf.constant(np.asarray(x_val, "float32")), tf.constant(np.asarray(y_val, "int32"))
+    n = len(y)
+    n_batches = -(-n // batch_size)
+
+    def xent(labels: Any, logits: Any) -> Any:
+        return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+
+    @tf.function
+    def one_epoch(order: Any) -> None:
+        for i in tf.range(n_batches):
+            rows = order[i * batch_size : (i + 1) * batch_size]
+            xb, yb = tf.gather(x_all, rows), tf.gather(y_all, rows)
+            with tf.GradientTape() as tape:
+                logits = model(xb, training=True)
+                loss = tf.add_n([xent(yb, z) for z in logits])
+                if model.losses:
+                    loss = loss + tf.add_n(model.losses)
+            opt.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+
+    @tf.function
+    def measure(xs: Any, ys: Any) -> tuple[Any, Any]:
+        logits = model(xs, training=False)
+        losses = tf.stack([xent(ys, z) for z in logits])
+        accs = tf.stack(
+            [
+                tf.reduce_mean(tf.cast(tf.equal(tf.argmax(z, axis=-1, output_type=tf.int32), ys), "float32"))
+                for z in logits
+            ]
+        )
+        return losses, accs
+
+    results = []
+    for seed in seeds:
+        _initialize(model, int(seed))
+        for v, value in zip(opt.variables, fresh_optimizer):
+            v.assign(value)
+        rng = np.random.default_rng(int(seed))
+        curves = {name: {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []} for name in names}
+        best = {name: np.inf for name in names}
+        best_epoch = {name: 0 for name in names}
+        stopped = {name: 0 for name in names}
+        best_weights: dict[str, list[np.ndarray]] = {}
+        for epoch in range(1, epochs + 1):
+            one_epoch(tf.constant(rng.permutation(n), dtype="int32"))
+            train_loss, train_acc = measure(x_all, y_all)
+            val_loss, val_acc = measure(xv, yv)
+            for k, name in enumerate(names):
+                c = curves[name]
+                c["loss"].append(float(train_loss[k]))
+                c["accuracy"].append(float(train_acc[k]))
+                c["val_loss"].append(float(val_loss[k]))
+                c["val_accuracy"].append(float(val_acc[k]))
+                if stopped[name]:
+                    continue
+                if c["val_loss"][-1] < best[name]:
+                    best[name], best_epoch[name] = c["val_loss"][-1], epoch
+                    best_weights[name] = [w.copy() for w in singles[name].get_weights()]
+                elif epoch - best_epoch[name] >= patience:
+                    stopped[name] = epoch
+        final = {name: [w.copy() for w in singles[name].get_weights()] for name in names}
+        results.append(
+            BranchRun(
+                int(seed),
+                names,
+                curves,
+                best_epoch,
+                {name: stopped[name] or epochs for name in names},
+                final,
+                best_weights,
+                singles,
+            )
+        )
+    return results
+
+
+def stack_runs(runs: Sequence[BranchRun], name: str, key: str) -> np.ndarray:
+    """Curve `key` of branch `name` from several runs (seeds), one row per run."""
+    return np.array([r.curves[name][key] for r in runs], dtype=float)

@@ -1,0 +1,106 @@
+"""Tests of course_utils.parallel: K branches in one model train as K separate networks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from course_utils.parallel import Branch, build_branches, stack_runs, train_branches
+
+
+def _data(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 1, size=(n, 784)).astype("float32")
+    y = rng.integers(0, 10, size=n).astype("int32")
+    return x, y
+
+
+def test_branches_train_exactly_as_separate_networks():
+    """Two branches with different penalties, trained together, match each trained alone
+    (same initial weights, same batch order, Adam): the summed loss keeps gradients apart."""
+    tf = pytest.importorskip("tensorflow")
+    import keras
+
+    x, y = _data()
+    branches = {"none": Branch(hidden=(16,)), "L2": Branch(l2=1e-2, hidden=(16,), max_norm=2.0)}
+    keras.utils.set_random_seed(0)
+    joint, singles = build_branches(branches, seed=3)
+    start = {name: [w.copy() for w in m.get_weights()] for name, m in singles.items()}
+    opt = keras.optimizers.Adam(1e-2)
+
+    def xent(labels, logits):
+        return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+
+    order = np.random.default_rng(1).permutation(len(y))
+    for i in range(0, len(y), 40):
+        xb, yb = x[order[i : i + 40]], y[order[i : i + 40]]
+        with tf.GradientTape() as tape:
+            loss = tf.add_n([xent(yb, z) for z in joint(xb, training=True)])
+            loss += tf.add_n(joint.losses)
+        opt.apply(tape.gradient(loss, joint.trainable_variables), joint.trainable_variables)
+
+    for name, branch in branches.items():
+        _, alone = build_branches({name: branch}, seed=99)
+        model = alone[name]
+        model.set_weights(start[name])
+        opt1 = keras.optimizers.Adam(1e-2)
+        for i in range(0, len(y), 40):
+            xb, yb = x[order[i : i + 40]], y[order[i : i + 40]]
+            with tf.GradientTape() as tape:
+                loss = xent(yb, model(xb, training=True))
+                if model.losses:
+                    loss += tf.add_n(model.losses)
+            opt1.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+        for got, want in zip(singles[name].get_weights(), model.get_weights()):
+            np.testing.assert_allclose(got, want, atol=2e-6)
+
+
+def test_train_branches_curves_and_early_stopping_bookkeeping():
+    pytest.importorskip("tensorflow")
+    import keras
+
+    x, y = _data(100)
+    xv, yv = _data(50, seed=1)
+    runs = train_branches(
+        {"a": Branch(hidden=(8,)), "b": Branch(dropout=0.5, hidden=(8,))},
+        x,
+        y,
+        xv,
+        yv,
+        epochs=4,
+        seeds=(0, 1),
+        batch_size=25,
+        patience=1,
+    )
+    assert [r.seed for r in runs] == [0, 1]
+    for run in runs:
+        assert run.names == ["a", "b"]
+        for name in run.names:
+            c = run.curves[name]
+            assert all(len(c[k]) == 4 for k in ("loss", "accuracy", "val_loss", "val_accuracy"))
+            best = run.best_epoch[name]
+            assert c["val_loss"][best - 1] == min(c["val_loss"][: run.stopped_epoch[name]])
+            for restored, epoch in ((True, best), (False, 4)):
+                logits = run.model(name, restored=restored)(xv, training=False)
+                loss = float(keras.ops.mean(keras.losses.sparse_categorical_crossentropy(yv, logits, from_logits=True)))
+                assert loss == pytest.approx(c["val_loss"][epoch - 1], rel=1e-4)
+    # each seed starts afresh: the first epoch's numbers differ between seeds
+    assert runs[0].curves["a"]["val_loss"][0] != runs[1].curves["a"]["val_loss"][0]
+    assert stack_runs(runs, "a", "val_loss").shape == (2, 4)
+
+
+def test_a_seed_gives_the_same_run_whether_alone_or_after_another():
+    pytest.importorskip("tensorflow")
+    x, y = _data(100)
+    xv, yv = _data(50, seed=1)
+    branches = {"a": Branch(hidden=(8,)), "b": Branch(l2=1e-3, hidden=(8,))}
+    both = train_branches(branches, x, y, xv, yv, epochs=2, seeds=(0, 1), batch_size=25)
+    alone = train_branches(branches, x, y, xv, yv, epochs=2, seeds=(1,), batch_size=25)
+    for name in branches:
+        np.testing.assert_allclose(both[1].curves[name]["val_loss"], alone[0].curves[name]["val_loss"], rtol=1e-5)
+
+
+def test_train_branches_refuses_nothing_to_train():
+    x, y = _data(10)
+    with pytest.raises(ValueError):
+        train_branches({}, x, y, x, y, epochs=1)
