@@ -27,12 +27,6 @@ def test_summarize_refuses_an_empty_setting():
         ex.summarize({"x": []})
 
 
-def test_separated_only_when_ranges_do_not_overlap():
-    assert ex.separated([0.91, 0.92, 0.93], [0.88, 0.89, 0.90])
-    assert ex.separated([0.1], [0.2])
-    assert not ex.separated([0.90, 0.95], [0.91, 0.92])
-
-
 def test_format_table_sorts_by_mean_and_fits_the_column():
     rows = ex.summarize({"none": [0.90, 0.91, 0.89], "augmentation": [0.93, 0.92, 0.94]})
     table = ex.format_table(rows, label="method")

@@ -110,7 +110,5 @@ def test_over_seeds_stacks_results_and_checks_their_keys():
         experiments.over_seeds(lambda s: {}, [])
 
 
-def test_spread_text_and_separated():
+def test_spread_text():
     assert experiments.spread_text([0.9, 0.92, 0.94], digits=2) == "0.92 ± 0.02 (0.90 to 0.94)"
-    assert experiments.separated([0.9, 0.91], [0.8, 0.85])
-    assert not experiments.separated([0.9, 0.8], [0.85, 0.95])

@@ -2,9 +2,9 @@
 
 Every sentence of the book that compares two settings ("dropout lowers the validation loss",
 "the runs cannot tell L1 from no penalty") comes from :func:`compare`, so that a chapter claims a
-winner only where the runs support one. It replaces ``course_utils.experiments.separated``
-("every seed of one beats every seed of the other"), deprecated: that rule names a winner by chance
-10 % of the time with 3 seeds against 3 (tested) and reports no size of the effect.
+winner only where the runs support one. It replaced the rule the chapters used before ("every seed
+of one beats every seed of the other"), retired: that rule names a winner by chance 10 % of the time
+with 3 seeds against 3 (tested) and reports no size of the effect.
 
 How the interval is made (the paragraph a chapter quotes):
     The difference between two settings is the mean of their per-seed differences when both ran

@@ -2,8 +2,8 @@
 
 Two settings whose results differ by less than the seed-to-seed spread cannot be ranked. These
 helpers run the same experiment for several seeds, collect its numbers, report the mean and the
-spread, and say whether two sets of results are separated at all, so a chapter only claims a
-winner where the runs show one.
+spread; :mod:`course_utils.compare` then says whether the runs tell two settings apart, so a
+chapter only claims a winner where the runs show one.
 
 Why a training loop of our own (chapter 4): on a small subset of MNIST, ``model.fit`` spends most
 of its time on per-epoch bookkeeping (iterators, callbacks, a separate evaluation pass), not on
@@ -169,21 +169,6 @@ def summarize(results: Mapping[str, Sequence[float]]) -> list[Summary]:
         std = float(v.std(ddof=1)) if v.size > 1 else 0.0
         rows.append(Summary(name, int(v.size), float(v.mean()), std, float(v.min()), float(v.max())))
     return rows
-
-
-def separated(a: Any, b: Any) -> bool:
-    """True when every seed of one setting beats every seed of the other: the ranges do not overlap (chapter 2).
-
-    A deliberately strict test for a handful of seeds: overlapping ranges mean the chapter claims no winner.
-
-    Deprecated: with 3 seeds against 3 it names a winner by chance 10 % of the time and gives no
-    size for the difference. Use :func:`course_utils.compare.compare`; the chapters move to it.
-    """
-    a = np.asarray(a, dtype=np.float64).ravel()
-    b = np.asarray(b, dtype=np.float64).ravel()
-    if a.size == 0 or b.size == 0:
-        raise ValueError("Both settings need at least one result.")
-    return bool(a.min() > b.max() or b.min() > a.max())
 
 
 def format_table(rows: Sequence[Summary], percent: bool = True, label: str = "setting") -> str:
