@@ -377,13 +377,13 @@ def train_softmax_regression(x, y, epochs, batch_size, lr, seed):
 
 QUIZ = Answers(
     solution='''
-quiz_answers = {"q1": 0.3333, "q2": "B", "q3": "A", "q4": -0.5, "q5": "D"}
+quiz_answers = {"q1": 0.3333, "q2": "B", "q3": "A", "q4": -0.5, "q5": "C"}
 ''',
     wrong=[
         (
             "threshold 1/f'', float64 against overflow, summed batch gradients, a small ratio read as vanishing",
             '''
-quiz_answers = {"q1": 0.1667, "q2": "A", "q3": "C", "q4": 0.5, "q5": "C"}
+quiz_answers = {"q1": 0.1667, "q2": "A", "q3": "C", "q4": 0.5, "q5": "D"}
 ''',
         ),
     ],

@@ -235,7 +235,8 @@ def _weights_after_sgd_epoch(
 
     model = _reference_model(seed)
     model.compile(optimizer=keras.optimizers.SGD(lr), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    order = np.random.default_rng(seed).permutation(len(x))
+    rng = np.random.default_rng(seed)  # the exercise's generator, drawn once for one epoch
+    order = rng.permutation(x.shape[0])
     model.fit(x[order], y[order], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
     w1, b1 = model.get_weights()
     return w1, b1
