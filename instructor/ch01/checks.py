@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.checking import Verdict, fail
+from course_utils.exercises.ch01 import FIT_REFUSED
 from course_utils.grading.kit import (
     QUIZ_EXPORT,
     HiddenCheck,
@@ -22,6 +23,7 @@ from course_utils.grading.kit import (
     refuse_frameworks,
     sibling,
     snippet,
+    watched,
 )
 
 # Imports every snippet may rely on (the exercise section's first cell imports the same).
@@ -50,12 +52,16 @@ _EXPORT_SOFTMAX_XENT_GRAD = numpy_only(
     '''
 _rng = np.random.default_rng(12)
 _export = {"cases": []}
-for _n, _k, _scale in [(6, 10, 1.0), (4, 3, 30.0), (5, 10, 800.0), (1, 4, 2.0)]:
-    _z = (_scale * _rng.normal(size=(_n, _k))).astype("float64")
-    _y = _rng.integers(0, _k, size=_n)
+_shared = 3.0 * _rng.normal(size=(4, 6))  # cases 5 and 6: the same logits, smoothing 0 and 0.3
+for _z, _s in [(_rng.normal(size=(6, 10)), 0.1), (30.0 * _rng.normal(size=(4, 3)), 0.0),
+               (800.0 * _rng.normal(size=(5, 10)), 0.25), (2.0 * _rng.normal(size=(1, 4)), 0.05),
+               (_shared, 0.0), (_shared, 0.3)]:
+    _y = _rng.integers(0, _z.shape[1], size=len(_z))
+    if _z is _shared:
+        _y = np.arange(len(_z)) % _z.shape[1]
     with np.errstate(all="ignore"):
-        _case = _call("softmax_cross_entropy_grad", _z.copy(), _y.copy())
-    _case["n"], _case["scale"] = _n, _scale
+        _case = _call("softmax_cross_entropy_grad", _z.astype("float64"), _y.copy(), _s)
+    _case["n"], _case["smoothing"] = len(_z), _s
     _export["cases"].append(_case)
 ''',
     "softmax_cross_entropy_grad",
@@ -84,7 +90,8 @@ for _grad, _x0, _candidates, _steps in _cases:
     _export["cases"].append(_case)
 ''')
 
-_EXPORT_FIX_TRAINING_LOOP = snippet('''
+_EXPORT_FIX_TRAINING_LOOP = watched(
+    '''
 _rng = np.random.default_rng(14)
 _k, _d = 4, 10
 _centers = _rng.normal(0.0, 1.2, size=(_k, _d))
@@ -96,17 +103,25 @@ _x_test, _y_test = _blobs(400)
 keras.utils.set_random_seed(5)
 _init = keras.Sequential([keras.Input((_d,)), keras.layers.Dense(_k)]).get_weights()
 _export = {"labels": _y_test, "init": _init}
-_one = _run("train_softmax_regression", _x, _y, 1, len(_x), 0.3, 5)    # one full-batch step
-_full = _run("train_softmax_regression", _x, _y, 4, 32, 0.1, 6)
-for _name, _result in [("one_step", _one), ("trained", _full)]:
+def _trained(*args):
+    _result = _watched(lambda: _run("train_softmax_regression", *args))
+    return _result["ok"] if "ok" in _result else _result
+_one = _trained(_x, _y, 1, len(_x), 0.3, 5)    # one full-batch step
+_epoch = _trained(_x, _y, 1, 96, 0.2, 7)       # one epoch of 9 batches, the last one short
+_full = _trained(_x, _y, 4, 32, 0.1, 6)
+for _name, _result in [("one_step", _one), ("one_epoch", _epoch), ("trained", _full)]:
     if "error" in _result:
         _export["error"] = _result["error"]
     elif not isinstance(_result["ok"], keras.Model):
         _export["error"] = f"the function should return the Keras model, got {type(_result['ok']).__name__}"
 if "error" not in _export:
     _export["one_step"] = _one["ok"].get_weights()
+    _export["one_epoch"] = _epoch["ok"].get_weights()
     _export["predicted"] = np.asarray(_full["ok"](_x_test)).argmax(axis=-1)
-''')
+''',
+    None,
+    refused_names=FIT_REFUSED,
+)
 
 _EXPORT_QUIZ = QUIZ_EXPORT
 
@@ -123,10 +138,12 @@ def judge_central_difference(student: dict[str, Any], reference: dict[str, Any])
 
 
 def judge_softmax_xent_grad(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
-    """Random logits of growing scale (up to a few thousand) and a single-example batch; NumPy only."""
+    """Random logits of growing scale (up to a few thousand), smoothing 0 to 0.3, a one-example batch; NumPy only."""
     refuse_frameworks(student, "softmax_cross_entropy_grad")
+    answers = {}
     for i, got, exp in each_case(student, reference, "softmax_cross_entropy_grad"):
         got, expected = np.asarray(got, dtype=float), np.asarray(exp["ok"], dtype=float)
+        answers[i] = got
         if got.shape == expected.shape and not np.all(np.isfinite(got)):
             fail(
                 "The gradient contains NaN or inf for large logits: exp overflows. Subtract each row's "
@@ -134,10 +151,15 @@ def judge_softmax_xent_grad(student: dict[str, Any], reference: dict[str, Any]) 
             )
         if got.shape == expected.shape and exp["n"] > 1 and np.allclose(got, expected * exp["n"], atol=1e-9):
             fail("The gradient is n times too large: the loss is the *mean* over the batch, so divide by n.")
+        if i == 6 and got.shape == answers[5].shape and np.allclose(got, answers[5], atol=1e-12):
+            fail(
+                "Hidden cases 5 and 6 have the same logits and labels, with smoothing 0 and 0.3, and your "
+                "gradients are the same: the argument smoothing is ignored."
+            )
         hint = mismatch(got, expected, f"the gradient in hidden case {i}", rtol=1e-6, atol=1e-9)
         if hint is not None:
             fail(hint)
-    return Verdict(True, "Correct on all hidden cases, very large logits included.")
+    return Verdict(True, "Correct on all hidden cases, very large logits and several smoothings included.")
 
 
 def judge_stable_lr(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
@@ -170,7 +192,13 @@ def judge_stable_lr(student: dict[str, Any], reference: dict[str, Any]) -> Verdi
 
 
 def judge_fix_training_loop(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
-    """One full-batch step compared with the reference step, then accuracy after real training."""
+    """One full-batch step and one epoch of mini-batches against the reference, then accuracy; no fit."""
+    refuse_frameworks(
+        student,
+        "train_softmax_regression",
+        "train_softmax_regression calls Keras' own training (fit or train_on_batch): the exercise asks "
+        "for the hand-written loop, a tape per batch and an update per variable.",
+    )
     if student.get("error"):
         fail(f"train_softmax_regression could not be graded: {student['error']}")
     init = [np.asarray(w) for w in reference["init"]]
@@ -191,6 +219,15 @@ def judge_fix_training_loop(student: dict[str, Any], reference: dict[str, Any]) 
             "One full-batch step does not match SGD on the mean cross-entropy. A single step depends on "
             "two things: which label goes with which image, and what the loss assumes about the model's "
             "outputs (its last layer has no softmax)."
+        )
+    epoch, expected = student.get("one_epoch"), reference["one_epoch"]
+    if not isinstance(epoch, list) or not all(
+        np.shape(s) == np.shape(e) and mismatch(s, e, rtol=1e-3, atol=1e-5) is None for s, e in zip(epoch, expected)
+    ):
+        fail(
+            "A full-batch step is right, but one epoch of mini-batches does not match SGD over the batches "
+            "in the required order: one rng.permutation per epoch with rng = np.random.default_rng(seed), "
+            "consecutive slices of it, each image with its own label."
         )
     labels = np.asarray(reference["labels"])
     acc = float(np.mean(np.asarray(student["predicted"]) == labels))
@@ -213,19 +250,20 @@ judge_quiz = quiz_judge(
         "rate or a cap on the gradient's norm fixes the cause. float64 only postpones the overflow by a "
         "few steps, a larger batch reduces noise but not the size of a step, and one image cannot "
         "make a correctly sized step explode.",
-        "q3": "An epoch visits every example once, so 16 times larger batches give 16 times fewer updates. "
-        "Each mini-batch gradient is the mean, not the sum, of its examples' gradients: it is still an "
-        "unbiased estimate of the full gradient, with a variance 16 times smaller, and a step of the "
-        "same typical size. With the same learning rate and number of epochs, the model usually makes "
-        "less progress per epoch, although each epoch often takes less time.",
+        "q3": "An epoch visits every example once: 48,000 / 512 = 93.75 updates per epoch instead of 1,500, so "
+        "15,000 updates take 160 epochs. Each mini-batch gradient is the mean, not the sum, of its examples' "
+        "gradients: still an unbiased estimate of the full gradient, with a variance 16 times smaller, and a "
+        "step of the same typical size. The batch size changes the number of updates per epoch (not only the "
+        "memory), and 0.625 epochs inverts the ratio.",
         "q4": "Each step multiplies the coordinate x2 by 1 - lr * lambda2 = 1 - 0.03 * 50 = -0.5: it flips "
         "sign and halves at every step, so it still converges. x1 is multiplied by 0.97.",
-        "q5": "A first layer whose gradient is 500,000 times smaller than the output layer's is the vanishing "
-        "gradient of deep sigmoid networks: each sigmoid multiplies the backward signal by at most 0.25, "
-        "and the forward signal fades too. Part 2 of the chapter shows that He initialization alone does "
-        "not rescue the sigmoid; ReLU units with He initialization keep the gradient's size from layer to "
-        "layer. A 100 times larger rate would blow up the last layers long before the first ones move, "
-        "and clipping only shrinks large gradients, it cannot equalize the layers.",
+        "q5": "An RMS gradient of 3e-3 in the first layer against 5e-3 in the last is no vanishing gradient: "
+        "in part 2 the first layer's RMS gradient is orders of magnitude below the last one's in the sigmoid "
+        "network, and of the same order in the ReLU network with He initialization, as here. The gradient "
+        "reaches every layer; at a rate of 1e-4 the steps are just small, and the run crawls like the small "
+        "rates of part 1. Sigmoid units would make the gradient vanish, Glorot initialization makes all of a "
+        "ReLU network's gradients smaller (part 2), and clipping the norm to 1 changes only gradients whose "
+        "norm is above 1, and then scales all layers alike.",
     }
 )
 

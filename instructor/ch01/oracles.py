@@ -14,21 +14,36 @@ import numpy as np
 from course_utils.exercises import ch01 as public
 
 
-def tape_gradient(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """The gradient of TensorFlow's mean sparse softmax cross-entropy with respect to the logits."""
+def tape_gradient(logits: np.ndarray, labels: np.ndarray, smoothing: float) -> np.ndarray:
+    """The tape's gradient of TensorFlow's mean softmax cross-entropy against label-smoothed targets."""
     import tensorflow as tf
 
+    classes = logits.shape[1]
+    targets = (1.0 - smoothing) * np.eye(classes)[labels] + smoothing / classes
     z = tf.constant(logits, dtype=tf.float64)
     with tf.GradientTape() as tape:
         tape.watch(z)
-        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, z))
+        loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(tf.constant(targets), z))
     return tape.gradient(loss, z).numpy()
 
 
 def expected() -> dict[str, Any]:
-    """The values the visible check compares with; the usual mistake's value (logits for probabilities) too."""
+    """The values the visible check compares with; the usual mistakes' values too.
+
+    The mistakes: the logits where the probabilities belong, and the smoothing added to every class
+    instead of spread over them (``smoothing`` rather than ``smoothing / c``).
+    """
     cases = []
-    for logits, labels in public.XENT_GRAD_CASES:
-        onehot = np.eye(logits.shape[1])[labels]
-        cases.append({"grad": tape_gradient(logits, labels), "logits_for_probs": (logits - onehot) / len(logits)})
+    for logits, labels, smoothing in public.XENT_GRAD_CASES:
+        n, classes = logits.shape
+        onehot = np.eye(classes)[labels]
+        target = (1.0 - smoothing) * onehot + smoothing / classes
+        grad = tape_gradient(logits, labels, smoothing)
+        cases.append(
+            {
+                "grad": grad,
+                "logits_for_probs": (logits - target) / n,
+                "smoothing_not_spread": grad + (smoothing / classes - smoothing) / n,
+            }
+        )
     return {"softmax-xent-grad": cases}

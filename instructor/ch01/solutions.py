@@ -98,42 +98,64 @@ def central_difference(f, x, h=1e-5):
 
 SOFTMAX_XENT_GRAD = Answers(
     solution='''
-def softmax_cross_entropy_grad(logits, labels):
+def softmax_cross_entropy_grad(logits, labels, smoothing):
     shifted = np.asarray(logits, dtype=float)
     shifted = shifted - shifted.max(axis=1, keepdims=True)  # exp cannot overflow any more
     probs = np.exp(shifted)
     probs /= probs.sum(axis=1, keepdims=True)
+    # the target: 1 - smoothing on the label, plus smoothing / c on every class
     probs[np.arange(len(probs)), np.asarray(labels)] -= 1.0
+    probs += smoothing * np.eye(probs.shape[1])[np.asarray(labels)] - smoothing / probs.shape[1]
     return probs / len(probs)
 ''',
     wrong=[
         (
-            "sum over the batch instead of the mean",
+            "ignores the smoothing (the unsmoothed gradient)",
             '''
-def softmax_cross_entropy_grad(logits, labels):
+def softmax_cross_entropy_grad(logits, labels, smoothing):
     z = logits - logits.max(axis=1, keepdims=True)
     p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-    p[np.arange(len(p)), labels] -= 1
-    return p
-''',
-        ),
-        (
-            "softmax without subtracting the maximum (overflows)",
-            '''
-def softmax_cross_entropy_grad(logits, labels):
-    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     p[np.arange(len(p)), labels] -= 1
     return p / len(p)
 ''',
         ),
         (
-            "one-hot minus probabilities (the descent direction, not the gradient)",
+            "sum over the batch instead of the mean",
             '''
-def softmax_cross_entropy_grad(logits, labels):
+def softmax_cross_entropy_grad(logits, labels, smoothing):
     z = logits - logits.max(axis=1, keepdims=True)
     p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-    onehot = np.eye(logits.shape[1])[labels]
-    return (onehot - p) / len(p)
+    q = (1 - smoothing) * np.eye(p.shape[1])[labels] + smoothing / p.shape[1]
+    return p - q
+''',
+        ),
+        (
+            "softmax without subtracting the maximum (overflows)",
+            '''
+def softmax_cross_entropy_grad(logits, labels, smoothing):
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    q = (1 - smoothing) * np.eye(p.shape[1])[labels] + smoothing / p.shape[1]
+    return (p - q) / len(p)
+''',
+        ),
+        (
+            "the whole smoothing on every class (not divided by the number of classes)",
+            '''
+def softmax_cross_entropy_grad(logits, labels, smoothing):
+    z = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    q = (1 - smoothing) * np.eye(p.shape[1])[labels] + smoothing
+    return (p - q) / len(p)
+''',
+        ),
+        (
+            "target minus probabilities (the descent direction, not the gradient)",
+            '''
+def softmax_cross_entropy_grad(logits, labels, smoothing):
+    z = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    q = (1 - smoothing) * np.eye(p.shape[1])[labels] + smoothing / p.shape[1]
+    return (q - p) / len(p)
 ''',
         ),
         (
@@ -141,20 +163,22 @@ def softmax_cross_entropy_grad(logits, labels):
             '''
 import tensorflow as _t
 
-def softmax_cross_entropy_grad(logits, labels):
+def softmax_cross_entropy_grad(logits, labels, smoothing):
+    c = logits.shape[1]
+    q = (1 - smoothing) * np.eye(c)[labels] + smoothing / c
     z = _t.constant(logits, dtype=_t.float64)
     with _t.GradientTape() as tape:
         tape.watch(z)
-        loss = _t.reduce_mean(_t.nn.sparse_softmax_cross_entropy_with_logits(labels, z))
+        loss = _t.reduce_mean(_t.nn.softmax_cross_entropy_with_logits(_t.constant(q), z))
     return tape.gradient(loss, z).numpy()
 ''',
         ),
         (
             "logits instead of probabilities",
             '''
-def softmax_cross_entropy_grad(logits, labels):
-    onehot = np.eye(logits.shape[1])[labels]
-    return (logits - onehot) / len(logits)
+def softmax_cross_entropy_grad(logits, labels, smoothing):
+    q = (1 - smoothing) * np.eye(logits.shape[1])[labels] + smoothing / logits.shape[1]
+    return (logits - q) / len(logits)
 ''',
         ),
     ],
@@ -299,6 +323,35 @@ def train_softmax_regression(x, y, epochs, batch_size, lr, seed):
 ''',
         ),
         (
+            "lets Keras' fit train (no loop, batch order ignored)",
+            '''
+def train_softmax_regression(x, y, epochs, batch_size, lr, seed):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(int(y.max()) + 1)])
+    model.compile(optimizer=keras.optimizers.SGD(lr),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=False, verbose=0)
+    return model
+''',
+        ),
+        (
+            "drops the permutation (batches in the data's order)",
+            '''
+def train_softmax_regression(x, y, epochs, batch_size, lr, seed):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(int(y.max()) + 1)])
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    for epoch in range(epochs):
+        for i in range(0, len(x), batch_size):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(y[i:i + batch_size], model(x[i:i + batch_size]))
+            grads = tape.gradient(loss, model.trainable_variables)
+            for variable, grad in zip(model.trainable_variables, grads):
+                variable.assign_sub(lr * grad)
+    return model
+''',
+        ),
+        (
             "fixes the labels and the step, not the loss",
             '''
 def train_softmax_regression(x, y, epochs, batch_size, lr, seed):
@@ -324,13 +377,13 @@ def train_softmax_regression(x, y, epochs, batch_size, lr, seed):
 
 QUIZ = Answers(
     solution='''
-quiz_answers = {"q1": 0.3333, "q2": "B", "q3": "D", "q4": -0.5, "q5": "C"}
+quiz_answers = {"q1": 0.3333, "q2": "B", "q3": "A", "q4": -0.5, "q5": "C"}
 ''',
     wrong=[
         (
-            "threshold 1/f'', float64 against overflow, summed batch gradients, He rescues the sigmoid",
+            "threshold 1/f'', float64 against overflow, summed batch gradients, a small ratio read as vanishing",
             '''
-quiz_answers = {"q1": 0.1667, "q2": "A", "q3": "A", "q4": 0.5, "q5": "D"}
+quiz_answers = {"q1": 0.1667, "q2": "A", "q3": "C", "q4": 0.5, "q5": "D"}
 ''',
         ),
     ],

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..checking import numpy_only
+from ..watch import watched_call
 from . import Question, Verdict, as_array, call, expect_close, fail, validate_answers, visible_check
 from ._expected_ch01 import EXPECTED
 
@@ -93,32 +94,56 @@ def check_central_difference(central_difference: Any) -> Verdict:
 
 
 XENT_GRAD_CASES = (
-    (np.array([[2.0, 1.0, -1.0], [0.5, 0.5, 3.0], [-2.0, 0.0, 1.0]]), np.array([0, 2, 0])),
-    (np.array([[1000.0, 0.0, -1000.0], [-5.0, 700.0, 710.0]]), np.array([1, 2])),
+    (np.array([[2.0, 1.0, -1.0], [0.5, 0.5, 3.0], [-2.0, 0.0, 1.0]]), np.array([0, 2, 0]), 0.1),
+    (np.array([[1000.0, 0.0, -1000.0], [-5.0, 700.0, 710.0]]), np.array([1, 2]), 0.2),
 )
 
 
 @visible_check("ch01.softmax-xent-grad")
 def check_softmax_xent_grad(softmax_cross_entropy_grad: Any) -> Verdict:
-    """Compared with tf.GradientTape on three examples, then on logits too large for a naive exp."""
+    """Compared with tf.GradientTape on three examples (smoothing 0.1), then on logits too large for a naive exp.
+
+    Passing here is no proof that the function is NumPy only: this check refuses TensorFlow and
+    Keras in the notebook's own process, but code can reach them elsewhere (another process, say).
+    The hidden check runs the function again in a fresh kernel in which no framework can be imported.
+    """
     softmax_cross_entropy_grad = numpy_only(softmax_cross_entropy_grad, "softmax_cross_entropy_grad")
-    (logits, labels), (big, big_labels) = XENT_GRAD_CASES
-    expected, expected_big = (np.array(e["grad"]) for e in EXPECTED["softmax-xent-grad"])
+    (logits, labels, smoothing), (big, big_labels, big_smoothing) = XENT_GRAD_CASES
+    stored = EXPECTED["softmax-xent-grad"]
+    expected, expected_big = (np.array(e["grad"]) for e in stored)
     got = as_array(
-        call(softmax_cross_entropy_grad, logits.copy(), labels.copy(), what="softmax_cross_entropy_grad"),
+        call(softmax_cross_entropy_grad, logits.copy(), labels.copy(), smoothing, what="softmax_cross_entropy_grad"),
         "the gradient",
     )
     if got.shape == expected.shape and np.allclose(got, 3 * expected, atol=1e-9):
         fail("The gradient is 3 times too large for a batch of 3: the loss is the mean over the batch.")
-    if got.shape == expected.shape and np.allclose(
-        got, EXPECTED["softmax-xent-grad"][0]["logits_for_probs"], atol=1e-9
-    ):
+    if got.shape == expected.shape and np.allclose(got, stored[0]["logits_for_probs"], atol=1e-9):
         fail("You used the logits where the softmax probabilities belong.")
-    expect_close(got, expected, "the gradient (compared with tf.GradientTape)", rtol=1e-6, atol=1e-9)
+    if got.shape == expected.shape and np.allclose(got, stored[0]["smoothing_not_spread"], atol=1e-9):
+        fail(
+            "The smoothed target puts smoothing / c on every class (c classes) and 1 - smoothing more on "
+            "the label, so that it sums to 1; yours puts the whole smoothing on every class."
+        )
+    unsmoothed = as_array(
+        call(softmax_cross_entropy_grad, logits.copy(), labels.copy(), 0.0, what="softmax_cross_entropy_grad"),
+        "the gradient with smoothing 0",
+    )
+    if got.shape == unsmoothed.shape and np.allclose(got, unsmoothed, atol=1e-12):
+        fail(
+            "The result is the same for smoothing 0.1 and smoothing 0: the argument smoothing is ignored. "
+            "Which target does the loss compare the probabilities with?"
+        )
+    expect_close(got, expected, "the gradient with smoothing 0.1 (compared with tf.GradientTape)", rtol=1e-6, atol=1e-9)
 
     with np.errstate(all="ignore"):
         got = as_array(
-            call(softmax_cross_entropy_grad, big.copy(), big_labels.copy(), what="softmax_cross_entropy_grad"),
+            call(
+                softmax_cross_entropy_grad,
+                big.copy(),
+                big_labels.copy(),
+                big_smoothing,
+                what="softmax_cross_entropy_grad",
+            ),
             "the gradient for large logits",
         )
     if not np.all(np.isfinite(got)):
@@ -127,7 +152,11 @@ def check_softmax_xent_grad(softmax_cross_entropy_grad: Any) -> Verdict:
             "each row's maximum first; the probabilities do not change."
         )
     expect_close(got, expected_big, "the gradient for large logits", atol=1e-9)
-    return Verdict(True, "Matches tf.GradientTape, and stays finite for large logits.")
+    return Verdict(
+        True,
+        "Matches tf.GradientTape with and without smoothing, and stays finite for large logits. (This check "
+        "cannot prove that no framework ran; the hidden check runs your function where none can be imported.)",
+    )
 
 
 @visible_check("ch01.stable-lr")
@@ -188,35 +217,67 @@ def _reference_model(seed: int = 3) -> Any:
     return keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
 
 
-def _weights_after_one_sgd_step(x: np.ndarray, y: np.ndarray, lr: float) -> tuple[np.ndarray, np.ndarray]:
-    """The weights after one full-batch step of Keras' own SGD on the mean cross-entropy of the logits.
+# Keras functions that would train the model for the student: the exercise asks for the loop itself.
+FIT_REFUSED = ("fit", "train_on_batch", "train_step", "make_train_function")
 
+
+def _weights_after_sgd_epoch(
+    x: np.ndarray, y: np.ndarray, batch_size: int, lr: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The weights after one epoch of Keras' own SGD on the mean cross-entropy of the logits.
+
+    The batches come in the exercise's order: one ``np.random.default_rng(seed).permutation``,
+    then consecutive slices of ``batch_size`` (``fit`` without shuffling, on the permuted data).
     Keras trains here, not a formula: the check holds no gradient of its own that would answer
-    ch01.softmax-xent-grad.
+    ch01.softmax-xent-grad, and no loop that would answer this exercise.
     """
     import keras
 
-    model = _reference_model()
+    model = _reference_model(seed)
     model.compile(optimizer=keras.optimizers.SGD(lr), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
+    rng = np.random.default_rng(seed)  # the exercise's generator, drawn once for one epoch
+    order = rng.permutation(x.shape[0])
+    model.fit(x[order], y[order], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
     w1, b1 = model.get_weights()
     return w1, b1
 
 
+def _trained(train_softmax_regression: Any, *args: Any) -> Any:
+    """The student's function, called while Keras' own training functions are watched for."""
+    if train_softmax_regression is None or not callable(train_softmax_regression):
+        call(train_softmax_regression, what="train_softmax_regression")  # fails with the usual message
+    (kind, value), used = watched_call(lambda: train_softmax_regression(*args), refused_names=FIT_REFUSED)
+    if used:
+        fail(
+            f"The function calls Keras' {used[0].split('.')[-1]}: write the loop yourself (a tape per batch, "
+            "an update per variable), as the buggy version does."
+        )
+    if kind == "error":
+        return call(_raise, value, what="train_softmax_regression")
+    return value
+
+
+def _raise(error: BaseException) -> Any:
+    raise error
+
+
 @visible_check("ch01.fix-training-loop")
 def check_fix_training_loop(train_softmax_regression: Any) -> Verdict:
-    """One full-batch step against the closed-form SGD step, then accuracy after a short training."""
+    """One full-batch step, then one epoch of mini-batches in the exercise's order, against Keras' SGD.
+
+    Then the accuracy after a short training. Keras' own training functions (``fit``) are refused.
+    """
     import keras
 
     x, y = _public_blobs(0)
     w0, _ = _reference_model().get_weights()
-    model = call(train_softmax_regression, x, y, 1, len(x), 0.5, 3, what="train_softmax_regression")
+    model = _trained(train_softmax_regression, x, y, 1, len(x), 0.5, 3)
     if not isinstance(model, keras.Model):
         fail(f"Return the trained Keras model, got {type(model).__name__}.")
     weights = model.get_weights()
     if len(weights) != 2 or weights[0].shape != w0.shape:
         fail("Keep the buggy version's model (one Dense layer with one unit per class); fix the training.")
-    w1, b1 = _weights_after_one_sgd_step(x, y, 0.5)  # what one correct full-batch step gives
+    w1, b1 = _weights_after_sgd_epoch(x, y, len(x), 0.5, 3)  # what one correct full-batch step gives
     if np.allclose(weights[0], 2 * w0 - w1, atol=1e-5):
         fail("After one step the loss went up: the update must subtract lr times the gradient.")
     if not (np.allclose(weights[0], w1, atol=1e-5) and np.allclose(weights[1], b1, atol=1e-5)):
@@ -224,15 +285,25 @@ def check_fix_training_loop(train_softmax_regression: Any) -> Verdict:
             "One full-batch step does not match SGD on the mean cross-entropy. Check which labels go with "
             "which images, and what the loss assumes about the model's outputs (logits or probabilities)."
         )
-    model = call(train_softmax_regression, x, y, 3, 16, 0.1, 4, what="train_softmax_regression")
+    # one epoch of 5 batches (the last one shorter): the result depends on the order of the batches
+    model = _trained(train_softmax_regression, x, y, 1, 64, 0.5, 3)
+    w1, b1 = _weights_after_sgd_epoch(x, y, 64, 0.5, 3)
+    weights = model.get_weights()
+    if not (np.allclose(weights[0], w1, atol=1e-4) and np.allclose(weights[1], b1, atol=1e-4)):
+        fail(
+            "A full-batch step is right, but one epoch of batches of 64 does not match SGD over the batches "
+            "in the required order: one rng.permutation per epoch with rng = np.random.default_rng(seed), "
+            "then consecutive slices of that order, each image with its own label."
+        )
+    model = _trained(train_softmax_regression, x, y, 3, 16, 0.1, 4)
     x_new, y_new = _public_blobs(1)
     accuracy = float(np.mean(np.asarray(model(x_new)).argmax(axis=1) == y_new))
     if accuracy < 0.9:
         fail(
-            f"A single step is right, but after 3 epochs the accuracy is only {accuracy:.0%} on new points: "
+            f"Single steps are right, but after 3 epochs the accuracy is only {accuracy:.0%} on new points: "
             "does every batch of images come with its own labels?"
         )
-    return Verdict(True, f"The loop is fixed: the step matches SGD, and the model reaches {accuracy:.0%}.")
+    return Verdict(True, f"The loop is fixed: the steps match SGD, and the model reaches {accuracy:.0%}.")
 
 
 @visible_check("ch01.quiz")
