@@ -198,8 +198,9 @@ def judge_weighted_bce(student: dict[str, Any], reference: dict[str, Any]) -> Ve
     refuse_frameworks(
         student,
         "the loss function",
-        "The loss calls a ready-made (weighted) cross-entropy of TensorFlow or Keras: build it from the "
-        "chapter's operations (tf.nn.softplus, tf.reduce_mean).",
+        "The loss calls a ready-made (weighted) cross-entropy of TensorFlow or Keras, or runs a graph traced "
+        "in advance (a tf.function): build it as a plain function of the chapter's operations "
+        "(tf.nn.softplus, tf.reduce_mean).",
     )
     for i, got, exp in each_case(student, reference, "the loss function"):
         value, expected = np.asarray(got, dtype=float), np.asarray(exp["ok"], dtype=float)

@@ -224,6 +224,39 @@ def weighted_binary_crossentropy(pos_weight):
 ''',
         ),
         (
+            "a tf.function traced in advance around tf.nn.weighted_cross_entropy_with_logits",
+            '''
+_sig = [tf.TensorSpec([None, 1], tf.float32), tf.TensorSpec([None, 1], tf.float32),
+        tf.TensorSpec([], tf.float32)]
+_wce = tf.function(
+    lambda y, z, w: tf.reduce_mean(tf.nn.weighted_cross_entropy_with_logits(y, z, w)), input_signature=_sig
+)
+_wce.get_concrete_function()
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = tf.cast(y_true, tf.float32)
+        return _wce(y, tf.cast(logits, tf.float32), tf.constant(pos_weight, tf.float32))
+    return loss
+''',
+        ),
+        (
+            "a tf.function traced in advance around Keras' BinaryCrossentropy with sample weights",
+            '''
+_bce = keras.losses.BinaryCrossentropy(from_logits=True)
+_sig = [tf.TensorSpec([None, 1], tf.float32), tf.TensorSpec([None, 1], tf.float32),
+        tf.TensorSpec([], tf.float32)]
+@tf.function(input_signature=_sig)
+def _traced(y, z, w):
+    return _bce(y, z, sample_weight=1.0 + (w - 1.0) * y)
+_traced.get_concrete_function()
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = tf.cast(y_true, tf.float32)
+        return _traced(y, tf.cast(logits, tf.float32), tf.constant(pos_weight, tf.float32))
+    return loss
+''',
+        ),
+        (
             "weights the negatives",
             '''
 def weighted_binary_crossentropy(pos_weight):
