@@ -257,15 +257,16 @@ def judge_temperature(student: dict[str, Any], reference: dict[str, Any]) -> Ver
 
 judge_quiz = quiz_judge(
     {
-        "q1": "A residual of 3 lies beyond delta = 1, in the linear piece: delta * (|r| - delta / 2) = "
-        "1 * (3 - 0.5) = 2.5. The quadratic piece would give 4.5 and MAE 3; the pieces are built to meet "
-        "with the same value and slope at |r| = delta.",
-        "q2": "With reduction='sum' the loss of a batch is 64 times its mean, so its gradient is 64 times larger, "
-        "and plain SGD, which steps by the learning rate times the gradient, takes steps 64 times longer: the "
-        "same as multiplying the learning rate by 64, enough to make a well-tuned run diverge. The sum and "
-        "the mean do share their minimum, but SGD's path depends on the gradient's size; Keras does not "
-        "rescale it; and the sum is larger than the mean, not smaller. Adam would hardly notice, since it "
-        "divides each gradient by a running estimate of its own size.",
+        "q1": "A residual of 5 lies beyond delta = 2, in the linear piece: delta * (|r| - delta / 2) = "
+        "2 * (5 - 1) = 8. The quadratic piece would give 12.5, MAE 5 and Huber with delta = 1 gives 4.5; the "
+        "pieces are built to meet with the same value and slope at |r| = delta.",
+        "q2": "With reduction='sum' the loss of a batch adds up its per-example losses, so its gradient adds up "
+        "128 per-example gradients instead of 32: four times as many terms, a gradient up to four times "
+        "larger (exactly four times for its part that all examples share). Plain SGD steps by the learning "
+        "rate times the gradient, so the steps grow as if the learning rate had been raised. The sum and the "
+        "mean share their minimum, but SGD's path depends on the gradient's size; Keras does not divide a "
+        "summed loss by the batch size; and with the default mean the batch size would not scale the step "
+        "this way.",
         "q3": "When one image in twenty is a 0, the constant answer 'not a 0' is already 95 % accurate while "
         "finding no zero at all, so 93 % is worse than doing nothing. Accuracy is not the share of zeros found "
         "(that is recall) and says nothing about calibration; compare with the majority-class baseline, not "

@@ -349,13 +349,13 @@ def choose_temperature(logits, labels, candidates):
 
 QUIZ = Answers(
     solution='''
-quiz_answers = {"q1": 2.5, "q2": "C", "q3": "D", "q4": 0.91, "q5": "A"}
+quiz_answers = {"q1": 8.0, "q2": "B", "q3": "D", "q4": 0.91, "q5": "A"}
 ''',
     wrong=[
         (
             "quadratic piece, same minimum so same steps, accuracy as recall, one-hot kept, diagram misread",
             '''
-quiz_answers = {"q1": 4.5, "q2": "A", "q3": "A", "q4": 0.9, "q5": "B"}
+quiz_answers = {"q1": 12.5, "q2": "A", "q3": "A", "q4": 0.9, "q5": "B"}
 ''',
         ),
     ],
