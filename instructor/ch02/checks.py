@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.checking import Verdict, fail
-from course_utils.exercises.ch02 import BCE_REFUSED
+from course_utils.exercises.ch02 import BCE_REFUSED, LOGADDEXP_REFUSED
 from course_utils.exercises.ch02 import _without_delta as without_delta
 from course_utils.grading.kit import (
     QUIZ_EXPORT,
@@ -60,6 +60,23 @@ for _n, _k, _scale, _spread in [(6, 10, 1.0, 0.0), (5, 4, 50.0, 0.0), (4, 7, 300
         _case = _call("sparse_softmax_cross_entropy", _z.copy(), _y.copy())
     _case["n"] = _n
     _export["cases"].append(_case)
+def _code_names(_f, _depth=3, _seen=None):
+    _seen = set() if _seen is None else _seen
+    _c = getattr(_f, "__code__", None)
+    if _c is None or id(_f) in _seen or _depth < 0:
+        return set()
+    _seen.add(id(_f))
+    _codes, _n = [_c], set()
+    while _codes:
+        _k = _codes.pop()
+        _n |= set(_k.co_names) | set(_k.co_varnames)
+        _codes += [_x for _x in _k.co_consts if hasattr(_x, "co_names")]
+    _g = getattr(_f, "__globals__", {})
+    for _name in list(_n):
+        if type(_g.get(_name)).__name__ == "function":
+            _n |= _code_names(_g[_name], _depth - 1, _seen)
+    return _n
+_export["logaddexp"] = "logaddexp" in _code_names(globals().get("sparse_softmax_cross_entropy"))
 ''',
     "sparse_softmax_cross_entropy",
 )
@@ -178,6 +195,8 @@ def judge_huber_grad(student: dict[str, Any], reference: dict[str, Any]) -> Verd
 def judge_sparse_xent(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
     """Logits of growing scale up to several thousand, rows offset by 1500 from each other, one example."""
     refuse_frameworks(student, "sparse_softmax_cross_entropy")
+    if student.get("logaddexp") is not False:  # absent: the export was tampered with
+        fail(LOGADDEXP_REFUSED)
     for i, got, exp in each_case(student, reference, "sparse_softmax_cross_entropy"):
         got, expected = np.asarray(got, dtype=float), np.asarray(exp["ok"], dtype=float)
         if got.size == 1 and exp["n"] > 1:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checking import numpy_only
+from ..checking import names_used, numpy_only
 from ..watch import watched_call
 from . import Question, Verdict, as_array, call, expect_close, fail, validate_answers, visible_check
 from ._expected_ch02 import EXPECTED
@@ -91,9 +91,17 @@ XENT_CASES = (
 )
 
 
+# NumPy's own log-sum-exp would answer the exercise in one call: refused by name, here and hidden.
+LOGADDEXP_REFUSED = (
+    "np.logaddexp does the log-sum-exp for you: write the identity yourself, with np.max, np.exp and np.log."
+)
+
+
 @visible_check("ch02.sparse-xent")
 def check_sparse_xent(sparse_softmax_cross_entropy: Any) -> Verdict:
     """Ordinary logits, logits of +-1000, and a batch mixing small and very large rows."""
+    if callable(sparse_softmax_cross_entropy) and "logaddexp" in names_used(sparse_softmax_cross_entropy):
+        fail(LOGADDEXP_REFUSED)
     sparse_softmax_cross_entropy = numpy_only(sparse_softmax_cross_entropy, "sparse_softmax_cross_entropy")
     (logits, labels), *extremes = XENT_CASES
     expected_all = [np.array(e) for e in EXPECTED["sparse-xent"]]
