@@ -262,3 +262,35 @@ def test_numpy_only_binds_its_watcher_before_a_notebook_can_patch_it(restored_st
     watched = numpy_only(lambda x: keras.ops.sum(x), "f")
     with pytest.raises(CheckFailed, match="keras"):
         watched(np.ones(2))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import scipy.special as _ss\n_huber = _ss.huber\n",
+        "from scipy.special import huber as _huber\n",
+    ],
+)
+def test_the_visible_check_refuses_a_framework_ufunc_the_hook_does_not_report(source, restored_state):
+    # A ufunc runs without a profile event; the visible check reads what the function's code names.
+    answer = source + textwrap.dedent(
+        """
+        def huber_loss_and_grad(y_true, y_pred, delta=1.0):
+            r = np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float)
+            return float(np.mean(_huber(delta, r))), np.clip(r, -delta, delta) / r.size
+        """
+    )
+    verdict = run_check("ch02.huber-grad", define(answer)["huber_loss_and_grad"])
+    assert not verdict.passed and "scipy" in verdict.message, verdict.message
+
+
+def test_the_sparse_xent_check_refuses_numpys_own_log_sum_exp(restored_state):
+    answer = textwrap.dedent(
+        """
+        def sparse_softmax_cross_entropy(logits, labels):
+            z = np.asarray(logits, dtype=float)
+            return np.logaddexp.reduce(z, axis=1) - z[np.arange(len(z)), labels]
+        """
+    )
+    verdict = run_check("ch02.sparse-xent", define(answer)["sparse_softmax_cross_entropy"])
+    assert not verdict.passed and "logaddexp" in verdict.message, verdict.message

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.checking import Verdict, fail
-from course_utils.exercises.ch02 import BCE_REFUSED
+from course_utils.exercises.ch02 import BCE_REFUSED, LOGADDEXP_REFUSED
 from course_utils.exercises.ch02 import _without_delta as without_delta
 from course_utils.grading.kit import (
     QUIZ_EXPORT,
@@ -60,6 +60,23 @@ for _n, _k, _scale, _spread in [(6, 10, 1.0, 0.0), (5, 4, 50.0, 0.0), (4, 7, 300
         _case = _call("sparse_softmax_cross_entropy", _z.copy(), _y.copy())
     _case["n"] = _n
     _export["cases"].append(_case)
+def _code_names(_f, _depth=3, _seen=None):
+    _seen = set() if _seen is None else _seen
+    _c = getattr(_f, "__code__", None)
+    if _c is None or id(_f) in _seen or _depth < 0:
+        return set()
+    _seen.add(id(_f))
+    _codes, _n = [_c], set()
+    while _codes:
+        _k = _codes.pop()
+        _n |= set(_k.co_names) | set(_k.co_varnames)
+        _codes += [_x for _x in _k.co_consts if hasattr(_x, "co_names")]
+    _g = getattr(_f, "__globals__", {})
+    for _name in list(_n):
+        if type(_g.get(_name)).__name__ == "function":
+            _n |= _code_names(_g[_name], _depth - 1, _seen)
+    return _n
+_export["logaddexp"] = "logaddexp" in _code_names(globals().get("sparse_softmax_cross_entropy"))
 ''',
     "sparse_softmax_cross_entropy",
 )
@@ -178,6 +195,8 @@ def judge_huber_grad(student: dict[str, Any], reference: dict[str, Any]) -> Verd
 def judge_sparse_xent(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
     """Logits of growing scale up to several thousand, rows offset by 1500 from each other, one example."""
     refuse_frameworks(student, "sparse_softmax_cross_entropy")
+    if student.get("logaddexp") is not False:  # absent: the export was tampered with
+        fail(LOGADDEXP_REFUSED)
     for i, got, exp in each_case(student, reference, "sparse_softmax_cross_entropy"):
         got, expected = np.asarray(got, dtype=float), np.asarray(exp["ok"], dtype=float)
         if got.size == 1 and exp["n"] > 1:
@@ -198,8 +217,9 @@ def judge_weighted_bce(student: dict[str, Any], reference: dict[str, Any]) -> Ve
     refuse_frameworks(
         student,
         "the loss function",
-        "The loss calls a ready-made (weighted) cross-entropy of TensorFlow or Keras: build it from the "
-        "chapter's operations (tf.nn.softplus, tf.reduce_mean).",
+        "The loss calls a ready-made (weighted) cross-entropy of TensorFlow or Keras, or runs a graph traced "
+        "in advance (a tf.function): build it as a plain function of the chapter's operations "
+        "(tf.nn.softplus, tf.reduce_mean).",
     )
     for i, got, exp in each_case(student, reference, "the loss function"):
         value, expected = np.asarray(got, dtype=float), np.asarray(exp["ok"], dtype=float)
@@ -256,15 +276,16 @@ def judge_temperature(student: dict[str, Any], reference: dict[str, Any]) -> Ver
 
 judge_quiz = quiz_judge(
     {
-        "q1": "A residual of 3 lies beyond delta = 1, in the linear piece: delta * (|r| - delta / 2) = "
-        "1 * (3 - 0.5) = 2.5. The quadratic piece would give 4.5 and MAE 3; the pieces are built to meet "
-        "with the same value and slope at |r| = delta.",
-        "q2": "With reduction='sum' the loss of a batch is 64 times its mean, so its gradient is 64 times larger, "
-        "and plain SGD, which steps by the learning rate times the gradient, takes steps 64 times longer: the "
-        "same as multiplying the learning rate by 64, enough to make a well-tuned run diverge. The sum and "
-        "the mean do share their minimum, but SGD's path depends on the gradient's size; Keras does not "
-        "rescale it; and the sum is larger than the mean, not smaller. Adam would hardly notice, since it "
-        "divides each gradient by a running estimate of its own size.",
+        "q1": "A residual of 5 lies beyond delta = 2, in the linear piece: delta * (|r| - delta / 2) = "
+        "2 * (5 - 1) = 8. The quadratic piece would give 12.5, MAE 5 and Huber with delta = 1 gives 4.5; the "
+        "pieces are built to meet with the same value and slope at |r| = delta.",
+        "q2": "With reduction='sum' the loss of a batch adds up its per-example losses, so its gradient adds up "
+        "128 per-example gradients instead of 32: four times as many terms, a gradient up to four times "
+        "larger (exactly four times for its part that all examples share). Plain SGD steps by the learning "
+        "rate times the gradient, so the steps grow as if the learning rate had been raised. The sum and the "
+        "mean share their minimum, but SGD's path depends on the gradient's size; Keras does not divide a "
+        "summed loss by the batch size; and with the default mean the batch size would not scale the step "
+        "this way.",
         "q3": "When one image in twenty is a 0, the constant answer 'not a 0' is already 95 % accurate while "
         "finding no zero at all, so 93 % is worse than doing nothing. Accuracy is not the share of zeros found "
         "(that is recall) and says nothing about calibration; compare with the majority-class baseline, not "

@@ -119,6 +119,14 @@ def sparse_softmax_cross_entropy(logits, labels):
 ''',
         ),
         (
+            "NumPy's own log-sum-exp, np.logaddexp.reduce",
+            '''
+def sparse_softmax_cross_entropy(logits, labels):
+    z = np.asarray(logits, dtype=float)
+    return np.logaddexp.reduce(z, axis=1) - z[np.arange(len(z)), labels]
+''',
+        ),
+        (
             "softmax then log (overflows)",
             '''
 def sparse_softmax_cross_entropy(logits, labels):
@@ -224,6 +232,39 @@ def weighted_binary_crossentropy(pos_weight):
 ''',
         ),
         (
+            "a tf.function traced in advance around tf.nn.weighted_cross_entropy_with_logits",
+            '''
+_sig = [tf.TensorSpec([None, 1], tf.float32), tf.TensorSpec([None, 1], tf.float32),
+        tf.TensorSpec([], tf.float32)]
+_wce = tf.function(
+    lambda y, z, w: tf.reduce_mean(tf.nn.weighted_cross_entropy_with_logits(y, z, w)), input_signature=_sig
+)
+_wce.get_concrete_function()
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = tf.cast(y_true, tf.float32)
+        return _wce(y, tf.cast(logits, tf.float32), tf.constant(pos_weight, tf.float32))
+    return loss
+''',
+        ),
+        (
+            "a tf.function traced in advance around Keras' BinaryCrossentropy with sample weights",
+            '''
+_bce = keras.losses.BinaryCrossentropy(from_logits=True)
+_sig = [tf.TensorSpec([None, 1], tf.float32), tf.TensorSpec([None, 1], tf.float32),
+        tf.TensorSpec([], tf.float32)]
+@tf.function(input_signature=_sig)
+def _traced(y, z, w):
+    return _bce(y, z, sample_weight=1.0 + (w - 1.0) * y)
+_traced.get_concrete_function()
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = tf.cast(y_true, tf.float32)
+        return _traced(y, tf.cast(logits, tf.float32), tf.constant(pos_weight, tf.float32))
+    return loss
+''',
+        ),
+        (
             "weights the negatives",
             '''
 def weighted_binary_crossentropy(pos_weight):
@@ -316,13 +357,13 @@ def choose_temperature(logits, labels, candidates):
 
 QUIZ = Answers(
     solution='''
-quiz_answers = {"q1": 2.5, "q2": "C", "q3": "D", "q4": 0.91, "q5": "A"}
+quiz_answers = {"q1": 8.0, "q2": "B", "q3": "D", "q4": 0.91, "q5": "A"}
 ''',
     wrong=[
         (
             "quadratic piece, same minimum so same steps, accuracy as recall, one-hot kept, diagram misread",
             '''
-quiz_answers = {"q1": 4.5, "q2": "A", "q3": "A", "q4": 0.9, "q5": "B"}
+quiz_answers = {"q1": 12.5, "q2": "A", "q3": "A", "q4": 0.9, "q5": "B"}
 ''',
         ),
     ],

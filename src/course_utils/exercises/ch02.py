@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checking import numpy_only
+from ..checking import names_used, numpy_only
 from ..watch import watched_call
 from . import Question, Verdict, as_array, call, expect_close, fail, validate_answers, visible_check
 from ._expected_ch02 import EXPECTED
@@ -91,9 +91,17 @@ XENT_CASES = (
 )
 
 
+# NumPy's own log-sum-exp would answer the exercise in one call: refused by name, here and hidden.
+LOGADDEXP_REFUSED = (
+    "np.logaddexp does the log-sum-exp for you: write the identity yourself, with np.max, np.exp and np.log."
+)
+
+
 @visible_check("ch02.sparse-xent")
 def check_sparse_xent(sparse_softmax_cross_entropy: Any) -> Verdict:
     """Ordinary logits, logits of +-1000, and a batch mixing small and very large rows."""
+    if callable(sparse_softmax_cross_entropy) and "logaddexp" in names_used(sparse_softmax_cross_entropy):
+        fail(LOGADDEXP_REFUSED)
     sparse_softmax_cross_entropy = numpy_only(sparse_softmax_cross_entropy, "sparse_softmax_cross_entropy")
     (logits, labels), *extremes = XENT_CASES
     expected_all = [np.array(e) for e in EXPECTED["sparse-xent"]]
@@ -136,6 +144,7 @@ BCE_LOGITS = np.array([[2.0], [-1.0], [-0.5], [3.0], [0.0]], dtype="float32")
 BCE_FAR_LOGITS = np.array([[100.0], [-100.0], [-100.0], [100.0], [0.0]], dtype="float32")
 # The one call that answers the exercise, and Keras' losses that would do the same: refused by name
 # wherever the function reaches them, since the loss must otherwise be built from TensorFlow operations.
+GRAPH_CALLS = ("call_flat", "_call_flat", "call_preflattened", "call_function")
 BCE_REFUSED = (
     "weighted_cross_entropy_with_logits",
     "sigmoid_cross_entropy_with_logits",
@@ -145,6 +154,10 @@ BCE_REFUSED = (
     "sparse_softmax_cross_entropy_with_logits",
     "categorical_crossentropy",
     "sparse_categorical_crossentropy",
+    # TensorFlow's graph-function machinery: a tf.function traced in advance (around one of the
+    # losses above) runs its graph through these, and none of the names above runs in Python then.
+    # An eager loss built from TensorFlow operations never calls them (Keras traces it itself).
+    *GRAPH_CALLS,
 )
 
 
@@ -171,6 +184,11 @@ def check_weighted_bce(weighted_binary_crossentropy: Any) -> Verdict:
     (kind, value), used = watched_call(
         lambda: as_array(loss_fn(tf.constant(y), tf.constant(z)), "the loss"), refused_names=BCE_REFUSED
     )
+    if any(name.split(".")[-1] in GRAPH_CALLS for name in used):
+        fail(
+            "The loss runs a graph traced in advance (a tf.function): write it as a plain function of "
+            "TensorFlow operations (tf.nn.softplus, tf.reduce_mean); Keras traces it itself when it trains."
+        )
     if used:
         fail(
             f"The loss calls {used[0].split('.')[-1]}: build it from the chapter's operations "
