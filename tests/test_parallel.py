@@ -89,6 +89,8 @@ def test_train_branches_curves_and_early_stopping_bookkeeping():
                 logits = run.model(name, restored=restored)(xv, training=False)
                 loss = float(keras.ops.mean(keras.losses.sparse_categorical_crossentropy(yv, logits, from_logits=True)))
                 assert loss == pytest.approx(c["val_loss"][epoch - 1], rel=1e-4)
+            for key in ("val_loss", "val_accuracy"):  # the halves, 25 images each, average to the whole
+                np.testing.assert_allclose(c[key], (np.array(c[key + "_a"]) + c[key + "_b"]) / 2, rtol=1e-6)
     # each seed starts afresh: the first epoch's numbers differ between seeds
     assert runs[0].curves["a"]["val_loss"][0] != runs[1].curves["a"]["val_loss"][0]
     assert stack_runs(runs, "a", "val_loss").shape == (2, 4)

@@ -197,7 +197,9 @@ def train_branches(
     curves measured after every epoch in inference mode: ``loss`` and ``accuracy`` on the
     training images, ``val_loss`` and ``val_accuracy`` on the validation images (cross-entropy
     without penalties), and the early-stopping bookkeeping (``patience`` epochs without a lower
-    validation loss).
+    validation loss). The validation images are measured as two halves (the first
+    ``len(y_val) // 2`` and the rest), also kept as ``val_loss_a``, ``val_accuracy_a`` and
+    ``val_loss_b``, ``val_accuracy_b``: a choice made on one half can be scored on the other.
     """
     tf = import_tensorflow()
     import keras
@@ -213,7 +215,15 @@ def train_branches(
     opt.build(model.trainable_variables)
     fresh_optimizer = [v.numpy() for v in opt.variables]
     x_all, y_all = tf.constant(np.asarray(x, "float32")), tf.constant(np.asarray(y, "int32"))
-    xv, yv = tf.constant(np.asarray(x_val, "float32")), tf.constant(np.asarray(y_val, "int32"))
+    # the validation set is measured as two halves, kept apart in the curves (a choice made on
+    # one half can be scored on the other) and averaged, weighted by their sizes, for val_loss
+    n_val = len(y_val)
+    n_a = n_val // 2 if n_val > 1 else n_val
+    halves = [
+        (tf.constant(np.asarray(x_val[lo:hi], "float32")), tf.constant(np.asarray(y_val[lo:hi], "int32")), hi - lo)
+        for lo, hi in ((0, n_a), (n_a, n_val))
+        if hi > lo
+    ]
     n = len(y)
     n_batches = -(-n // batch_size)
 
@@ -250,7 +260,17 @@ def train_branches(
         for v, value in zip(opt.variables, fresh_optimizer):
             v.assign(value)
         rng = np.random.default_rng(int(seed))
-        curves = {name: {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []} for name in names}
+        keys = (
+            "loss",
+            "accuracy",
+            "val_loss",
+            "val_accuracy",
+            "val_loss_a",
+            "val_accuracy_a",
+            "val_loss_b",
+            "val_accuracy_b",
+        )
+        curves = {name: {key: [] for key in keys} for name in names}
         best = {name: np.inf for name in names}
         best_epoch = {name: 0 for name in names}
         stopped = {name: 0 for name in names}
@@ -258,13 +278,16 @@ def train_branches(
         for epoch in range(1, epochs + 1):
             one_epoch(tf.constant(rng.permutation(n), dtype="int32"))
             train_loss, train_acc = measure(x_all, y_all)
-            val_loss, val_acc = measure(xv, yv)
+            parts = [(measure(xh, yh), size) for xh, yh, size in halves]
             for k, name in enumerate(names):
                 c = curves[name]
                 c["loss"].append(float(train_loss[k]))
                 c["accuracy"].append(float(train_acc[k]))
-                c["val_loss"].append(float(val_loss[k]))
-                c["val_accuracy"].append(float(val_acc[k]))
+                for (losses, accs), part in zip([p for p, _ in parts], ("a", "b")):
+                    c[f"val_loss_{part}"].append(float(losses[k]))
+                    c[f"val_accuracy_{part}"].append(float(accs[k]))
+                c["val_loss"].append(sum(float(p[0][k]) * size for p, size in parts) / n_val)
+                c["val_accuracy"].append(sum(float(p[1][k]) * size for p, size in parts) / n_val)
                 if stopped[name]:
                     continue
                 if c["val_loss"][-1] < best[name]:
