@@ -54,9 +54,9 @@ _export = {"cases": []}
 for _shape, _rate, _training, _first in [
         ((96, 3, 3, 12), 0.3, True, False), ((50, 2, 5, 20), 0.6, True, False),
         ((40, 4, 4, 6), 0.5, False, False), ((30, 3, 3, 5), 0.0, True, False),
-        ((120, 2, 2, 10), 0.1, True, False), ((60, 7, 36), 0.5, True, False),
-        ((45, 33, 3, 3), 0.4, True, True), ((36, 2, 2, 2, 40), 0.5, True, False),
-        ((60, 7, 36), 0.5, True, False)]:
+        ((120, 2, 2, 10), 0.1, True, False), ((45, 33, 3, 3), 0.4, True, True),
+        ((36, 2, 2, 2, 40), 0.5, True, False),
+        ((60, 7, 36), 0.5, True, False), ((60, 7, 36), 0.5, True, False)]:  # two generators
     _x = _rng.uniform(0.2, 2.0, size=_shape)
     _x_before = _x.copy()
     _kwargs = {"data_format": "channels_first"} if _first else {}
