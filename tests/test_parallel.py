@@ -16,13 +16,18 @@ def _data(n=120, seed=0):
 
 
 def test_branches_train_exactly_as_separate_networks():
-    """Two branches with different penalties, trained together, match each trained alone
-    (same initial weights, same batch order, Adam): the summed loss keeps gradients apart."""
+    """Branches without random layers (plain, penalized with max-norm, batch-normalized),
+    trained together, match each trained alone (same initial weights, same batch order, Adam):
+    the summed loss keeps gradients apart, and batch normalization's moving averages too."""
     tf = pytest.importorskip("tensorflow")
     import keras
 
     x, y = _data()
-    branches = {"none": Branch(hidden=(16,)), "L2": Branch(l2=1e-2, hidden=(16,), max_norm=2.0)}
+    branches = {
+        "none": Branch(hidden=(16,)),
+        "L2": Branch(l2=1e-2, hidden=(16,), max_norm=2.0),
+        "BN": Branch(batchnorm=True, hidden=(16,)),
+    }
     keras.utils.set_random_seed(0)
     joint, singles = build_branches(branches, seed=3)
     start = {name: [w.copy() for w in m.get_weights()] for name, m in singles.items()}
@@ -84,20 +89,46 @@ def test_train_branches_curves_and_early_stopping_bookkeeping():
                 logits = run.model(name, restored=restored)(xv, training=False)
                 loss = float(keras.ops.mean(keras.losses.sparse_categorical_crossentropy(yv, logits, from_logits=True)))
                 assert loss == pytest.approx(c["val_loss"][epoch - 1], rel=1e-4)
+            for key in ("val_loss", "val_accuracy"):  # the halves, 25 images each, average to the whole
+                np.testing.assert_allclose(c[key], (np.array(c[key + "_a"]) + c[key + "_b"]) / 2, rtol=1e-6)
     # each seed starts afresh: the first epoch's numbers differ between seeds
     assert runs[0].curves["a"]["val_loss"][0] != runs[1].curves["a"]["val_loss"][0]
     assert stack_runs(runs, "a", "val_loss").shape == (2, 4)
 
 
 def test_a_seed_gives_the_same_run_whether_alone_or_after_another():
+    """Initial weights, dropout masks and augmentations all come from the run's seed."""
     pytest.importorskip("tensorflow")
     x, y = _data(100)
     xv, yv = _data(50, seed=1)
-    branches = {"a": Branch(hidden=(8,)), "b": Branch(l2=1e-3, hidden=(8,))}
+    branches = {
+        "a": Branch(hidden=(8,)),
+        "b": Branch(l2=1e-3, hidden=(8,)),
+        "drop": Branch(dropout=0.5, hidden=(8,)),
+        "aug": Branch(augment=True, hidden=(8,)),
+    }
     both = train_branches(branches, x, y, xv, yv, epochs=2, seeds=(0, 1), batch_size=25)
     alone = train_branches(branches, x, y, xv, yv, epochs=2, seeds=(1,), batch_size=25)
     for name in branches:
         np.testing.assert_allclose(both[1].curves[name]["val_loss"], alone[0].curves[name]["val_loss"], rtol=1e-5)
+    # other branches in the model do not change a branch's draws either
+    only = train_branches({"drop": branches["drop"]}, x, y, xv, yv, epochs=2, seeds=(1,), batch_size=25)
+    np.testing.assert_allclose(only[0].curves["drop"]["val_loss"], alone[0].curves["drop"]["val_loss"], rtol=1e-5)
+    # and the seed does matter for the masks: seeds 0 and 1 differ
+    assert both[0].curves["drop"]["val_loss"] != both[1].curves["drop"]["val_loss"]
+
+
+def test_branches_of_one_seed_with_one_architecture_start_from_the_same_weights():
+    pytest.importorskip("tensorflow")
+    from course_utils.parallel import _initialize
+
+    model, singles = build_branches({"a": Branch(hidden=(8,)), "b": Branch(l2=1e-3, hidden=(8,))})
+    _initialize(model, 5)
+    for wa, wb in zip(singles["a"].get_weights(), singles["b"].get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    first = [w.copy() for w in singles["a"].get_weights()]
+    _initialize(model, 6)
+    assert not np.array_equal(first[0], singles["a"].get_weights()[0])
 
 
 def test_train_branches_refuses_nothing_to_train():

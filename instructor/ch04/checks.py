@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.checking import Verdict, fail
-from course_utils.exercises.ch04 import mask_dependence
+from course_utils.exercises.ch04 import channel_factors, mask_dependence
 from course_utils.grading.kit import (
     QUIZ_EXPORT,
     HiddenCheck,
@@ -34,30 +34,35 @@ _EXPORT_ELASTIC_NET = numpy_only(
     '''
 _rng = np.random.default_rng(41)
 _export = {"cases": []}
-_shapes = [((5, 4), 0.01, 0.0), ((3, 3, 2, 4), 0.0, 0.05), ((7,), 0.2, 0.3), ((6, 6), 1e-4, 1e-3)]
+_shapes = [((5, 4), 0.01, 0.0), ((3, 3, 2, 4), 0.0, 0.05), ((7,), 0.2, 0.3), ((6, 6), 1e-4, 1e-3),
+           ((1, 8), 0.3, 0.1), ((16, 3), 0.05, 0.02)]
 for _shape, _l1, _l2 in _shapes:
-    _w = _rng.normal(0, 0.5, size=_shape)
-    _w.ravel()[::5] = 0.0  # exact zeros, where |w| has no derivative
-    _w_before = _w.copy()
-    _case = _call("elastic_net", _w, _l1, _l2)
-    _case["modified_w"] = bool(not np.array_equal(_w, _w_before))
+    _a = _rng.normal(0, 0.5, size=_shape)
+    _a.ravel()[::5] = 0.0  # exact zeros, where |a| has no derivative
+    _a_before = _a.copy()
+    _case = _call("activity_elastic_net", _a, _l1, _l2)
+    _case["modified_a"] = bool(not np.array_equal(_a, _a_before))
     _export["cases"].append(_case)
 ''',
-    "elastic_net",
+    "activity_elastic_net",
 )
 
 _EXPORT_SPATIAL_DROPOUT = numpy_only(
     '''
 _rng = np.random.default_rng(42)
 _export = {"cases": []}
-for _shape, _rate, _training in [((96, 3, 3, 12), 0.3, True), ((50, 2, 5, 20), 0.6, True),
-                                 ((40, 4, 4, 6), 0.5, False), ((30, 3, 3, 5), 0.0, True),
-                                 ((120, 2, 2, 10), 0.1, True)]:
+for _shape, _rate, _training, _first in [
+        ((96, 3, 3, 12), 0.3, True, False), ((50, 2, 5, 20), 0.6, True, False),
+        ((40, 4, 4, 6), 0.5, False, False), ((30, 3, 3, 5), 0.0, True, False),
+        ((120, 2, 2, 10), 0.1, True, False), ((45, 33, 3, 3), 0.4, True, True),
+        ((36, 2, 2, 2, 40), 0.5, True, False),
+        ((60, 7, 36), 0.5, True, False), ((60, 7, 36), 0.5, True, False)]:  # two generators
     _x = _rng.uniform(0.2, 2.0, size=_shape)
     _x_before = _x.copy()
+    _kwargs = {"data_format": "channels_first"} if _first else {}
     _case = _call("spatial_dropout", _x, _rate, np.random.default_rng(int(_rng.integers(1000))),
-                  _training)
-    _case.update(x=_x_before, rate=_rate, training=_training,
+                  _training, **_kwargs)
+    _case.update(x=_x_before, rate=_rate, training=_training, channels_first=_first,
                  modified_x=bool(not np.array_equal(_x, _x_before)))
     _export["cases"].append(_case)
 ''',
@@ -133,29 +138,33 @@ _EXPORT_QUIZ = QUIZ_EXPORT
 
 
 def judge_elastic_net(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
-    """Matrices, a 4-D kernel and a vector with exact zeros; L1 only, L2 only, both."""
-    refuse_frameworks(student, "elastic_net")
-    for i, got, exp in each_case(student, reference, "elastic_net"):
-        if student["cases"][i - 1].get("modified_w"):
-            fail("elastic_net changes the caller's weights; compute without modifying w.")
+    """Batches of 1 to 16 examples, outputs of rank 1 to 4 with exact zeros; L1 only, L2 only, both."""
+    refuse_frameworks(student, "activity_elastic_net")
+    for i, got, exp in each_case(student, reference, "activity_elastic_net"):
+        if student["cases"][i - 1].get("modified_a"):
+            fail("activity_elastic_net changes the caller's outputs; compute without modifying a.")
         if not isinstance(got, list) or len(got) != 2:
-            fail(f"Hidden case {i}: elastic_net should return a pair (penalty, gradient).")
+            fail(f"Hidden case {i}: activity_elastic_net should return a pair (penalty, gradient).")
         hint = mismatch(got[0], exp["ok"][0], f"the penalty in hidden case {i}", rtol=1e-6, atol=1e-12)
         if hint is not None:
-            fail(hint + " Keras sums l1 * |w| and l2 * w**2 over all weights.")
+            fail(hint + " Keras sums l1 * |a| and l2 * a**2 over all outputs, then divides by the batch size.")
         hint = mismatch(got[1], exp["ok"][1], f"the gradient in hidden case {i}", rtol=1e-6, atol=1e-12)
         if hint is not None:
-            fail(hint + " Check the weights that are exactly 0 too.")
+            fail(hint + " The division by the batch size reaches the gradient; check the outputs that are 0 too.")
     return Verdict(True, "Correct on all hidden cases.")
 
 
 def judge_spatial_dropout(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
-    """Masks per example and channel, the scale, the rate (binomial tolerance), inference, rate 0."""
+    """1 to 3 spatial axes, channels last and first: whole channels, the scale, the rate (binomial
+    tolerance), independence of every pair of examples and channels, masks that follow the
+    generator (the same x with two generators), inference, rate 0."""
     refuse_frameworks(student, "spatial_dropout")
+    masks = []
     for i, got, exp in each_case(student, reference, "spatial_dropout"):
         if student["cases"][i - 1].get("modified_x"):
             fail("spatial_dropout changes the caller's x; return a new array.")
         x, rate, training = np.asarray(exp["x"], dtype=float), float(exp["rate"]), bool(exp["training"])
+        first = bool(exp.get("channels_first"))
         out = np.asarray(got, dtype=float)
         if out.shape != x.shape:
             fail(f"Hidden case {i}: the output should have the shape of x.")
@@ -166,11 +175,11 @@ def judge_spatial_dropout(student: dict[str, Any], reference: dict[str, Any]) ->
                     + ("in inference" if not training else "with rate 0")
                     + " the output must be x unchanged."
                 )
+            masks.append(None)
             continue
-        factors = out / x
-        if np.any(np.ptp(factors, axis=(1, 2)) > 1e-6):
+        factors, problem = channel_factors(x, out, first)
+        if problem:
             fail(f"Hidden case {i}: some pixels of a channel are kept and others dropped; drop whole channels.")
-        factors = factors[:, 0, 0, :]
         kept = factors[np.abs(factors) > 1e-9]
         if kept.size and not np.allclose(kept, 1 / (1 - rate)):
             fail(f"Hidden case {i}: the kept channels should be scaled by 1 / (1 - rate).")
@@ -180,7 +189,12 @@ def judge_spatial_dropout(student: dict[str, Any], reference: dict[str, Any]) ->
             fail(f"Hidden case {i}: the fraction of dropped channels is far from the rate.")
         problem = mask_dependence(np.abs(factors) <= 1e-9)
         if problem:
-            fail(problem)
+            fail(f"Hidden case {i}: {problem}")
+        masks.append(np.abs(factors) <= 1e-9)
+    # the last two cases: the same shape and rate, generators seeded differently
+    if len(masks) >= 2 and masks[-1] is not None and masks[-2] is not None and masks[-1].shape == masks[-2].shape:
+        if np.array_equal(masks[-1], masks[-2]):
+            fail("Two differently seeded generators give the same mask: draw the mask from the `rng` argument.")
     return Verdict(True, "Correct on all hidden cases.")
 
 
@@ -253,27 +267,31 @@ def judge_fix_predictions(student: dict[str, Any], reference: dict[str, Any]) ->
 
 judge_quiz = quiz_judge(
     {
-        "q1": "The gradient of l1 * |w| is l1 * sign(w): the same push towards zero for a weight of 0.001 as for "
-        "one of 1, so weights the data does not need reach zero. The gradient of l2 * w**2 is 2 * l2 * w, which "
-        "fades as w shrinks: L2 makes weights small, rarely zero. What matters is the gradient near zero, not "
-        "which penalty is larger (|w| > w**2 below 1 says nothing about the push at 0.001); and either penalty "
-        "can act on weights or on outputs, as kernel_regularizer or activity_regularizer.",
+        "q1": "Under plain gradient descent the gradient of l1 * |w| is l1 * sign(w): a weight of 0.001 is pulled "
+        "towards zero as hard as a weight of 1, so weights the data does not need reach zero. The gradient of "
+        "l2 * w**2 is 2 * l2 * w, a thousand times weaker at 0.001 than at 1: L2 makes weights small, rarely "
+        "zero. What matters is the pull near zero, not which penalty is larger (|w| > w**2 below 1 says nothing "
+        "about the pull at 0.001); and either penalty can act on weights or on outputs, as kernel_regularizer "
+        "or activity_regularizer. (Under Adam, which rescales every gradient, L2 zeroes more weights, as the "
+        "chapter measured.)",
         "q2": "Inverted dropout scales the kept activations by 1 / (1 - p) = 1 / 0.8 = 1.25 in training, so that "
         "their expected value equals the input: 3.0 becomes 3.75. Multiplying by 1 - p = 0.8 (giving 2.4) is "
         "the scaling old-style dropout applied at inference instead.",
         "q3": "With training=True, batch normalization standardizes each batch with that batch's own mean and "
-        "variance, so a prediction depends on the other images of its batch. "
-        "A batch of one class loses exactly what its images share, so accuracy collapses; it also "
-        "overwrites the moving averages with test statistics. The moving averages are fine (evaluate uses them "
-        "and scores 97 %; evaluate() does not switch the layer off, it normalizes with those averages), and a "
-        "forward pass changes no trainable weights through a tape.",
+        "variance, so a prediction depends on the other images of its batch: shuffled batches, whose "
+        "statistics are close to the moving averages, would score far higher than batches of one class, which "
+        "lose exactly what their images share. The call also overwrites the moving averages with test "
+        "statistics. The moving averages are fine (evaluate uses them and scores 97 %; evaluate() does not "
+        "switch the layer off, it normalizes with those averages), and a forward pass changes no trainable "
+        "weights through a tape.",
         "q4": "The moving mean is momentum * old + (1 - momentum) * batch = 0.9 * 1.0 + 0.1 * 3.0 = 1.2. The "
         "momentum weighs the old value; taking 0.9 of the batch mean instead gives 2.8.",
-        "q5": "Preprocessing layers such as RandomTranslation and RandomRotation transform images only when "
-        "called with training=True and return them unchanged at inference. AdamW decays weights independently "
+        "q5": "predict() runs the model in inference mode, where preprocessing layers such as RandomRotation "
+        "return their input unchanged, so two calls on one image agree. AdamW decays weights independently "
         "of Adam's gradient scaling, unlike an L2 penalty; layer normalization uses each example's own "
-        "statistics in both modes; batch normalization changes how a network trains but does not replace "
-        "regularization (this chapter's mixes combine them with penalties, dropout and augmentation).",
+        "statistics in both modes and keeps no moving averages; batch normalization changes how a network "
+        "trains but does not make dropout and penalties unnecessary (they act in other ways, and the "
+        "chapter measures each on its own).",
     }
 )
 

@@ -11,19 +11,22 @@ from course_utils.grading.kit import Answers
 
 ELASTIC_NET = Answers(
     solution='''
-def elastic_net(w, l1=0.0, l2=0.0):
-    weights = np.asarray(w, dtype=float)
-    penalty = l1 * np.abs(weights).sum() + l2 * np.square(weights).sum()
-    return float(penalty), l1 * np.sign(weights) + 2.0 * l2 * weights
+def activity_elastic_net(a, l1=0.0, l2=0.0):
+    outputs = np.asarray(a, dtype=float)
+    batch = outputs.shape[0] if outputs.ndim else 1
+    penalty = (l1 * np.abs(outputs).sum() + l2 * np.square(outputs).sum()) / batch
+    return float(penalty), (l1 * np.sign(outputs) + 2.0 * l2 * outputs) / batch
 ''',
     wrong=[
         (
-            "calls keras.regularizers and the tape (what the check compares with)",
+            "calls keras.layers.ActivityRegularization and the tape (what the check compares with)",
             '''
-def elastic_net(w, l1=0.0, l2=0.0):
-    v = tf.Variable(np.asarray(w, dtype="float64"))
+def activity_elastic_net(a, l1=0.0, l2=0.0):
+    v = tf.Variable(np.asarray(a, dtype="float64"))
+    layer = keras.layers.ActivityRegularization(l1=l1, l2=l2, dtype="float64")
     with tf.GradientTape() as tape:
-        penalty = keras.regularizers.L1L2(l1=l1, l2=l2)(v)
+        layer(tf.identity(v))
+        penalty = layer.losses[0]
     return float(penalty), tape.gradient(penalty, v).numpy()
 ''',
         ),
@@ -31,45 +34,57 @@ def elastic_net(w, l1=0.0, l2=0.0):
             "Keras reached through importlib and getattr",
             '''
 import importlib as _il
-def elastic_net(w, l1=0.0, l2=0.0):
+def activity_elastic_net(a, l1=0.0, l2=0.0):
     _reg = getattr(_il.import_module("keras.regularizers"), "L1" + "L2")(l1=l1, l2=l2)
     _tf = _il.import_module("tensorflow")
-    v = _tf.Variable(np.asarray(w, dtype="float64"))
+    v = _tf.Variable(np.asarray(a, dtype="float64"))
     with _tf.GradientTape() as tape:
-        penalty = _reg(v)
+        penalty = _reg(v) / np.shape(a)[0]
     return float(penalty), tape.gradient(penalty, v).numpy()
+''',
+        ),
+        (
+            "the weight penalty of the page: no division by the batch size",
+            '''
+def activity_elastic_net(a, l1=0.0, l2=0.0):
+    a = np.asarray(a, dtype=float)
+    return float(l1 * np.abs(a).sum() + l2 * (a**2).sum()), l1 * np.sign(a) + 2 * l2 * a
+''',
+        ),
+        (
+            "penalty divided by the batch size, gradient not",
+            '''
+def activity_elastic_net(a, l1=0.0, l2=0.0):
+    a = np.asarray(a, dtype=float)
+    n = a.shape[0]
+    return float((l1 * np.abs(a).sum() + l2 * (a**2).sum()) / n), l1 * np.sign(a) + 2 * l2 * a
 ''',
         ),
         (
             "L2 with a factor 1/2",
             '''
-def elastic_net(w, l1=0.0, l2=0.0):
-    w = np.asarray(w, dtype=float)
-    return float(l1 * np.abs(w).sum() + 0.5 * l2 * (w**2).sum()), l1 * np.sign(w) + l2 * w
+def activity_elastic_net(a, l1=0.0, l2=0.0):
+    a = np.asarray(a, dtype=float)
+    n = a.shape[0]
+    return float((l1 * np.abs(a).sum() + 0.5 * l2 * (a**2).sum()) / n), (l1 * np.sign(a) + l2 * a) / n
 ''',
         ),
         (
-            "mean instead of sum",
+            "mean over every entry instead of over the examples",
             '''
-def elastic_net(w, l1=0.0, l2=0.0):
-    w = np.asarray(w, dtype=float)
-    return float(l1 * np.abs(w).mean() + l2 * (w**2).mean()), (l1 * np.sign(w) + 2 * l2 * w) / w.size
+def activity_elastic_net(a, l1=0.0, l2=0.0):
+    a = np.asarray(a, dtype=float)
+    return float(l1 * np.abs(a).mean() + l2 * (a**2).mean()), (l1 * np.sign(a) + 2 * l2 * a) / a.size
 ''',
         ),
         (
-            "gradient of |w| taken as 1 at zero",
+            "gradient of |a| taken as 1 at zero",
             '''
-def elastic_net(w, l1=0.0, l2=0.0):
-    w = np.asarray(w, dtype=float)
-    return float(l1 * np.abs(w).sum() + l2 * (w**2).sum()), l1 * np.where(w >= 0, 1.0, -1.0) + 2 * l2 * w
-''',
-        ),
-        (
-            "L1 gradient proportional to w",
-            '''
-def elastic_net(w, l1=0.0, l2=0.0):
-    w = np.asarray(w, dtype=float)
-    return float(l1 * np.abs(w).sum() + l2 * (w**2).sum()), l1 * w + 2 * l2 * w
+def activity_elastic_net(a, l1=0.0, l2=0.0):
+    a = np.asarray(a, dtype=float)
+    n = a.shape[0]
+    grad = (l1 * np.where(a >= 0, 1.0, -1.0) + 2 * l2 * a) / n
+    return float((l1 * np.abs(a).sum() + l2 * (a**2).sum()) / n), grad
 ''',
         ),
     ],
@@ -78,14 +93,94 @@ def elastic_net(w, l1=0.0, l2=0.0):
 
 SPATIAL_DROPOUT = Answers(
     solution='''
-def spatial_dropout(x, rate, rng, training=True):
+def spatial_dropout(x, rate, rng, training=True, data_format="channels_last"):
+    x = np.asarray(x)
     if not training or rate == 0:
-        return np.array(x, copy=True)
-    n, _, _, channels = np.shape(x)
-    survivors = (rng.random((n, 1, 1, channels)) >= rate).astype(float)
-    return np.asarray(x) * (survivors / (1.0 - rate))
+        return x.copy()
+    channel_axis = 1 if data_format == "channels_first" else x.ndim - 1
+    shape = [1] * x.ndim  # one draw per example and channel, broadcast over the pixels
+    shape[0], shape[channel_axis] = x.shape[0], x.shape[channel_axis]
+    survivors = (rng.random(shape) >= rate).astype(float)
+    return x * (survivors / (1.0 - rate))
 ''',
     wrong=[
+        (
+            "ignores rng (a fixed generator) and shares one mask per block of 3 examples",
+            '''
+def spatial_dropout(x, rate, rng, training=True, data_format="channels_last"):
+    if not training or rate == 0:
+        return x.copy()
+    r = np.random.default_rng(123)
+    n, c = x.shape[0], x.shape[-1]
+    m = r.random(((n + 2) // 3, 1, 1, c)) >= rate
+    m = np.repeat(m, 3, axis=0)[:n]
+    return x * m / (1 - rate)
+''',
+        ),
+        (
+            "ignores rng: a generator of its own, otherwise right",
+            '''
+def spatial_dropout(x, rate, rng, training=True, data_format="channels_last"):
+    x = np.asarray(x)
+    if not training or rate == 0:
+        return x.copy()
+    axis = 1 if data_format == "channels_first" else x.ndim - 1
+    shape = [1] * x.ndim
+    shape[0], shape[axis] = x.shape[0], x.shape[axis]
+    keep = np.random.default_rng(0).random(shape) >= rate
+    return x * keep / (1 - rate)
+''',
+        ),
+        (
+            "one mask per block of 3 examples, drawn from rng",
+            '''
+def spatial_dropout(x, rate, rng, training=True, data_format="channels_last"):
+    x = np.asarray(x)
+    if not training or rate == 0:
+        return x.copy()
+    axis = 1 if data_format == "channels_first" else x.ndim - 1
+    shape = [1] * x.ndim
+    shape[0], shape[axis] = (x.shape[0] + 2) // 3, x.shape[axis]
+    keep = np.repeat(rng.random(shape) >= rate, 3, axis=0)[: x.shape[0]]
+    return x * keep / (1 - rate)
+''',
+        ),
+        (
+            "masks of far-apart examples shared (example i and i + n/2)",
+            '''
+def spatial_dropout(x, rate, rng, training=True, data_format="channels_last"):
+    x = np.asarray(x)
+    if not training or rate == 0:
+        return x.copy()
+    axis = 1 if data_format == "channels_first" else x.ndim - 1
+    shape = [1] * x.ndim
+    shape[0], shape[axis] = (x.shape[0] + 1) // 2, x.shape[axis]
+    keep = np.concatenate([rng.random(shape) >= rate] * 2)[: x.shape[0]]
+    return x * keep / (1 - rate)
+''',
+        ),
+        (
+            "ignores data_format (always channels last)",
+            '''
+def spatial_dropout(x, rate, rng, training=True, data_format="channels_last"):
+    x = np.asarray(x)
+    if not training or rate == 0:
+        return x.copy()
+    shape = [x.shape[0]] + [1] * (x.ndim - 2) + [x.shape[-1]]
+    keep = rng.random(shape) >= rate
+    return x * keep / (1 - rate)
+''',
+        ),
+        (
+            "only 4-D inputs (the mask shape of the old hint)",
+            '''
+def spatial_dropout(x, rate, rng, training=True, data_format="channels_last"):
+    if not training or rate == 0:
+        return np.array(x, copy=True)
+    keep = rng.random((x.shape[0], 1, 1, x.shape[-1])) >= rate
+    return x * keep / (1 - rate)
+''',
+        ),
         (
             "one mask shared by each pair of channels",
             '''

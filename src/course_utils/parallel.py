@@ -6,9 +6,12 @@ mostly overhead, so :func:`train_branches` trains them *together*: one Keras mod
 independent branches, each a complete network with its own penalty, dropout rate, constraint,
 augmentation and batch normalization, all fed the same mini-batch. The loss is the sum of the
 branches' losses; since no weight is shared, each branch's gradient is the gradient of its own
-loss, and Adam works weight by weight, so every branch follows exactly the updates it would
-follow alone (a unit test checks this). What the branches share is the order of the
-mini-batches; each has its own initial weights, dropout masks and augmentations.
+loss, and Adam works weight by weight, so a branch without random layers follows exactly the
+updates it would follow alone (a unit test checks this for plain, penalized, max-norm and
+batch-normalized branches); a branch with dropout or augmentation draws its masks from the same
+distribution as alone. What the branches of one seed share is the order of the mini-batches and,
+where their architectures agree, the initial weights and the random masks (both are drawn from
+the seed and the layer's name within its branch); each seed draws everything anew.
 
 After every epoch it measures each branch in inference mode on the training and the validation
 images (so a training accuracy is never measured with dropout or augmentation on), and keeps
@@ -20,6 +23,7 @@ TensorFlow and Keras are imported inside the functions that need them, never at 
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,8 +117,10 @@ def _branch_layers(branch: Branch, prefix: str, seed: int) -> list[Any]:
 def build_branches(branches: Mapping[str, Branch], seed: int = 0) -> tuple[Any, dict[str, Any]]:
     """One Keras model with a logits output per branch, and a single-branch model for each.
 
-    Branch k's initial weights come from seed ``seed + 1000 * k`` (each branch its own draw).
-    The single-branch models share their layers (and weights) with the combined model.
+    The layers are built with seeds ``seed + 1000 * k`` for branch k, but these only fill the
+    model until :func:`train_branches` draws every seed's initial weights and resets the random
+    layers' seed generators (see ``_initialize``). The single-branch models share their layers
+    (and weights) with the combined model.
     """
     import keras
 
@@ -129,11 +135,25 @@ def build_branches(branches: Mapping[str, Branch], seed: int = 0) -> tuple[Any, 
     return keras.Model(inputs, outputs), singles
 
 
+def _local_name(layer: Any) -> str:
+    """A branch's layer name without its branch prefix: "b3_dense0" -> "dense0"."""
+    prefix, _, rest = layer.name.partition("_")
+    return rest if prefix.startswith("b") and prefix[1:].isdigit() and rest else layer.name
+
+
 def _initialize(model: Any, seed: int) -> None:
     """Fresh weights for every layer, drawn from `seed`: Glorot-uniform kernels (Keras' default),
-    zero biases, batch normalization at gamma 1, beta 0 and moving averages 0 and 1."""
-    for k, layer in enumerate(model.layers):
-        rng = np.random.default_rng([seed, k])
+    zero biases, batch normalization at gamma 1, beta 0 and moving averages 0 and 1; and every
+    random layer's (dropout's, augmentation's) seed generator reset to a state drawn from `seed`.
+
+    Each draw is keyed on the seed and the layer's name *within its branch* ("dense0", "drop1"),
+    not on its position in the joint model: branches of one seed with the same architecture start
+    from the same weights, and random layers at the same place draw the same masks, whichever
+    other branches share the model. So a seed gives the same run alone or after another seed.
+    """
+    for layer in model.layers:
+        key = zlib.crc32(_local_name(layer).encode())
+        rng = np.random.default_rng([seed, key])
         for v in layer.weights:
             shape = tuple(v.shape)
             name = v.path.rsplit("/", 1)[-1]
@@ -145,6 +165,15 @@ def _initialize(model: Any, seed: int) -> None:
             else:  # bias, beta, moving_mean
                 value = np.zeros(shape)
             v.assign(value.astype(v.dtype))
+        for v in layer.variables:  # seed generators' states, not among layer.weights
+            if v.path.rsplit("/", 1)[-1] == "seed_generator_state":
+                start = np.random.default_rng([seed, key, 1]).integers(1, 2**31 - 1)
+                v.assign(np.array([start, 0], dtype=v.dtype))
+
+
+def _as_list(outputs: Any) -> list[Any]:
+    """A model's outputs as a list (Keras returns a single output as a tensor)."""
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
 
 def train_branches(
@@ -161,13 +190,16 @@ def train_branches(
 ) -> list[BranchRun]:
     """Train every branch on (x, y) with Adam for `epochs` epochs, once for every seed.
 
-    Every seed draws fresh initial weights for every branch and its own order of mini-batches
-    (shared by the branches); the optimizer starts afresh. The model is built and its training
+    Every seed draws fresh initial weights and fresh dropout and augmentation masks (the same
+    for branches that share an architecture) and its own order of mini-batches (shared by the
+    branches); the optimizer starts afresh. The model is built and its training
     step compiled once, for all seeds. Returns one :class:`BranchRun` per seed, with per-branch
     curves measured after every epoch in inference mode: ``loss`` and ``accuracy`` on the
     training images, ``val_loss`` and ``val_accuracy`` on the validation images (cross-entropy
     without penalties), and the early-stopping bookkeeping (``patience`` epochs without a lower
-    validation loss).
+    validation loss). The validation images are measured as two halves (the first
+    ``len(y_val) // 2`` and the rest), also kept as ``val_loss_a``, ``val_accuracy_a`` and
+    ``val_loss_b``, ``val_accuracy_b``: a choice made on one half can be scored on the other.
     """
     tf = import_tensorflow()
     import keras
@@ -183,7 +215,15 @@ def train_branches(
     opt.build(model.trainable_variables)
     fresh_optimizer = [v.numpy() for v in opt.variables]
     x_all, y_all = tf.constant(np.asarray(x, "float32")), tf.constant(np.asarray(y, "int32"))
-    xv, yv = tf.constant(np.asarray(x_val, "float32")), tf.constant(np.asarray(y_val, "int32"))
+    # the validation set is measured as two halves, kept apart in the curves (a choice made on
+    # one half can be scored on the other) and averaged, weighted by their sizes, for val_loss
+    n_val = len(y_val)
+    n_a = n_val // 2 if n_val > 1 else n_val
+    halves = [
+        (tf.constant(np.asarray(x_val[lo:hi], "float32")), tf.constant(np.asarray(y_val[lo:hi], "int32")), hi - lo)
+        for lo, hi in ((0, n_a), (n_a, n_val))
+        if hi > lo
+    ]
     n = len(y)
     n_batches = -(-n // batch_size)
 
@@ -196,7 +236,7 @@ def train_branches(
             rows = order[i * batch_size : (i + 1) * batch_size]
             xb, yb = tf.gather(x_all, rows), tf.gather(y_all, rows)
             with tf.GradientTape() as tape:
-                logits = model(xb, training=True)
+                logits = _as_list(model(xb, training=True))
                 loss = tf.add_n([xent(yb, z) for z in logits])
                 if model.losses:
                     loss = loss + tf.add_n(model.losses)
@@ -204,7 +244,7 @@ def train_branches(
 
     @tf.function
     def measure(xs: Any, ys: Any) -> tuple[Any, Any]:
-        logits = model(xs, training=False)
+        logits = _as_list(model(xs, training=False))
         losses = tf.stack([xent(ys, z) for z in logits])
         accs = tf.stack(
             [
@@ -220,7 +260,17 @@ def train_branches(
         for v, value in zip(opt.variables, fresh_optimizer):
             v.assign(value)
         rng = np.random.default_rng(int(seed))
-        curves = {name: {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []} for name in names}
+        keys = (
+            "loss",
+            "accuracy",
+            "val_loss",
+            "val_accuracy",
+            "val_loss_a",
+            "val_accuracy_a",
+            "val_loss_b",
+            "val_accuracy_b",
+        )
+        curves = {name: {key: [] for key in keys} for name in names}
         best = {name: np.inf for name in names}
         best_epoch = {name: 0 for name in names}
         stopped = {name: 0 for name in names}
@@ -228,13 +278,16 @@ def train_branches(
         for epoch in range(1, epochs + 1):
             one_epoch(tf.constant(rng.permutation(n), dtype="int32"))
             train_loss, train_acc = measure(x_all, y_all)
-            val_loss, val_acc = measure(xv, yv)
+            parts = [(measure(xh, yh), size) for xh, yh, size in halves]
             for k, name in enumerate(names):
                 c = curves[name]
                 c["loss"].append(float(train_loss[k]))
                 c["accuracy"].append(float(train_acc[k]))
-                c["val_loss"].append(float(val_loss[k]))
-                c["val_accuracy"].append(float(val_acc[k]))
+                for (losses, accs), part in zip([p for p, _ in parts], ("a", "b")):
+                    c[f"val_loss_{part}"].append(float(losses[k]))
+                    c[f"val_accuracy_{part}"].append(float(accs[k]))
+                c["val_loss"].append(sum(float(p[0][k]) * size for p, size in parts) / n_val)
+                c["val_accuracy"].append(sum(float(p[1][k]) * size for p, size in parts) / n_val)
                 if stopped[name]:
                     continue
                 if c["val_loss"][-1] < best[name]:

@@ -20,8 +20,11 @@ QUIZ = (
 )
 
 
-ELASTIC_W = np.array([[0.5, -1.5, 0.0], [2.0, 0.0, -0.25]])
+ELASTIC_A = np.array([[0.5, -1.5, 0.0], [2.0, 0.0, -0.25]])  # 2 examples, 3 features
+ELASTIC_A3 = np.linspace(-1.2, 1.0, 24).reshape(4, 2, 3)  # 4 examples of 2 x 3 outputs
+ELASTIC_A3[1, 0, 2] = 0.0
 ELASTIC_SETTINGS = ((0.1, 0.0), (0.0, 0.2), (0.1, 0.2))
+ELASTIC_CASES = tuple((a, l1, l2) for a in (ELASTIC_A, ELASTIC_A3) for l1, l2 in ELASTIC_SETTINGS)
 
 
 def _pair(result: Any, name: str) -> tuple[Any, Any]:
@@ -31,48 +34,74 @@ def _pair(result: Any, name: str) -> tuple[Any, Any]:
 
 
 @visible_check("ch04.elastic-net")
-def check_elastic_net(elastic_net: Any) -> Verdict:
-    """A 2 x 3 matrix with two exact zeros, under L1, L2 and both, against Keras and the tape."""
-    elastic_net = numpy_only(elastic_net, "elastic_net")
-    w = ELASTIC_W.copy()
-    w_copy = w.copy()
-    for (l1, l2), exp in zip(ELASTIC_SETTINGS, EXPECTED["elastic-net"]):
-        penalty, grad = _pair(call(elastic_net, w, l1, l2, what="elastic_net"), "elastic_net")
-        if not np.array_equal(w, w_copy):
-            fail("elastic_net changed the caller's weights; compute the penalty without modifying w.")
+def check_elastic_net(activity_elastic_net: Any) -> Verdict:
+    """Outputs with exact zeros (2 x 3, and 4 examples of 2 x 3), under L1, L2 and both, against
+    keras.layers.ActivityRegularization and the tape."""
+    fn = numpy_only(activity_elastic_net, "activity_elastic_net")
+    for (a, l1, l2), exp in zip(ELASTIC_CASES, EXPECTED["elastic-net"]):
+        a = a.copy()
+        a_copy = a.copy()
+        penalty, grad = _pair(call(fn, a, l1, l2, what="activity_elastic_net"), "activity_elastic_net")
+        if not np.array_equal(a, a_copy):
+            fail("activity_elastic_net changed the caller's outputs; compute the penalty without modifying a.")
         expected_penalty, expected_grad = exp["penalty"], np.array(exp["grad"])
-        where = f"with l1={l1}, l2={l2}"
+        n = a.shape[0]
+        where = f"for outputs of shape {a.shape} with l1={l1}, l2={l2}"
         got = as_array(penalty, f"the penalty {where}")
         if got.size != 1:
             fail(f"The penalty {where} should be one number, got an array of shape {got.shape}.")
         value = float(got.ravel()[0])
-        if l2 and math.isclose(value, expected_penalty - l2 * float(np.sum(w**2)) / 2, rel_tol=1e-6):
-            fail(f"The penalty {where} is too small: Keras' L2 term is l2 * sum(w**2), without a factor 1/2.")
-        if math.isclose(value * w.size, expected_penalty, rel_tol=1e-6):
-            fail(f"The penalty {where} is a mean over the weights; Keras sums them.")
-        if not math.isclose(value, expected_penalty, rel_tol=1e-6, abs_tol=1e-12):
-            fail(f"The penalty {where} is {value:.6g}; keras.regularizers.L1L2 gives {expected_penalty:.6g}.")
-        g = as_array(grad, f"the gradient {where}")
-        if g.shape == w.shape and l1 and not np.allclose(g[w == 0], expected_grad[w == 0]):
+        if math.isclose(value, expected_penalty * n, rel_tol=1e-6):
             fail(
-                f"The gradient {where} is wrong at the weights that are exactly 0: TensorFlow takes the "
-                "derivative of |w| at 0 to be 0."
+                f"The penalty {where} is {n} times too large: an activity penalty is a mean over the examples "
+                "of the batch (the first axis), not a sum."
+            )
+        if math.isclose(value * a.size, expected_penalty * n, rel_tol=1e-6):
+            fail(f"The penalty {where} is divided by every entry of a; Keras divides by the number of examples only.")
+        if l2 and math.isclose(value, expected_penalty - l2 * float(np.sum(a**2)) / (2 * n), rel_tol=1e-6):
+            fail(f"The penalty {where} is too small: Keras' L2 term is l2 * sum(a**2), without a factor 1/2.")
+        if not math.isclose(value, expected_penalty, rel_tol=1e-6, abs_tol=1e-12):
+            fail(f"The penalty {where} is {value:.6g}; Keras' activity regularizer gives {expected_penalty:.6g}.")
+        g = as_array(grad, f"the gradient {where}")
+        if g.shape == a.shape and np.allclose(g, expected_grad * n, rtol=1e-6):
+            fail(f"The gradient {where} is {n} times too large: the division by the batch size reaches it too.")
+        if g.shape == a.shape and l1 and not np.allclose(g[a == 0], expected_grad[a == 0]):
+            fail(
+                f"The gradient {where} is wrong at the outputs that are exactly 0: TensorFlow takes the "
+                "derivative of |a| at 0 to be 0."
             )
         expect_close(g, expected_grad, f"the gradient {where} (compared with tf.GradientTape)", rtol=1e-6, atol=1e-9)
-    return Verdict(True, "Matches keras.regularizers.L1L2 and tf.GradientTape for L1, L2 and both.")
+    return Verdict(True, "Matches Keras' activity penalty and tf.GradientTape for L1, L2 and both.")
 
 
-def _dropout_problem(x: np.ndarray, got: np.ndarray, rate: float) -> str | None:
-    """What is wrong with a spatial-dropout output for positive x, or None."""
+def channel_factors(
+    x: np.ndarray, got: np.ndarray, channels_first: bool = False
+) -> tuple[np.ndarray | None, str | None]:
+    """The factor output / x of every (example, channel) as a (batch, channels) array, or a problem.
+
+    x is positive, of shape (batch, spatial..., channels) or, channels first, (batch, channels,
+    spatial...): spatial dropout multiplies every pixel of one channel of one example alike.
+    """
     if got.shape != x.shape:
-        return f"The output has shape {got.shape}, expected the shape of x, {x.shape}."
+        return None, f"The output has shape {got.shape}, expected the shape of x, {x.shape}."
     ratio = got / x
-    if np.any(np.ptp(ratio, axis=(1, 2)) > 1e-6):
-        return (
+    if channels_first:
+        ratio = np.moveaxis(ratio, 1, -1)
+    ratio = ratio.reshape(ratio.shape[0], -1, ratio.shape[-1])  # (batch, pixels, channels)
+    if np.any(np.ptp(ratio, axis=1) > 1e-6):
+        where = "axis 1" if channels_first else "the last axis"
+        return None, (
             "Within one channel of one example, some pixels are kept and others dropped: spatial dropout "
-            "keeps or drops each channel as a whole (a mask of shape (batch, 1, 1, channels))."
+            f"keeps or drops each channel (here on {where}) as a whole, whatever the number of spatial axes."
         )
-    factors = ratio[:, 0, 0, :]
+    return ratio[:, 0, :], None
+
+
+def _dropout_problem(x: np.ndarray, got: np.ndarray, rate: float, channels_first: bool = False) -> str | None:
+    """What is wrong with a spatial-dropout output for positive x, or None."""
+    factors, problem = channel_factors(x, got, channels_first)
+    if problem:
+        return problem
     kept = factors[np.abs(factors) > 1e-9]
     if kept.size and np.allclose(kept, 1.0):
         return "The kept channels are not scaled: multiply them by 1 / (1 - rate) so that the mean is kept."
@@ -89,29 +118,54 @@ def _dropout_problem(x: np.ndarray, got: np.ndarray, rate: float) -> str | None:
     return mask_dependence(np.abs(factors) <= 1e-9)
 
 
+def _extreme_pairs(mask: np.ndarray) -> bool:
+    """Whether two rows of a boolean mask agree everywhere or nowhere (columns >= 30: for
+    independent draws at rate 0.5 that happens with probability below 2 ** -29 per pair)."""
+    m = mask.astype(np.int64)
+    agree = m @ m.T + (1 - m) @ (1 - m).T  # positions where rows i and j agree
+    np.fill_diagonal(agree, mask.shape[1] // 2)
+    return bool(np.any((agree == mask.shape[1]) | (agree == 0)))
+
+
 def mask_dependence(dropped: np.ndarray) -> str | None:
     """What makes a (batch, channels) drop mask less than independent per example and channel, or None.
 
-    Independent choices almost never agree on every example for two channels (with 30 examples and
-    rate 0.5, once in a billion), nor give every pair of neighbouring examples the same mask; a mask
-    drawn for channel pairs, for example pairs or once for the batch does, whatever the rate looks like.
+    Every pair of examples and every pair of channels is tested. With many channels (>= 30), two
+    independent examples almost never agree on every channel or on none (below 2 ** -29 at rate
+    0.5), and with many examples two channels neither; with few channels, identical example pairs
+    are counted and compared with what chance gives. A mask drawn per block of examples, per pair
+    of channels or once for the batch fails, whatever the rate looks like.
     """
     n, channels = dropped.shape
     if n > 1 and np.all(dropped == dropped[0]):
         return "Every example gets the same mask: draw an independent choice for every example and channel."
-    if n >= 30 and 0 < dropped.mean() < 1:
-        same = (dropped[:, :, None] == dropped[:, None, :]).all(axis=0) & ~np.eye(channels, dtype=bool)
-        varies = dropped.any(axis=0) & ~dropped.all(axis=0)
-        if np.any(same & varies[:, None] & varies[None, :]):
-            return "Some channels are always dropped together: draw an independent choice for every channel."
-    if n >= 4 and n % 2 == 0 and channels >= 4 and np.all(dropped[0::2] == dropped[1::2]):
-        return "Neighbouring examples share their mask: draw an independent choice for every example."
+    rate = float(dropped.mean())
+    if not 0 < rate < 1:
+        return None
+    varies = dropped.any(axis=0) & ~dropped.all(axis=0)
+    if n >= 30 and varies.sum() > 1 and _extreme_pairs(dropped[:, varies].T):
+        return "Some channels are always dropped together (or never): draw an independent choice for every channel."
+    if channels >= 30 and _extreme_pairs(dropped):
+        return "Some examples share their mask (or its opposite): draw an independent choice for every example."
+    if n >= 4:
+        same = (dropped[:, None, :] == dropped[None, :, :]).all(axis=2)
+        identical = (same.sum() - n) / 2  # pairs of examples with the same mask
+        pairs = n * (n - 1) / 2
+        chance = pairs * (rate**2 + (1 - rate) ** 2) ** channels
+        if identical > chance + 6 * math.sqrt(chance) + 3:
+            return "Too many examples share their mask: draw an independent choice for every example."
     return None
+
+
+def _mask(got: np.ndarray, x: np.ndarray, channels_first: bool = False) -> np.ndarray | None:
+    factors, _ = channel_factors(x, got, channels_first)
+    return None if factors is None else np.abs(factors) <= 1e-9
 
 
 @visible_check("ch04.spatial-dropout")
 def check_spatial_dropout(spatial_dropout: Any) -> Verdict:
-    """64 positive images with 8 channels, rate 0.25 and 0.5, then inference mode and rate 0."""
+    """Positive feature maps with 1, 2 and 3 spatial axes, channels last and first, rate 0.25 and
+    0.5, two generators; then inference mode and rate 0."""
     spatial_dropout = numpy_only(spatial_dropout, "spatial_dropout")
     x = np.random.default_rng(0).uniform(0.5, 1.5, size=(64, 4, 4, 8))
     x_copy = x.copy()
@@ -125,6 +179,27 @@ def check_spatial_dropout(spatial_dropout: Any) -> Verdict:
         problem = _dropout_problem(x, got.astype(np.float64), rate)
         if problem:
             fail(f"With rate {rate}: {problem}")
+    # many channels and examples: every pair of examples and of channels is tested
+    for shape, channels_first in (((48, 6, 40), False), ((40, 36, 2, 2, 2), True), ((50, 3, 3, 32), False)):
+        x = np.random.default_rng(5).uniform(0.5, 1.5, size=shape)
+        layout = "channels first" if channels_first else "channels last"
+        masks = []
+        for seed in (11, 12):
+            kwargs = {"data_format": "channels_first"} if channels_first else {}
+            got = as_array(
+                call(spatial_dropout, x, 0.5, np.random.default_rng(seed), True, **kwargs, what="spatial_dropout"),
+                f"spatial_dropout on x of shape {shape}, {layout}",
+            ).astype(np.float64)
+            problem = _dropout_problem(x, got, 0.5, channels_first)
+            if problem:
+                fail(f"On x of shape {shape} ({layout}): {problem}")
+            masks.append(_mask(got, x, channels_first))
+        if np.array_equal(masks[0], masks[1]):
+            fail(
+                "Two generators seeded differently give the same mask: draw the mask from the `rng` you are "
+                "given, not from a generator of your own or np.random."
+            )
+    x = x_copy
     got = as_array(
         call(spatial_dropout, x, 0.5, np.random.default_rng(2), False, what="spatial_dropout"),
         "spatial_dropout(x, 0.5, rng, training=False)",
@@ -134,7 +209,7 @@ def check_spatial_dropout(spatial_dropout: Any) -> Verdict:
     got = as_array(call(spatial_dropout, x, 0.0, np.random.default_rng(3), what="spatial_dropout"), "rate 0")
     if got.shape != x.shape or not np.allclose(got, x):
         fail("With rate 0 nothing is dropped and nothing scaled: the output must equal x.")
-    return Verdict(True, "Whole channels dropped at the right rate, kept ones scaled by 1 / (1 - rate).")
+    return Verdict(True, "Whole channels dropped at the right rate, independently, from rng, in either layout.")
 
 
 BATCHNORM_X = np.random.default_rng(4).normal([1.0, -2.0, 0.5], [1.0, 3.0, 0.2], size=(6, 3))
