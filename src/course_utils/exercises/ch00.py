@@ -128,7 +128,8 @@ def check_split_and_scale(split_and_scale: Any) -> Verdict:
     return Verdict(True, "Pairs kept, pixels scaled to float32, data shuffled, inputs untouched.")
 
 
-MAX_PARAMS = 50_000  # the exercise's budget of weights: the chapter's model has about twice as many
+MAX_PARAMS = 20_000  # the exercise's budget of weights: the chapter's model has five times as many
+TARGET = 0.96  # on the validation images, a margin above the 95.5 % the grade asks on test images
 
 
 @contextlib.contextmanager
@@ -205,7 +206,7 @@ def check_train_within_budget(train_digit_model: Any) -> Verdict:
     if n_params > MAX_PARAMS:
         fail(
             f"The model has {n_params:,} parameters, over the {MAX_PARAMS:,} allowed: make the first "
-            "Dense layer narrower (it holds 785 weights per unit)."
+            "Dense layer narrower."
         )
     probs = as_array(model.predict(data.x_val, verbose=0), "the model's predictions")
     if probs.ndim != 2 or probs.shape[1] != 10:
@@ -214,8 +215,8 @@ def check_train_within_budget(train_digit_model: Any) -> Verdict:
     summary = f"{n_params:,} parameters, validation accuracy {accuracy:.1%}, training took {seconds:.0f} s"
     if seconds > 60:
         fail(f"{summary}: over the 60 s budget. Use fewer epochs or a larger batch.")
-    if accuracy < 0.97:
-        fail(f"{summary}: below the 97% target.")
+    if accuracy < TARGET:
+        fail(f"{summary}: below the {TARGET:.0%} this check asks on the validation images.")
     return Verdict(True, f"{summary}. The grade uses other test images.")
 
 
