@@ -91,7 +91,7 @@ import os as _os
 import tempfile as _tempfile
 import time as _time
 import course_utils.data as _course_data
-_train = _course_data.load_mnist(validation=5000, train_size=TRAIN_SIZE)
+_train = _course_data.load_mnist(validation=5000)
 _x_train, _y_train = _train.x_train.copy(), _train.y_train.copy()
 del _train
 # MNIST cannot be read while the student's function runs: no data folder, an empty Keras cache
@@ -137,7 +137,7 @@ else:
         _export["val_predicted"] = _q.argmax(axis=-1).astype("int64") if _q.ndim == 2 else None
     except Exception as _err:
         _export["error"] = f"predicting with the model failed: {type(_err).__name__}: {_err}"
-'''.replace("TRAIN_SIZE", "None"))
+''')
 
 _EXPORT_QUIZ = QUIZ_EXPORT
 
