@@ -257,6 +257,11 @@ def judge_split_and_scale(student: dict[str, Any], reference: dict[str, Any]) ->
 def judge_train_within_budget(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
     """Accuracy of the returned model on the 10,000 test images, which it could not read, against the labels."""
     if student.get("error"):
+        if "MNIST" in str(student["error"]):  # the export hides the data set while the function runs
+            fail(
+                "train_digit_model tried to load MNIST itself: train only on the images it receives "
+                "(the grade measures test images, which it must never see)."
+            )
         fail(f"train_digit_model could not be graded: {student['error']}")
     if student.get("predicted") is None or student.get("output_shape", [0, 0])[-1] != 10:
         fail(f"The model's output has shape {student.get('output_shape')}; expected (n, 10), one score per digit.")
