@@ -364,16 +364,20 @@ def test_a_tampered_clock_in_the_kernel_earns_no_points(tree):
     judge = tree.chapters["ch00"].judges["ch00.train-within-budget"]
     labels = np.arange(2000) % 10
     honest = {"seconds": 40.0, "grader_seconds": 44.0, "labels": labels, "output_shape": [2000, 10]}
-    honest.update(predicted=labels, n_params=49_300, layer_kinds=["Dense", "Flatten", "InputLayer"])
+    honest.update(predicted=labels, n_params=19_885, layer_kinds=["Dense", "Flatten", "InputLayer"])
+    honest.update(val_predicted=labels)  # as accurate on validation images as on test images
 
     def verdict(student):
         try:
-            return judge(student, {"labels": labels})
+            return judge(student, {"labels": labels, "val_labels": labels})
         except g.CheckFailed as stop:
             return stop.verdict
 
     assert verdict(honest).fraction == 1.0
     assert verdict({**honest, "n_params": 101_770}).fraction == 0.0  # over the parameter budget
     assert verdict({**honest, "layer_kinds": ["Conv2D", "Dense"]}).fraction == 0.0
+    # far better on the test images than on validation images it never received either: it saw them
+    seen = verdict({**honest, "val_predicted": np.where(labels % 4 == 0, (labels + 1) % 10, labels)})
+    assert seen.fraction == 0.0 and "test images" in seen.message
     tampered = verdict({**honest, "seconds": 0.0, "grader_seconds": 120.0})
     assert tampered.fraction == 0.0 and "clock" in tampered.message
