@@ -60,23 +60,51 @@ for _n, _k, _scale, _spread in [(6, 10, 1.0, 0.0), (5, 4, 50.0, 0.0), (4, 7, 300
         _case = _call("sparse_softmax_cross_entropy", _z.copy(), _y.copy())
     _case["n"] = _n
     _export["cases"].append(_case)
-def _code_names(_f, _depth=3, _seen=None):
+def _is_lae(_o):
+    for _c in (_o, getattr(_o, "__self__", None)):
+        if _c is not None and (_c is np.logaddexp or _c is np.logaddexp2 or (
+                isinstance(_c, np.ufunc) and _c.__name__.startswith("logaddexp"))):
+            return True
+    return False
+def _uses_lae(_f, _depth=3, _seen=None):
+    # by name, and by object: globals, closure, defaults and attribute chains (aliases)
     _seen = set() if _seen is None else _seen
     _c = getattr(_f, "__code__", None)
     if _c is None or id(_f) in _seen or _depth < 0:
-        return set()
+        return False
     _seen.add(id(_f))
     _codes, _n = [_c], set()
     while _codes:
         _k = _codes.pop()
         _n |= set(_k.co_names) | set(_k.co_varnames)
+        _n |= {_x for _x in _k.co_consts if isinstance(_x, str) and _x.isidentifier()}
         _codes += [_x for _x in _k.co_consts if hasattr(_x, "co_names")]
+    if any(_x.startswith("logaddexp") for _x in _n):
+        return True
     _g = getattr(_f, "__globals__", {})
-    for _name in list(_n):
-        if type(_g.get(_name)).__name__ == "function":
-            _n |= _code_names(_g[_name], _depth - 1, _seen)
-    return _n
-_export["logaddexp"] = "logaddexp" in _code_names(globals().get("sparse_softmax_cross_entropy"))
+    _roots = [_g[_x] for _x in _n if _x in _g]
+    for _cell in getattr(_f, "__closure__", None) or ():
+        try:
+            _roots.append(_cell.cell_contents)
+        except ValueError:
+            pass
+    _roots += list(getattr(_f, "__defaults__", None) or ())
+    _roots += list((getattr(_f, "__kwdefaults__", None) or {}).values())
+    for _r in _roots:
+        if _is_lae(_r):
+            return True
+        for _x in _n:
+            try:
+                if _is_lae(getattr(_r, _x, None)):
+                    return True
+            except Exception:
+                pass
+        if type(_r).__name__ == "function" and not str(
+                getattr(_r, "__module__", "") or "").startswith("numpy"):
+            if _uses_lae(_r, _depth - 1, _seen):
+                return True
+    return False
+_export["logaddexp"] = _uses_lae(globals().get("sparse_softmax_cross_entropy"))
 ''',
     "sparse_softmax_cross_entropy",
 )
@@ -288,8 +316,9 @@ judge_quiz = quiz_judge(
         "this way.",
         "q3": "When one image in twenty is a 0, the constant answer 'not a 0' is already 95 % accurate while "
         "finding no zero at all, so 93 % is worse than doing nothing. Accuracy is not the share of zeros found "
-        "(that is recall) and says nothing about calibration; compare with the majority-class baseline, not "
-        "with 50 %, and look at precision and recall.",
+        "(that is recall), and a high accuracy does not mean that few zeros are missed: missing every zero "
+        "costs only 5 % of accuracy here. Compare with the majority-class baseline, not with 50 %, and look "
+        "at precision and recall.",
         "q4": "Label smoothing mixes the one-hot target with the uniform distribution: (1 - 0.1) * 1 + 0.1 / 10 "
         "= 0.91 for the true class, and 0.1 / 10 = 0.01 for each of the other nine classes.",
         "q5": "Bars below the diagonal mean that the accuracy in those bins is lower than the confidence: the "

@@ -127,6 +127,37 @@ def sparse_softmax_cross_entropy(logits, labels):
 ''',
         ),
         (
+            "np.logaddexp through a module-level alias",
+            '''
+_lae = np.logaddexp
+
+
+def sparse_softmax_cross_entropy(logits, labels):
+    z = np.asarray(logits, dtype=float)
+    return _lae.reduce(z, axis=1) - z[np.arange(len(z)), labels]
+''',
+        ),
+        (
+            "np.logaddexp imported under another name",
+            '''
+from numpy import logaddexp as _x
+
+
+def sparse_softmax_cross_entropy(logits, labels):
+    z = np.asarray(logits, dtype=float)
+    return _x.reduce(z, axis=1) - z[np.arange(len(z)), labels]
+''',
+        ),
+        (
+            "np.logaddexp2, the base-2 twin",
+            '''
+def sparse_softmax_cross_entropy(logits, labels):
+    z = np.asarray(logits, dtype=float) / np.log(2)
+    lse = np.logaddexp2.reduce(z, axis=1) * np.log(2)
+    return lse - np.asarray(logits, dtype=float)[np.arange(len(z)), labels]
+''',
+        ),
+        (
             "softmax then log (overflows)",
             '''
 def sparse_softmax_cross_entropy(logits, labels):

@@ -305,6 +305,85 @@ def names_used(fn: Any, depth: int = 3) -> set[str]:
     return found
 
 
+def referenced_objects(fn: Any, depth: int = 3) -> list[Any]:
+    """The objects fn's code can reach by name: globals, closure cells, defaults, attribute chains.
+
+    For every name the code uses (and every string constant, for ``getattr(np, "...")``), this
+    collects the global or closure object of that name, and that attribute of every module or
+    object the code refers to, one level down (``np.logaddexp``, ``np.logaddexp.reduce``); the
+    functions it reaches are visited in turn. A check can then refuse an *object* (``x is
+    np.logaddexp``) however the student's code names it: an alias, ``from numpy import ... as``.
+    """
+    found: list[Any] = []
+    seen: set[int] = set()
+
+    def names_of(code: types.CodeType) -> set[str]:
+        names = set(code.co_names)
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                names |= names_of(const)
+            elif isinstance(const, str) and const.isidentifier():
+                names.add(const)
+        return names
+
+    def add(obj: Any) -> None:
+        if all(obj is not other for other in found):
+            found.append(obj)
+
+    def visit(f: Any, level: int) -> None:
+        code = getattr(f, "__code__", None)
+        if id(f) in seen or level > depth or not isinstance(code, types.CodeType):
+            return
+        seen.add(id(f))
+        names = names_of(code)
+        namespace = getattr(f, "__globals__", None) or {}
+        roots = [namespace[n] for n in sorted(names) if n in namespace]
+        for cell in getattr(f, "__closure__", None) or ():
+            try:
+                roots.append(cell.cell_contents)
+            except ValueError:  # an empty cell
+                pass
+        roots += list(getattr(f, "__defaults__", None) or ())
+        roots += list((getattr(f, "__kwdefaults__", None) or {}).values())
+        for root in roots:
+            add(root)
+            for name in sorted(names):
+                try:
+                    attribute = getattr(root, name, None)
+                except Exception:  # a property may raise anything
+                    continue
+                if attribute is not None:
+                    add(attribute)
+        for root in roots:  # the student's own helpers, not the library's functions
+            module = getattr(root, "__module__", None) or ""
+            if isinstance(root, types.FunctionType) and not module.startswith("numpy"):
+                visit(root, level + 1)
+
+    visit(fn, 0)
+    return found
+
+
+def is_logaddexp(obj: Any) -> bool:
+    """True for np.logaddexp, np.logaddexp2 (any ufunc named logaddexp...) and their methods."""
+    for candidate in (obj, getattr(obj, "__self__", None)):
+        if candidate is None:
+            continue
+        if candidate is np.logaddexp or candidate is np.logaddexp2:
+            return True
+        if isinstance(candidate, np.ufunc) and candidate.__name__.startswith("logaddexp"):
+            return True
+    return False
+
+
+def uses_logaddexp(fn: Any) -> bool:
+    """Whether fn's code names logaddexp or reaches a logaddexp ufunc by any alias."""
+    if not callable(fn):
+        return False
+    if any(name.startswith("logaddexp") for name in names_used(fn)):
+        return True
+    return any(is_logaddexp(obj) for obj in referenced_objects(fn))
+
+
 def refusal(name: str, used: list[str]) -> str:
     """The message of a framework refusal, the same for visible and hidden checks."""
     libraries = [u for u in used if not u.startswith("tampering")]

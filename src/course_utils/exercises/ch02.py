@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checking import names_used, numpy_only
+from ..checking import numpy_only, uses_logaddexp
 from ..watch import watched_call
 from . import Question, Verdict, as_array, call, expect_close, fail, validate_answers, visible_check
 from ._expected_ch02 import EXPECTED
@@ -91,7 +91,8 @@ XENT_CASES = (
 )
 
 
-# NumPy's own log-sum-exp would answer the exercise in one call: refused by name, here and hidden.
+# NumPy's own log-sum-exp (np.logaddexp, np.logaddexp2) would answer the exercise in one call: refused
+# by name and by object (an alias, `from numpy import logaddexp as ...`), here and hidden.
 LOGADDEXP_REFUSED = (
     "np.logaddexp does the log-sum-exp for you: write the identity yourself, with np.max, np.exp and np.log."
 )
@@ -100,7 +101,7 @@ LOGADDEXP_REFUSED = (
 @visible_check("ch02.sparse-xent")
 def check_sparse_xent(sparse_softmax_cross_entropy: Any) -> Verdict:
     """Ordinary logits, logits of +-1000, and a batch mixing small and very large rows."""
-    if callable(sparse_softmax_cross_entropy) and "logaddexp" in names_used(sparse_softmax_cross_entropy):
+    if uses_logaddexp(sparse_softmax_cross_entropy):  # by name or by object, any alias
         fail(LOGADDEXP_REFUSED)
     sparse_softmax_cross_entropy = numpy_only(sparse_softmax_cross_entropy, "sparse_softmax_cross_entropy")
     (logits, labels), *extremes = XENT_CASES
