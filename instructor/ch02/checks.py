@@ -50,16 +50,40 @@ for _shape, _delta, _scale in [((6,), 5.0, 1.5), ((4, 3), 0.7, 2.0), ((9,), 2.5,
 
 _EXPORT_SPARSE_XENT = numpy_only(
     '''
+import sys as _sys
+class _Trip:
+    # stands in for np.logaddexp(2) during the calls: notes any use, then does what it does
+    def __init__(self, _u):
+        self._u = _u
+    def __call__(self, *_a, **_k):
+        _tripped[0] = True
+        return self._u(*_a, **_k)
+    def __getattr__(self, _name):
+        _tripped[0] = True
+        return getattr(self._u, _name)
+_tripped = [False]
+_real = {"logaddexp": np.logaddexp, "logaddexp2": np.logaddexp2}
+_patched = []
+for _m in [_v for _k, _v in list(_sys.modules.items()) if _k.split(".")[0] == "numpy"]:
+    _ns = getattr(_m, "__dict__", {})
+    for _nm, _u in _real.items():
+        if _ns.get(_nm) is _u:
+            _patched.append((_ns, _nm, _u))
+            _ns[_nm] = _Trip(_u)
 _rng = np.random.default_rng(22)
 _export = {"cases": []}
-for _n, _k, _scale, _spread in [(6, 10, 1.0, 0.0), (5, 4, 50.0, 0.0), (4, 7, 3000.0, 0.0),
-                                (5, 6, 1.0, 1500.0), (1, 3, 2.0, 0.0)]:
-    _z = _scale * _rng.normal(size=(_n, _k)) + _spread * np.arange(_n)[:, None]
-    _y = _rng.integers(0, _k, size=_n)
-    with np.errstate(all="ignore"):
-        _case = _call("sparse_softmax_cross_entropy", _z.copy(), _y.copy())
-    _case["n"] = _n
-    _export["cases"].append(_case)
+try:
+    for _n, _k, _scale, _spread in [(6, 10, 1.0, 0.0), (5, 4, 50.0, 0.0), (4, 7, 3000.0, 0.0),
+                                    (5, 6, 1.0, 1500.0), (1, 3, 2.0, 0.0)]:
+        _z = _scale * _rng.normal(size=(_n, _k)) + _spread * np.arange(_n)[:, None]
+        _y = _rng.integers(0, _k, size=_n)
+        with np.errstate(all="ignore"):
+            _case = _call("sparse_softmax_cross_entropy", _z.copy(), _y.copy())
+        _case["n"] = _n
+        _export["cases"].append(_case)
+finally:
+    for _ns, _nm, _u in _patched:
+        _ns[_nm] = _u
 def _is_lae(_o):
     for _c in (_o, getattr(_o, "__self__", None)):
         if _c is not None and (_c is np.logaddexp or _c is np.logaddexp2 or (
@@ -104,7 +128,7 @@ def _uses_lae(_f, _depth=3, _seen=None):
             if _uses_lae(_r, _depth - 1, _seen):
                 return True
     return False
-_export["logaddexp"] = _uses_lae(globals().get("sparse_softmax_cross_entropy"))
+_export["logaddexp"] = bool(_tripped[0] or _uses_lae(globals().get("sparse_softmax_cross_entropy")))
 ''',
     "sparse_softmax_cross_entropy",
 )

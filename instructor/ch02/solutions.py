@@ -158,6 +158,15 @@ def sparse_softmax_cross_entropy(logits, labels):
 ''',
         ),
         (
+            "np.logaddexp fetched by a name built at run time",
+            '''
+def sparse_softmax_cross_entropy(logits, labels):
+    z = np.asarray(logits, dtype=float)
+    f = getattr(np, "".join(["log", "addexp"]))
+    return f.reduce(z, axis=1) - z[np.arange(len(z)), labels]
+''',
+        ),
+        (
             "softmax then log (overflows)",
             '''
 def sparse_softmax_cross_entropy(logits, labels):

@@ -384,6 +384,45 @@ def uses_logaddexp(fn: Any) -> bool:
     return any(is_logaddexp(obj) for obj in referenced_objects(fn))
 
 
+class _Tripwire:
+    """Stands in for a ufunc while a check runs: notes any use, then does what the ufunc does."""
+
+    def __init__(self, ufunc: Any, tripped: list[bool]):
+        self._ufunc, self._tripped = ufunc, tripped
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self._tripped[0] = True
+        return self._ufunc(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:  # .reduce, .accumulate, ...
+        self._tripped[0] = True
+        return getattr(self._ufunc, name)
+
+
+def call_without_logaddexp(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, bool]:
+    """fn(*args, **kwargs) while every NumPy module holds a tripwire instead of logaddexp(2).
+
+    Returns (result, used): used is True when the call reached np.logaddexp or np.logaddexp2 at run
+    time, however it fetched them (``getattr(np, "log" + "addexp")``, ``vars(np)[...]``), which no
+    reading of the code can see. The real ufuncs are back in place whatever happens.
+    """
+    tripped = [False]
+    real = {"logaddexp": np.logaddexp, "logaddexp2": np.logaddexp2}
+    patched = []
+    for module in [m for name, m in list(sys.modules.items()) if name.split(".")[0] == "numpy"]:
+        namespace = getattr(module, "__dict__", {})
+        for name, ufunc in real.items():
+            if namespace.get(name) is ufunc:
+                patched.append((namespace, name, ufunc))
+                namespace[name] = _Tripwire(ufunc, tripped)
+    try:
+        result = fn(*args, **kwargs)
+    finally:
+        for namespace, name, ufunc in patched:
+            namespace[name] = ufunc
+    return result, tripped[0]
+
+
 def refusal(name: str, used: list[str]) -> str:
     """The message of a framework refusal, the same for visible and hidden checks."""
     libraries = [u for u in used if not u.startswith("tampering")]
