@@ -327,9 +327,10 @@ judge_quiz = quiz_judge(
         "fit never trains on validation_data, it only evaluates it after each epoch (with the weights at "
         "the end of the epoch); and the validation accuracy quoted for the restored weights is that of "
         "the very model that is then tested, so the two numbers describe the same weights.",
-        "q2": "The split rules out the first explanation: the part of the loss from the images it gets "
-        "right fell, so those answers grew more confident, not less. The whole rise comes from the "
-        "misclassified images, whose -log p_y grew: the probability left on their true digit shrank. "
+        "q2": "fit evaluates the same validation images after every epoch (validation_data is fixed), so "
+        "the two losses are comparable. The part from the images it gets right fell; the whole rise "
+        "comes from the misclassified images, whose -log p_y grew: the probability left on their true "
+        "digit shrank. "
         "Accuracy only asks which digit wins, so it does not see this. With fixed weights the "
         "validation loss is deterministic (evaluate uses no shuffling and no randomness), and a too "
         "large learning rate would hurt the images it gets right and the accuracy too.",

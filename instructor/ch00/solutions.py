@@ -320,7 +320,7 @@ quiz_answers = {"q1": "B", "q2": "C", "q3": 0.8311, "q4": 3126}
 ''',
     wrong=[
         (
-            "validation accuracy is another model's; right answers lost confidence; stops at the best epoch",
+            "validation accuracy is another model's; a new validation sample each epoch; stops at the best epoch",
             '''
 quiz_answers = {"q1": "C", "q2": "A", "q3": 0.8311, "q4": 2084}
 ''',
