@@ -253,6 +253,44 @@ def test_refused_names_single_out_the_function_that_answers_the_exercise():
     assert used == []
 
 
+def test_a_framework_reading_frames_is_no_tampering_but_the_student_reading_them_is():
+    """Keras' optimizers call sys._getframe internally: an apply inside a watched call is no refusal."""
+    import keras
+    import tensorflow as tf
+
+    variable = tf.Variable([1.0, 2.0])
+    optimizer = keras.optimizers.SGD(0.1)
+
+    def step():
+        optimizer.apply([tf.constant([1.0, 1.0])], [variable])
+        return variable.numpy()
+
+    (kind, value), used = watched_call(step, refused_names=("fit", "train_on_batch"))
+    assert kind == "ok" and used == [] and np.allclose(value, [0.9, 1.9])
+    (kind, _), used = watched_call(lambda: sys._getframe(0), refused_names=("fit",))
+    assert kind == "ok" and used == ["tampering: sys._getframe"]
+    import inspect  # the standard library's detour is still the student's own reach for a frame
+
+    (kind, _), used = watched_call(lambda: inspect.currentframe(), refused_names=("fit",))
+    assert kind == "ok" and used == ["tampering: sys._getframe"]
+
+
+def test_a_dotted_refused_name_refuses_that_function_outside_the_frameworks():
+    import keras
+
+    from course_utils.training import train_loop
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    x, y = np.ones((4, 2), "float32"), np.array([0, 1, 0, 1])
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    names = ("fit", "course_utils.training.train_loop")
+    (kind, _), used = watched_call(
+        lambda: train_loop(model, x, y, loss, epochs=1, batch_size=2, lr=0.1), refused_names=names
+    )
+    assert kind == "ok" and used == ["course_utils.training.train_loop"]
+
+
 def test_numpy_only_binds_its_watcher_before_a_notebook_can_patch_it(restored_state):
     import course_utils.checking
 

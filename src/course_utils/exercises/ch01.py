@@ -133,7 +133,16 @@ def check_softmax_xent_grad(softmax_cross_entropy_grad: Any) -> Verdict:
             "The result is the same for smoothing 0.1 and smoothing 0: the argument smoothing is ignored. "
             "Which target does the loss compare the probabilities with?"
         )
-    expect_close(got, expected, "the gradient with smoothing 0.1 (compared with tf.GradientTape)", rtol=1e-6, atol=1e-9)
+    # to round-off: a finite-difference estimate of the gradient (errors from 1e-10) does not pass
+    if got.shape == expected.shape and np.allclose(got, expected, rtol=1e-5, atol=1e-7):
+        if not np.allclose(got, expected, rtol=1e-10, atol=1e-13):
+            fail(
+                "The gradient is close, but not exact to round-off: a finite-difference estimate? Derive "
+                "the gradient of the loss with respect to the logits and compute that formula."
+            )
+    expect_close(
+        got, expected, "the gradient with smoothing 0.1 (compared with tf.GradientTape)", rtol=1e-10, atol=1e-13
+    )
 
     with np.errstate(all="ignore"):
         got = as_array(
@@ -151,7 +160,7 @@ def check_softmax_xent_grad(softmax_cross_entropy_grad: Any) -> Verdict:
             "With logits around 1000 the result contains NaN or inf: np.exp(1000) overflows. Subtract "
             "each row's maximum first; the probabilities do not change."
         )
-    expect_close(got, expected_big, "the gradient for large logits", atol=1e-9)
+    expect_close(got, expected_big, "the gradient for large logits", rtol=1e-10, atol=1e-13)
     return Verdict(
         True,
         "Matches tf.GradientTape with and without smoothing, and stays finite for large logits. (This check "
@@ -218,16 +227,39 @@ def _reference_model(seed: int = 3) -> Any:
 
 
 # Keras functions that would train the model for the student: the exercise asks for the loop itself.
-FIT_REFUSED = ("fit", "train_on_batch", "train_step", "make_train_function")
+# The course's own training loop (course_utils.training.train_loop) is refused too: it is the answer.
+FIT_REFUSED = ("fit", "train_on_batch", "train_step", "make_train_function", "course_utils.training.train_loop")
+
+
+def fit_refusal(used: list[str]) -> str:
+    """The message for what the watcher refused in ch01.fix-training-loop (visible and hidden check)."""
+    tampering = [u[len("tampering: ") :] for u in used if u.startswith("tampering: ")]
+    if tampering:
+        return (
+            f"While the function ran, the watcher saw {tampering[0]} called from your code (reading "
+            "frames, the profile hook or threads): the check cannot watch such a function. Write the "
+            "loop with the tape, as the buggy version does."
+        )
+    name = used[0]
+    if name.startswith("course_utils."):
+        return (
+            f"The function calls the course's {name}: it is the loop the exercise asks for. Write the "
+            "loop yourself (a tape per batch, an update per variable), as the buggy version does."
+        )
+    return (
+        f"The function calls Keras' {name.split('.')[-1]}: write the loop yourself (a tape per batch, "
+        "an update per variable), as the buggy version does."
+    )
 
 
 def _weights_after_sgd_epoch(
-    x: np.ndarray, y: np.ndarray, batch_size: int, lr: float, seed: int
+    x: np.ndarray, y: np.ndarray, batch_size: int, lr: float, seed: int, epochs: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The weights after one epoch of Keras' own SGD on the mean cross-entropy of the logits.
+    """The weights after ``epochs`` epochs of Keras' own SGD on the mean cross-entropy of the logits.
 
-    The batches come in the exercise's order: one ``np.random.default_rng(seed).permutation``,
-    then consecutive slices of ``batch_size`` (``fit`` without shuffling, on the permuted data).
+    The batches come in the exercise's order: a new ``permutation`` of one
+    ``np.random.default_rng(seed)`` per epoch, then consecutive slices of ``batch_size`` (``fit``
+    without shuffling, on the permuted data).
     Keras trains here, not a formula: the check holds no gradient of its own that would answer
     ch01.softmax-xent-grad, and no loop that would answer this exercise.
     """
@@ -235,9 +267,10 @@ def _weights_after_sgd_epoch(
 
     model = _reference_model(seed)
     model.compile(optimizer=keras.optimizers.SGD(lr), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    rng = np.random.default_rng(seed)  # the exercise's generator, drawn once for one epoch
-    order = rng.permutation(x.shape[0])
-    model.fit(x[order], y[order], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+    rng = np.random.default_rng(seed)  # the exercise's generator, drawn once per epoch
+    for _ in range(epochs):
+        order = rng.permutation(x.shape[0])
+        model.fit(x[order], y[order], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
     w1, b1 = model.get_weights()
     return w1, b1
 
@@ -248,10 +281,7 @@ def _trained(train_softmax_regression: Any, *args: Any) -> Any:
         call(train_softmax_regression, what="train_softmax_regression")  # fails with the usual message
     (kind, value), used = watched_call(lambda: train_softmax_regression(*args), refused_names=FIT_REFUSED)
     if used:
-        fail(
-            f"The function calls Keras' {used[0].split('.')[-1]}: write the loop yourself (a tape per batch, "
-            "an update per variable), as the buggy version does."
-        )
+        fail(fit_refusal(used))
     if kind == "error":
         return call(_raise, value, what="train_softmax_regression")
     return value
@@ -294,6 +324,16 @@ def check_fix_training_loop(train_softmax_regression: Any) -> Verdict:
             "A full-batch step is right, but one epoch of batches of 64 does not match SGD over the batches "
             "in the required order: one rng.permutation per epoch with rng = np.random.default_rng(seed), "
             "then consecutive slices of that order, each image with its own label."
+        )
+    # two epochs: the argument epochs, and a new permutation for each epoch
+    model = _trained(train_softmax_regression, x, y, 2, 64, 0.5, 3)
+    w2, b2 = _weights_after_sgd_epoch(x, y, 64, 0.5, 3, epochs=2)
+    weights = model.get_weights()
+    if not (np.allclose(weights[0], w2, atol=1e-4) and np.allclose(weights[1], b2, atol=1e-4)):
+        fail(
+            "One epoch is right, but two epochs of batches of 64 do not match SGD: run `epochs` epochs, "
+            "each with a new rng.permutation of the same generator (drawn once per epoch, not once "
+            "for the whole run)."
         )
     model = _trained(train_softmax_regression, x, y, 3, 16, 0.1, 4)
     x_new, y_new = _public_blobs(1)
