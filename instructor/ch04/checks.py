@@ -55,14 +55,20 @@ for _shape, _rate, _training, _first in [
         ((96, 3, 3, 12), 0.3, True, False), ((50, 2, 5, 20), 0.6, True, False),
         ((40, 4, 4, 6), 0.5, False, False), ((30, 3, 3, 5), 0.0, True, False),
         ((120, 2, 2, 10), 0.1, True, False), ((45, 33, 3, 3), 0.4, True, True),
-        ((36, 2, 2, 2, 40), 0.5, True, False),
-        ((60, 7, 36), 0.5, True, False), ((60, 7, 36), 0.5, True, False)]:  # two generators
+        ((36, 2, 2, 2, 40), 0.5, True, False)]:
     _x = _rng.uniform(0.2, 2.0, size=_shape)
     _x_before = _x.copy()
     _kwargs = {"data_format": "channels_first"} if _first else {}
     _case = _call("spatial_dropout", _x, _rate, np.random.default_rng(int(_rng.integers(1000))),
                   _training, **_kwargs)
     _case.update(x=_x_before, rate=_rate, training=_training, channels_first=_first,
+                 modified_x=bool(not np.array_equal(_x, _x_before)))
+    _export["cases"].append(_case)
+_x = _rng.uniform(0.2, 2.0, size=(60, 7, 36))
+for _seed in (617, 618, 617):  # the same x: two generators, then the first seed again
+    _x_before = _x.copy()
+    _case = _call("spatial_dropout", _x, 0.5, np.random.default_rng(_seed), True)
+    _case.update(x=_x_before, rate=0.5, training=True, channels_first=False, seed=_seed,
                  modified_x=bool(not np.array_equal(_x, _x_before)))
     _export["cases"].append(_case)
 ''',
@@ -98,6 +104,7 @@ _curves = [
     ([0.40, 0.45, 0.44], 2, None, 5),
     ([0.5, 0.55, 0.6, 0.58, 0.57, 0.56, 0.61, 0.6], 2, 0.57, 2),
     ([0.9, 0.9, 0.9, 0.9], 0, None, 0),
+    ([0.60, 0.70, 0.80, 0.75, 0.78, 0.79, 0.77, 0.76], 2, 0.8, 1),  # a best equal to the baseline
 ]
 for _ in range(6):
     _n = int(_rng.integers(5, 14))
@@ -157,7 +164,7 @@ def judge_elastic_net(student: dict[str, Any], reference: dict[str, Any]) -> Ver
 def judge_spatial_dropout(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
     """1 to 3 spatial axes, channels last and first: whole channels, the scale, the rate (binomial
     tolerance), independence of every pair of examples and channels, masks that follow the
-    generator (the same x with two generators), inference, rate 0."""
+    generator (the same x with two seeds, and with one seed twice), inference, rate 0."""
     refuse_frameworks(student, "spatial_dropout")
     masks = []
     for i, got, exp in each_case(student, reference, "spatial_dropout"):
@@ -191,10 +198,15 @@ def judge_spatial_dropout(student: dict[str, Any], reference: dict[str, Any]) ->
         if problem:
             fail(f"Hidden case {i}: {problem}")
         masks.append(np.abs(factors) <= 1e-9)
-    # the last two cases: the same shape and rate, generators seeded differently
-    if len(masks) >= 2 and masks[-1] is not None and masks[-2] is not None and masks[-1].shape == masks[-2].shape:
-        if np.array_equal(masks[-1], masks[-2]):
+    # the last three cases: the same x, generators seeded a, b, a
+    if len(masks) >= 3 and all(m is not None and m.shape == masks[-1].shape for m in masks[-3:]):
+        if np.array_equal(masks[-3], masks[-2]):
             fail("Two differently seeded generators give the same mask: draw the mask from the `rng` argument.")
+        if not np.array_equal(masks[-3], masks[-1]):
+            fail(
+                "Two generators with the same seed give different masks: draw the mask from the `rng` argument "
+                "alone, not from np.random or a generator of your own."
+            )
     return Verdict(True, "Correct on all hidden cases.")
 
 
@@ -267,12 +279,13 @@ def judge_fix_predictions(student: dict[str, Any], reference: dict[str, Any]) ->
 
 judge_quiz = quiz_judge(
     {
-        "q1": "Under plain gradient descent the gradient of l1 * |w| is l1 * sign(w): a weight of 0.001 is pulled "
-        "towards zero as hard as a weight of 1, so weights the data does not need reach zero. The gradient of "
-        "l2 * w**2 is 2 * l2 * w, a thousand times weaker at 0.001 than at 1: L2 makes weights small, rarely "
-        "zero. What matters is the pull near zero, not which penalty is larger (|w| > w**2 below 1 says nothing "
-        "about the pull at 0.001); and either penalty can act on weights or on outputs, as kernel_regularizer "
-        "or activity_regularizer. (Under Adam, which rescales every gradient, L2 zeroes more weights, as the "
+        "q1": "Under plain gradient descent the gradient of l1 * |w| is l1 * sign(w): every step moves a weight "
+        "towards zero by the same amount, learning_rate * l1, whatever its size, so w_b = 0.001 gets there in "
+        "a thousandth of the steps that w_a = 1 needs (then it stays within one step of zero). The gradient of "
+        "l2 * w**2 is 2 * l2 * w: every step multiplies a weight by the same factor, 1 - 2 * learning_rate * "
+        "l2, so under L2 both shrink geometrically and neither reaches exactly zero; a thousand times smaller "
+        "weight also gets a thousand times smaller pull. L1 shrinks by the same amount, L2 by the same factor, "
+        "not the other way round. (Under Adam, which rescales every gradient, L2 zeroes more weights, as the "
         "chapter measured.)",
         "q2": "Inverted dropout scales the kept activations by 1 / (1 - p) = 1 / 0.8 = 1.25 in training, so that "
         "their expected value equals the input: 3.0 becomes 3.75. Multiplying by 1 - p = 0.8 (giving 2.4) is "

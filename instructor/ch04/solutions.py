@@ -250,6 +250,35 @@ def spatial_dropout(x, rate, rng, training=True):
     return x * keep / (1 - rate)
 ''',
         ),
+        (
+            "draws the mask from the global np.random, ignoring rng",
+            '''
+def spatial_dropout(x, rate, rng, training=True, data_format="channels_last"):
+    x = np.asarray(x, dtype=float)
+    if not training or rate == 0:
+        return x.copy()
+    shape = [1] * x.ndim
+    axis = 1 if data_format == "channels_first" else x.ndim - 1
+    shape[0], shape[axis] = x.shape[0], x.shape[axis]
+    keep = np.random.random(shape) >= rate
+    return np.where(keep, x / (1 - rate), 0.0)
+''',
+        ),
+        (
+            "seeds its own generator from x, ignoring rng",
+            '''
+def spatial_dropout(x, rate, rng, training=True, data_format="channels_last"):
+    x = np.asarray(x, dtype=float)
+    if not training or rate == 0:
+        return x.copy()
+    shape = [1] * x.ndim
+    axis = 1 if data_format == "channels_first" else x.ndim - 1
+    shape[0], shape[axis] = x.shape[0], x.shape[axis]
+    own = np.random.default_rng(int(1e6 * x.ravel()[0]))
+    keep = own.random(shape) >= rate
+    return np.where(keep, x / (1 - rate), 0.0)
+''',
+        ),
     ],
 )
 
@@ -423,6 +452,26 @@ def restored_epoch(val_accuracy, patience, baseline=None, start_from_epoch=0):
             best, best_epoch, wait = acc, epoch, 0
             continue
         if wait >= patience:
+            break
+    return ran, best_epoch if best_epoch is not None else ran
+''',
+        ),
+        (
+            "a value equal to the baseline resets the patience (>= instead of >)",
+            '''
+def restored_epoch(val_accuracy, patience, baseline=None, start_from_epoch=0):
+    best, best_epoch, wait, ran = None, None, 0, 0
+    for epoch, acc in enumerate(val_accuracy, start=1):
+        ran = epoch
+        if epoch <= start_from_epoch:
+            continue
+        wait += 1
+        if best is None or acc > best:
+            best, best_epoch = acc, epoch
+            if baseline is None or acc >= baseline:
+                wait = 0
+            continue
+        if wait >= patience and epoch > 1:
             break
     return ran, best_epoch if best_epoch is not None else ran
 ''',

@@ -165,7 +165,7 @@ def _mask(got: np.ndarray, x: np.ndarray, channels_first: bool = False) -> np.nd
 @visible_check("ch04.spatial-dropout")
 def check_spatial_dropout(spatial_dropout: Any) -> Verdict:
     """Positive feature maps with 1, 2 and 3 spatial axes, channels last and first, rate 0.25 and
-    0.5, two generators; then inference mode and rate 0."""
+    0.5, the same x with two generators and with one seed twice; then inference mode and rate 0."""
     spatial_dropout = numpy_only(spatial_dropout, "spatial_dropout")
     x = np.random.default_rng(0).uniform(0.5, 1.5, size=(64, 4, 4, 8))
     x_copy = x.copy()
@@ -184,7 +184,7 @@ def check_spatial_dropout(spatial_dropout: Any) -> Verdict:
         x = np.random.default_rng(5).uniform(0.5, 1.5, size=shape)
         layout = "channels first" if channels_first else "channels last"
         masks = []
-        for seed in (11, 12):
+        for seed in (11, 12, 11):  # two generators, then the first seed again
             kwargs = {"data_format": "channels_first"} if channels_first else {}
             got = as_array(
                 call(spatial_dropout, x, 0.5, np.random.default_rng(seed), True, **kwargs, what="spatial_dropout"),
@@ -198,6 +198,11 @@ def check_spatial_dropout(spatial_dropout: Any) -> Verdict:
             fail(
                 "Two generators seeded differently give the same mask: draw the mask from the `rng` you are "
                 "given, not from a generator of your own or np.random."
+            )
+        if not np.array_equal(masks[0], masks[2]):
+            fail(
+                "Two generators with the same seed give different masks: draw the mask from the `rng` you are "
+                "given alone, not from np.random or a generator of your own."
             )
     x = x_copy
     got = as_array(
@@ -267,12 +272,13 @@ PUBLIC_CURVES: tuple[tuple[list[float], int, float | None, int], ...] = (
     ([0.50, 0.70, 0.80, 0.82, 0.81, 0.83, 0.82], 2, 0.9, 0),
     ([0.20, 0.90, 0.60, 0.70, 0.75, 0.74, 0.73, 0.72], 2, None, 2),
     ([0.9, 0.8, 0.7], 1, None, 3),
+    ([0.50, 0.60, 0.70, 0.65, 0.66, 0.64], 2, 0.7, 0),  # a new best that only equals the baseline
 )
 
 
 @visible_check("ch04.restore-best")
 def check_restore_best(restored_epoch: Any) -> Verdict:
-    """Five public curves replayed through keras.callbacks.EarlyStopping."""
+    """Six public curves replayed through keras.callbacks.EarlyStopping."""
     restored_epoch = numpy_only(restored_epoch, "restored_epoch")
     for (values, patience, baseline, start), expected in zip(PUBLIC_CURVES, EXPECTED["restore-best"]):
         got = call(restored_epoch, list(values), patience, baseline, start, what="restored_epoch")
@@ -290,7 +296,7 @@ def check_restore_best(restored_epoch: Any) -> Verdict:
             f"{where}: you return {tuple(got)}; keras.callbacks.EarlyStopping runs {expected[0]} epochs and "
             f"leaves the model with the weights of epoch {expected[1]}."
         )
-    return Verdict(True, "Matches keras.callbacks.EarlyStopping on the five public curves.")
+    return Verdict(True, "Matches keras.callbacks.EarlyStopping on the six public curves.")
 
 
 def _digit_model(seed: int) -> Any:
