@@ -134,10 +134,14 @@ def first_training_cell(cells: list[dict[str, Any]]) -> int:
 
 
 def colab_notebook(nb: dict[str, Any], stem: str, install_from: str) -> dict[str, Any]:
-    """The part of a chapter the check runs: every cell up to its first training cell, with the
-    install cell pointed at ``install_from`` instead of the release on GitHub."""
+    """The part of a chapter the check runs: every cell up to its first training cell (a chapter
+    that trains no model, such as part 1 of chapter 1, runs whole: it is quick), with the install
+    cell pointed at ``install_from`` instead of the release on GitHub."""
     cells = [dict(c) for c in nb["cells"]]
-    end = first_training_cell(cells)
+    try:
+        end = first_training_cell(cells)
+    except ValueError:  # no cell trains a model
+        end = len(cells) - 1
     kept = [c for c in cells[: end + 1] if c.get("cell_type") == "code"]
     install = next(i for i, c in enumerate(kept) if "colab-install" in c.get("metadata", {}).get("tags", []))
     pinned = r"course-utils @ git\+\S+?@v[\w.]+"
