@@ -366,8 +366,12 @@ def test_exercises_render_as_numbered_boxes(browser, name):
         )
         problems = [f"exercise boxes repeat their heading: {repeated}"] if repeated else []
         titles = [b["title"] for b in boxes]
-        if sum(t.startswith("Exercise") for t in titles) < 4 or not any(t.startswith("Quiz") for t in titles):
-            problems.append(f"exercise boxes {titles}: at least four exercises and a quiz expected")
+        # four exercises per chapter, over its parts (tests/test_notebook_hygiene.py): a part of a
+        # split chapter (ch01b) may have fewer, but a page with exercises has at least one and a quiz
+        split = len(list((ROOT / "book").glob(f"{name[:4]}*.ipynb"))) > 1
+        least = 1 if split else 4
+        if sum(t.startswith("Exercise") for t in titles) < least or not any(t.startswith("Quiz") for t in titles):
+            problems.append(f"exercise boxes {titles}: at least {least} exercises and a quiz expected")
         links = page.evaluate("() => [...document.querySelectorAll('a')].map(a => a.getAttribute('href') || '')")
         source = f"../_sources/book/{name}"
         if source not in links or not (HTML / "_sources" / "book" / name).is_file():

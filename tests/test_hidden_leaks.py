@@ -145,11 +145,11 @@ def test_the_scan_finds_quiz_keys_and_explanations(tree, tmp_path):
 def test_given_code_is_not_a_leak(tree):
     """The buggy code of a diagnose exercise shares lines with its fix; those lines are public."""
     given = given_code()
-    assert "ch01.fix-training-loop" in given and len(given["ch01.fix-training-loop"]) == 2
+    assert "ch01b.fix-training-loop" in given and len(given["ch01b.fix-training-loop"]) == 2
     with_given = solution_markers(
-        "x", tree.chapters["ch01"].solutions["ch01.fix-training-loop"], given["ch01.fix-training-loop"]
+        "x", tree.chapters["ch01b"].solutions["ch01b.fix-training-loop"], given["ch01b.fix-training-loop"]
     )
-    without = solution_markers("x", tree.chapters["ch01"].solutions["ch01.fix-training-loop"])
+    without = solution_markers("x", tree.chapters["ch01b"].solutions["ch01b.fix-training-loop"])
     assert len(with_given) < len(without)
 
 

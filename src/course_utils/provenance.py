@@ -115,8 +115,8 @@ def imported_files(nb: dict[str, Any], package: Path) -> list[Path]:
     """
     name = package.name
     code = "\n".join(_source(c) for c in nb["cells"] if c.get("cell_type") == "code")
-    # the notebook's chapter, and any chapter whose checks it calls: check("ch01.stable-lr", ...)
-    chapters = set(re.findall(r"""["'](ch\d+)\.[\w-]+["']""", code))
+    # the notebook's chapter, and any chapter whose checks it calls: check("ch01b.stable-lr", ...)
+    chapters = set(re.findall(r"""["'](ch\d+[a-z]?)\.[\w-]+["']""", code))
     chapters.add(str(nb.get("metadata", {}).get("course", {}).get("chapter", "")))
     chapters.discard("")
     try:
