@@ -89,7 +89,7 @@ for _n, _n_val, _seed, _shape in [(300, 60, 7, (4, 4)), (120, 100, 8, (3, 5)), (
 _EXPORT_TRAIN_WITHIN_BUDGET = snippet('''
 import os as _os
 import tempfile as _tempfile
-import time as _time
+import weakref as _weakref
 import course_utils.data as _course_data
 _train = _course_data.load_mnist(validation=5000)
 _x_train, _y_train = _train.x_train.copy(), _train.y_train.copy()
@@ -105,11 +105,19 @@ try:  # Keras reads its cache folder once, at import: point keras.datasets at th
     _keras_dir, _keras_config._KERAS_DIR = _keras_config._KERAS_DIR, _empty
 except (ImportError, AttributeError):
     _keras_config = None
+# Every Keras optimizer made while the function runs is noted: their step counters, added up,
+# are the gradient steps it took (however many models or fits it ran).
+import keras.src.optimizers.base_optimizer as _base_optimizer
+_optimizers = _weakref.WeakSet()
+_init = _base_optimizer.BaseOptimizer.__init__
+def _noting_init(self, *args, **kwargs):
+    _optimizers.add(self)
+    _init(self, *args, **kwargs)
+_base_optimizer.BaseOptimizer.__init__ = _noting_init
 try:
-    _start = _time.perf_counter()
     _result = _run("train_digit_model", _x_train, _y_train)
-    _seconds = round(_time.perf_counter() - _start, 1)
 finally:
+    _base_optimizer.BaseOptimizer.__init__ = _init
     if _keras_config is not None:
         _keras_config._KERAS_DIR = _keras_dir
     for _k, _v in _saved_env.items():
@@ -120,14 +128,17 @@ finally:
 del _x_train, _y_train
 _data = _course_data.load_mnist(validation=5000)
 _pick = np.arange(len(_data.x_test))  # all 10,000 test images
-_export = {"seconds": _seconds, "labels": _data.y_test[_pick].astype("int64"),
-           "val_labels": _data.y_val.astype("int64")}
+_export = {"labels": _data.y_test[_pick].astype("int64"), "val_labels": _data.y_val.astype("int64")}
 if "error" in _result:
     _export["error"] = _result["error"]
 elif not isinstance(_result["ok"], keras.Model):
     _export["error"] = f"train_digit_model should return a Keras model, got {type(_result['ok']).__name__}"
 else:
     try:
+        _own = getattr(_result["ok"], "optimizer", None)
+        if _own is not None:
+            _optimizers.add(_own)
+        _export["steps"] = int(sum(int(_o.iterations) for _o in _optimizers))
         _export["n_params"] = int(_result["ok"].count_params())
         _export["layer_kinds"] = sorted({type(_l).__name__ for _l in _result["ok"].layers})
         _p = np.asarray(_result["ok"].predict(_data.x_test[_pick], verbose=0))
@@ -143,10 +154,13 @@ _EXPORT_QUIZ = QUIZ_EXPORT
 
 
 MAX_PARAMS = 20_000  # the exercise's budget of weights (the chapter's own model has 101,770)
-TARGET = 0.955  # test accuracy to reach
-TIME_ALLOWED = 90.0  # seconds of training the grader accepts: the 60 s budget, with room for a busy machine
+MAX_STEPS = 2_000  # the budget of gradient steps (optimizer updates), counted by the optimizers
+# Test accuracy to reach. Measured under this export (all 10,000 test images, seeds 1-3): the
+# chapter's recipe narrowed to 25 units and cut to fit 2,000 steps reaches 92.9-94.4 %; the
+# reference (batch 512, so 18 epochs, Adam from 0.01 with a cosine decay) 96.1-96.5 %.
+TARGET = 0.955
+HALF_BAND = 0.01  # half marks from 94.5 %: above every seed of the narrowed recipe
 SEEN_GAP = 0.015  # test minus validation accuracy above which the model has seen the test images
-CLOCK_SLACK = 20.0  # seconds of the export cell outside training (loading MNIST, predicting), grader's clock
 
 
 def judge_top_k_accuracy(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
@@ -269,11 +283,23 @@ def judge_train_within_budget(student: dict[str, Any], reference: dict[str, Any]
     if not isinstance(kinds, list) or set(kinds) - {"Flatten", "Dense", "InputLayer"}:
         fail("The model may only use Flatten and Dense layers, as the exercise says.")
     n_params = student.get("n_params")
-    if not isinstance(n_params, int) or n_params > MAX_PARAMS:
+    if not isinstance(n_params, int):
+        fail("The model's parameters could not be counted (model.count_params() failed).")
+    if n_params > MAX_PARAMS:
         fail(
-            f"The model has {n_params} parameters, over the {MAX_PARAMS:,} allowed: a narrower first "
-            "Dense layer, trained long enough, is enough."
+            f"The model has {n_params:,} parameters, {n_params - MAX_PARAMS:,} over the {MAX_PARAMS:,} "
+            "allowed: make the first Dense layer narrower."
         )
+    steps = student.get("steps")
+    if not isinstance(steps, int):
+        fail("The gradient steps could not be counted: train the model with fit and a Keras optimizer.")
+    if steps > MAX_STEPS:
+        fail(
+            f"Training took {steps:,} gradient steps, {steps - MAX_STEPS:,} over the {MAX_STEPS:,} "
+            "allowed: an epoch makes ceil(n / batch_size) steps."
+        )
+    if steps == 0:
+        fail("No gradient step was counted: train the model with fit (a Keras optimizer counts its steps).")
     predicted, labels = np.asarray(student["predicted"]), np.asarray(reference["labels"])
     if predicted.shape != labels.shape:
         fail("The model did not return one prediction per hidden test image.")
@@ -290,31 +316,21 @@ def judge_train_within_budget(student: dict[str, Any], reference: dict[str, Any]
             "The model is far more accurate on the hidden test images than on other images it never "
             "received: it was trained on test images. Train only on the images train_digit_model gets."
         )
-    seconds = float(student.get("seconds", float("nan")))
-    # The kernel's clock is the student's to patch; the grader times the export cell on its own clock.
-    if float(student.get("grader_seconds", 0.0)) - seconds > CLOCK_SLACK:
-        fail("The clock inside your kernel was changed: the grader's own clock measured a longer training.")
-    timing = f"training took {seconds:.0f} s in the grader"
-    if not seconds <= TIME_ALLOWED:
-        return Verdict(
-            False,
-            f"Test accuracy {accuracy:.1%}, but {timing}: over the budget (60 s, and the "
-            f"grader allows up to {TIME_ALLOWED:g} s). Make the recipe cheaper.",
-            score=0.5 if accuracy >= TARGET else 0.0,
-        )
     if accuracy >= TARGET:
-        return Verdict(True, f"Test accuracy {accuracy:.1%} on the hidden images ({timing}).")
-    if accuracy >= TARGET - 0.015:
+        return Verdict(True, f"Test accuracy {accuracy:.1%} on the hidden images, in {steps:,} steps.")
+    if accuracy >= TARGET - HALF_BAND:
         return Verdict(
             False,
-            f"Test accuracy {accuracy:.1%}: close, but below {TARGET:.1%} ({timing}). A narrow "
-            "model needs more training than a wide one: how many epochs did your validation runs need?",
+            f"Test accuracy {accuracy:.1%}: close, but below {TARGET:.1%} ({steps:,} steps). With few "
+            "steps, each must count: how many epochs do your steps buy, and how large a learning rate "
+            "did your validation runs support?",
             score=0.5,
         )
     return Verdict(
         False,
-        f"Test accuracy {accuracy:.1%}, far below {TARGET:.1%} ({timing}). Is the model trained "
-        "on all the images it receives, for several epochs?",
+        f"Test accuracy {accuracy:.1%}, far below {TARGET:.1%} ({steps:,} steps). Train on all the "
+        "images it receives, and count the epochs your steps buy: an epoch makes ceil(n / batch_size) "
+        "steps.",
         score=0.0,
     )
 

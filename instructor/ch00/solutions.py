@@ -231,24 +231,26 @@ def split_and_scale(images, labels, n_val, seed):
 
 
 TRAIN_WITHIN_BUDGET = Answers(
-    # 25 units is the widest layer within 20,000 parameters. Measured while deciding (55,000 images,
-    # 2 seeds, all 10,000 test images): the chapter's 5-epoch recipe narrowed to 24 units reaches only
-    # 94.3-94.6 %, 20 early-stopped epochs at batch 64 reach 96.0-96.3 %, and this recipe 96.3 % (seed 1).
+    # 25 units is the widest layer within 20,000 parameters. With 2,000 steps the chapter's batch of
+    # 64 buys only two epochs; a batch of 512 buys 18 (108 steps each), and such large, averaged
+    # batches support a larger learning rate, here decayed to 0 over the run. Measured with the
+    # hidden export (all 10,000 test images, seeds 1, 2, 3): 96.1 %, 96.3 %, 96.5 %.
     solution='''
 def train_digit_model(x_train, y_train):
     keras.utils.set_random_seed(1)
     net = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
                             keras.layers.Dense(25, activation="relu"),  # 19,885 parameters
                             keras.layers.Dense(10, activation="softmax")])
-    steps = 24 * int(np.ceil(len(x_train) / 128))  # 24 epochs, a learning rate that decays to 0
-    rate = keras.optimizers.schedules.CosineDecay(4e-3, steps)
+    per_epoch = int(np.ceil(len(x_train) / 512))  # 108 steps per epoch at batch 512
+    epochs = 2000 // per_epoch  # 18 epochs, 1,944 steps
+    rate = keras.optimizers.schedules.CosineDecay(1e-2, epochs * per_epoch)
     net.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy")
-    net.fit(x_train, y_train, epochs=24, batch_size=128, verbose=0)
+    net.fit(x_train, y_train, epochs=epochs, batch_size=512, verbose=0)
     return net
 ''',
     wrong=[
         (
-            "the chapter's own model: accurate and fast, but twice the parameters allowed",
+            "the chapter's own model: accurate, but five times the parameters allowed",
             '''
 def train_digit_model(x_train, y_train):
     keras.utils.set_random_seed(1)
@@ -256,7 +258,7 @@ def train_digit_model(x_train, y_train):
                             keras.layers.Dense(128, activation="relu"),
                             keras.layers.Dense(10, activation="softmax")])
     net.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    net.fit(x_train, y_train, epochs=5, batch_size=128, verbose=0)
+    net.fit(x_train, y_train, epochs=2, batch_size=128, verbose=0)
     return net
 ''',
         ),
@@ -272,21 +274,52 @@ def train_digit_model(x_train, y_train):
                             keras.layers.Dense(24, activation="relu"),
                             keras.layers.Dense(10, activation="softmax")])
     net.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    net.fit(d.x_test, d.y_test, epochs=20, batch_size=64, verbose=0)
+    net.fit(d.x_test, d.y_test, epochs=4, batch_size=128, verbose=0)
     return net
 ''',
         ),
         (
-            "the chapter's five-epoch recipe with a layer narrowed to fit: too little training",
+            "the chapter's early-stopped recipe narrowed to 25 units: about 14,000 steps",
+            '''
+def train_digit_model(x_train, y_train):
+    keras.utils.set_random_seed(1)
+    net = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
+                            keras.layers.Dense(25, activation="relu"),
+                            keras.layers.Dense(10, activation="softmax")])
+    net.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+                loss="sparse_categorical_crossentropy")
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=3,
+                                         restore_best_weights=True)
+    net.fit(x_train[:-5000], y_train[:-5000], epochs=20, batch_size=64, verbose=0,
+            validation_data=(x_train[-5000:], y_train[-5000:]), callbacks=[stop])
+    return net
+''',
+        ),
+        (
+            "the chapter's recipe narrowed to 25 units and cut to two epochs to fit the steps",
+            '''
+def train_digit_model(x_train, y_train):
+    keras.utils.set_random_seed(1)
+    net = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
+                            keras.layers.Dense(25, activation="relu"),
+                            keras.layers.Dense(10, activation="softmax")])
+    net.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+                loss="sparse_categorical_crossentropy")
+    net.fit(x_train, y_train, epochs=2, batch_size=64, verbose=0)  # 1,720 steps
+    return net
+''',
+        ),
+        (
+            "the seed study's batch of 128, narrowed to 25 units, four epochs: too little training",
             '''
 def train_digit_model(x_train, y_train):
     keras.utils.set_random_seed(2)
     net = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
-                            keras.layers.Dense(24, activation="relu"),
+                            keras.layers.Dense(25, activation="relu"),
                             keras.layers.Dense(10, activation="softmax")])
     net.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3),
                 loss="sparse_categorical_crossentropy")
-    net.fit(x_train, y_train, epochs=5, batch_size=128, verbose=0)
+    net.fit(x_train, y_train, epochs=4, batch_size=128, verbose=0)  # 1,720 steps
     return net
 ''',
         ),
