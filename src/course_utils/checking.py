@@ -284,11 +284,12 @@ def reachable(fn: Any, depth: int = 3, libraries: tuple[str, ...] = ("numpy", *F
     function from none of ``libraries`` (the student's own helper) is read in turn, breadth
     first, up to ``depth`` calls away. Objects are kept once each, by identity.
 
-    This reads code; it does not run it. A name built at run time (``getattr(np, "log" +
-    "addexp")``, ``vars(np)[...]``) is not seen, nor an object two attributes below a root
-    (``np.core.umath.logaddexp`` is seen only by its name): what must never run is watched at
-    run time (course_utils.watch, :func:`call_without_logaddexp`). Self-contained (the module-level names it uses are
-    ``types``, ``FRAMEWORKS`` and ``Reachable``), so that the hidden checks ship its source.
+    This reads code; it does not run it. A name built at run time (``getattr(np,
+    "".join(["log", "addexp"]))``, ``vars(np)[...]``) is not seen (``"log" + "addexp"`` is: Python
+    folds it into one constant), nor an object two attributes below a root (``np.core.umath.logaddexp``
+    is seen only by its name): what must never run is watched at run time (course_utils.watch,
+    :func:`call_without_logaddexp`). Self-contained (the module-level names it uses are ``types``,
+    ``FRAMEWORKS`` and ``Reachable``), so that the hidden checks ship its source.
     """
 
     def spelled(code: types.CodeType, names: set[str], lookups: set[str]) -> None:
@@ -390,7 +391,7 @@ def call_without_logaddexp(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, boo
     """fn(*args, **kwargs) while every NumPy module holds a tripwire instead of logaddexp(2).
 
     Returns (result, used): used is True when the call reached np.logaddexp or np.logaddexp2 at run
-    time, however it fetched them (``getattr(np, "log" + "addexp")``, ``vars(np)[...]``), which no
+    time, however it fetched them (``getattr(np, "".join(["log", "addexp"]))``, ``vars(np)[...]``), which no
     reading of the code can see. The real ufuncs are back in place whatever happens.
     """
     tripped = [False]
