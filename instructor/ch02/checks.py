@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.checking import Verdict, fail
+from course_utils.checking import Verdict, fail, kernel_module_source
 from course_utils.exercises.ch02 import BCE_REFUSED, LOGADDEXP_REFUSED
 from course_utils.exercises.ch02 import _without_delta as without_delta
 from course_utils.grading.kit import (
@@ -49,30 +49,12 @@ for _shape, _delta, _scale in [((6,), 5.0, 1.5), ((4, 3), 0.7, 2.0), ((9,), 2.5,
 )
 
 _EXPORT_SPARSE_XENT = numpy_only(
-    '''
-import sys as _sys
-class _Trip:
-    # stands in for np.logaddexp(2) during the calls: notes any use, then does what it does
-    def __init__(self, _u):
-        self._u = _u
-    def __call__(self, *_a, **_k):
-        _tripped[0] = True
-        return self._u(*_a, **_k)
-    def __getattr__(self, _name):
-        _tripped[0] = True
-        return getattr(self._u, _name)
-_tripped = [False]
-_real = {"logaddexp": np.logaddexp, "logaddexp2": np.logaddexp2}
-_patched = []
-for _m in [_v for _k, _v in list(_sys.modules.items()) if _k.split(".")[0] == "numpy"]:
-    _ns = getattr(_m, "__dict__", {})
-    for _nm, _u in _real.items():
-        if _ns.get(_nm) is _u:
-            _patched.append((_ns, _nm, _u))
-            _ns[_nm] = _Trip(_u)
-_rng = np.random.default_rng(22)
-_export = {"cases": []}
-try:
+    # the walker and the logaddexp tripwire of the visible check, shipped as source (course_utils.checking)
+    kernel_module_source("_walker")
+    + '''
+def _cases():
+    _rng = np.random.default_rng(22)
+    _found = []
     for _n, _k, _scale, _spread in [(6, 10, 1.0, 0.0), (5, 4, 50.0, 0.0), (4, 7, 3000.0, 0.0),
                                     (5, 6, 1.0, 1500.0), (1, 3, 2.0, 0.0)]:
         _z = _scale * _rng.normal(size=(_n, _k)) + _spread * np.arange(_n)[:, None]
@@ -80,55 +62,11 @@ try:
         with np.errstate(all="ignore"):
             _case = _call("sparse_softmax_cross_entropy", _z.copy(), _y.copy())
         _case["n"] = _n
-        _export["cases"].append(_case)
-finally:
-    for _ns, _nm, _u in _patched:
-        _ns[_nm] = _u
-def _is_lae(_o):
-    for _c in (_o, getattr(_o, "__self__", None)):
-        if _c is not None and (_c is np.logaddexp or _c is np.logaddexp2 or (
-                isinstance(_c, np.ufunc) and _c.__name__.startswith("logaddexp"))):
-            return True
-    return False
-def _uses_lae(_f, _depth=3, _seen=None):
-    # by name, and by object: globals, closure, defaults and attribute chains (aliases)
-    _seen = set() if _seen is None else _seen
-    _c = getattr(_f, "__code__", None)
-    if _c is None or id(_f) in _seen or _depth < 0:
-        return False
-    _seen.add(id(_f))
-    _codes, _n = [_c], set()
-    while _codes:
-        _k = _codes.pop()
-        _n |= set(_k.co_names) | set(_k.co_varnames)
-        _n |= {_x for _x in _k.co_consts if isinstance(_x, str) and _x.isidentifier()}
-        _codes += [_x for _x in _k.co_consts if hasattr(_x, "co_names")]
-    if any(_x.startswith("logaddexp") for _x in _n):
-        return True
-    _g = getattr(_f, "__globals__", {})
-    _roots = [_g[_x] for _x in _n if _x in _g]
-    for _cell in getattr(_f, "__closure__", None) or ():
-        try:
-            _roots.append(_cell.cell_contents)
-        except ValueError:
-            pass
-    _roots += list(getattr(_f, "__defaults__", None) or ())
-    _roots += list((getattr(_f, "__kwdefaults__", None) or {}).values())
-    for _r in _roots:
-        if _is_lae(_r):
-            return True
-        for _x in _n:
-            try:
-                if _is_lae(getattr(_r, _x, None)):
-                    return True
-            except Exception:
-                pass
-        if type(_r).__name__ == "function" and not str(
-                getattr(_r, "__module__", "") or "").startswith("numpy"):
-            if _uses_lae(_r, _depth - 1, _seen):
-                return True
-    return False
-_export["logaddexp"] = bool(_tripped[0] or _uses_lae(globals().get("sparse_softmax_cross_entropy")))
+        _found.append(_case)
+    return _found
+_export = {}
+_export["cases"], _tripped = _walker.call_without_logaddexp(_cases)
+_export["logaddexp"] = bool(_tripped or _walker.uses_logaddexp(globals().get("sparse_softmax_cross_entropy")))
 ''',
     "sparse_softmax_cross_entropy",
 )

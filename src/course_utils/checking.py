@@ -18,11 +18,12 @@ only NumPy, so the grader can use it without loading Keras.
 
 from __future__ import annotations
 
+import inspect
 import math
 import sys
 import types
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import numpy as np
 
@@ -236,131 +237,119 @@ def _framework_of(obj: Any, frameworks: tuple[str, ...]) -> str | None:
 
 
 def framework_references(fn: Any, frameworks: tuple[str, ...] = FRAMEWORKS, depth: int = 3) -> list[str]:
-    """Frameworks that fn's code names through its globals or closure (and functions it names, in turn).
+    """Frameworks that fn's code names through its globals, closure or defaults (and its helpers', in turn).
 
     The watcher (course_utils.watch) sees what *runs* in Python and C functions, but not a ufunc
     such as ``scipy.special.huber``, which NumPy's machinery calls without a profile event. So the
-    visible checks also read what the function's code refers to: a framework module (``import
-    scipy.special as ss``) or an object taken from one. Only names the code uses count, not
-    everything the notebook imported. The hidden checks close the rest in a kernel without frameworks.
+    visible checks also read what the function's code refers to (:func:`reachable`'s roots): a
+    framework module (``import scipy.special as ss``) or an object taken from one. Only names the
+    code uses count, not everything the notebook imported. The hidden checks close the rest in a
+    kernel without frameworks.
     """
-    found: set[str] = set()
-    seen: set[int] = set()
-
-    def names_of(code: types.CodeType) -> set[str]:
-        names = set(code.co_names)
-        for const in code.co_consts:
-            if isinstance(const, types.CodeType):
-                names |= names_of(const)
-        return names
-
-    def visit(f: Any, level: int) -> None:
-        code = getattr(f, "__code__", None)
-        if id(f) in seen or level > depth or not isinstance(code, types.CodeType):
-            return
-        seen.add(id(f))
-        namespace = getattr(f, "__globals__", None) or {}
-        objects = [namespace[n] for n in sorted(names_of(code)) if n in namespace]
-        for cell in getattr(f, "__closure__", None) or ():
-            try:
-                objects.append(cell.cell_contents)
-            except ValueError:  # an empty cell
-                pass
-        for obj in objects:
-            framework = _framework_of(obj, frameworks)
-            if framework is not None:
-                found.add(framework)
-            elif isinstance(obj, types.FunctionType):
-                visit(obj, level + 1)
-
-    visit(fn, 0)
-    return sorted(found)
+    roots = reachable(fn, depth, ("numpy", *frameworks)).roots
+    return sorted({f for f in (_framework_of(obj, frameworks) for obj in roots) if f is not None})
 
 
 def names_used(fn: Any, depth: int = 3) -> set[str]:
-    """Every name (variables, attributes) in fn's code and in the code of the functions it names."""
-    found: set[str] = set()
-    seen: set[int] = set()
-
-    def names_of(code: types.CodeType) -> set[str]:
-        names = set(code.co_names) | set(code.co_varnames)
-        for const in code.co_consts:
-            if isinstance(const, types.CodeType):
-                names |= names_of(const)
-        return names
-
-    def visit(f: Any, level: int) -> None:
-        code = getattr(f, "__code__", None)
-        if id(f) in seen or level > depth or not isinstance(code, types.CodeType):
-            return
-        seen.add(id(f))
-        names = names_of(code)
-        found.update(names)
-        namespace = getattr(f, "__globals__", None) or {}
-        for name in sorted(names):
-            if isinstance(namespace.get(name), types.FunctionType):
-                visit(namespace[name], level + 1)
-
-    visit(fn, 0)
-    return found
+    """Every name (variables, attributes) in fn's code and in the code of the helpers it reaches."""
+    return set(reachable(fn, depth).names)
 
 
 def referenced_objects(fn: Any, depth: int = 3) -> list[Any]:
-    """The objects fn's code can reach by name: globals, closure cells, defaults, attribute chains.
+    """The objects fn's code can reach by name: :func:`reachable`'s objects.
 
-    For every name the code uses (and every string constant, for ``getattr(np, "...")``), this
-    collects the global or closure object of that name, and that attribute of every module or
-    object the code refers to, one level down (``np.logaddexp``, ``np.logaddexp.reduce``); the
-    functions it reaches are visited in turn. A check can then refuse an *object* (``x is
-    np.logaddexp``) however the student's code names it: an alias, ``from numpy import ... as``.
+    A check can then refuse an *object* (``x is np.logaddexp``) however the student's code names
+    it: an alias, ``from numpy import ... as``, ``getattr(np, "...")`` with a literal name.
     """
-    found: list[Any] = []
-    seen: set[int] = set()
+    return list(reachable(fn, depth).objects)
 
-    def names_of(code: types.CodeType) -> set[str]:
-        names = set(code.co_names)
+
+class Reachable(NamedTuple):
+    """What a function's code reaches by name (see :func:`reachable`)."""
+
+    names: frozenset[str]  # every name the code spells: globals, attributes, arguments, locals
+    roots: tuple[Any, ...]  # what those names hold: the globals named, closure cells, defaults
+    objects: tuple[Any, ...]  # the roots, then each root's attribute of every name, one level down
+
+
+def reachable(fn: Any, depth: int = 3, libraries: tuple[str, ...] = ("numpy", *FRAMEWORKS)) -> Reachable:
+    """The names fn's code spells and the objects they reach, in fn and in the helpers it reaches.
+
+    One function's code (its nested functions, lambdas and comprehensions included) spells
+    ``names`` (``co_names``, ``co_varnames``) and string constants that could be names
+    (``getattr(np, "logaddexp")``). Its ``roots`` are the globals of those names and of the
+    strings (a module-level variable, an alias, ``from numpy import ... as``), its closure cells
+    and its default arguments; its ``objects`` add, for every root, that root's attribute of each
+    of those names (``np.logaddexp``, ``np.logaddexp.reduce``). Every root that is a plain
+    function from none of ``libraries`` (the student's own helper) is read in turn, breadth
+    first, up to ``depth`` calls away. Objects are kept once each, by identity.
+
+    This reads code; it does not run it. A name built at run time (``getattr(np,
+    "".join(["log", "addexp"]))``, ``vars(np)[...]``) is not seen (``"log" + "addexp"`` is: Python
+    folds it into one constant), nor an object two attributes below a root (``np.core.umath.logaddexp``
+    is seen only by its name): what must never run is watched at run time (course_utils.watch,
+    :func:`call_without_logaddexp`). Self-contained (the module-level names it uses are ``types``,
+    ``FRAMEWORKS`` and ``Reachable``), so that the hidden checks ship its source.
+    """
+
+    def spelled(code: types.CodeType, names: set[str], lookups: set[str]) -> None:
+        names.update(code.co_names, code.co_varnames)
+        lookups.update(code.co_names)
         for const in code.co_consts:
             if isinstance(const, types.CodeType):
-                names |= names_of(const)
+                spelled(const, names, lookups)
             elif isinstance(const, str) and const.isidentifier():
-                names.add(const)
-        return names
+                lookups.add(const)
 
-    def add(obj: Any) -> None:
-        if all(obj is not other for other in found):
-            found.append(obj)
+    all_names: set[str] = set()
+    roots: list[Any] = []
+    objects: list[Any] = []
+    root_ids: set[int] = set()
+    object_ids: set[int] = set()
 
-    def visit(f: Any, level: int) -> None:
-        code = getattr(f, "__code__", None)
-        if id(f) in seen or level > depth or not isinstance(code, types.CodeType):
-            return
-        seen.add(id(f))
-        names = names_of(code)
-        namespace = getattr(f, "__globals__", None) or {}
-        roots = [namespace[n] for n in sorted(names) if n in namespace]
-        for cell in getattr(f, "__closure__", None) or ():
-            try:
-                roots.append(cell.cell_contents)
-            except ValueError:  # an empty cell
-                pass
-        roots += list(getattr(f, "__defaults__", None) or ())
-        roots += list((getattr(f, "__kwdefaults__", None) or {}).values())
-        for root in roots:
-            add(root)
-            for name in sorted(names):
+    def keep(obj: Any, where: list[Any], ids: set[int]) -> None:
+        if id(obj) not in ids:  # everything kept stays alive in `where`, so ids are not reused
+            ids.add(id(obj))
+            where.append(obj)
+
+    seen: set[int] = set()
+    frontier = [fn]
+    for _level in range(depth + 1):
+        following = []
+        for f in frontier:
+            code = getattr(f, "__code__", None)
+            if id(f) in seen or not isinstance(code, types.CodeType):
+                continue
+            seen.add(id(f))
+            names: set[str] = set()
+            lookups: set[str] = set()
+            spelled(code, names, lookups)
+            all_names |= names
+            namespace = getattr(f, "__globals__", None) or {}
+            found = [namespace[n] for n in sorted(lookups) if n in namespace]
+            for cell in getattr(f, "__closure__", None) or ():
                 try:
-                    attribute = getattr(root, name, None)
-                except Exception:  # a property may raise anything
-                    continue
-                if attribute is not None:
-                    add(attribute)
-        for root in roots:  # the student's own helpers, not the library's functions
-            module = getattr(root, "__module__", None) or ""
-            if isinstance(root, types.FunctionType) and not module.startswith("numpy"):
-                visit(root, level + 1)
-
-    visit(fn, 0)
-    return found
+                    found.append(cell.cell_contents)
+                except ValueError:  # an empty cell
+                    pass
+            found += list(getattr(f, "__defaults__", None) or ())
+            found += list((getattr(f, "__kwdefaults__", None) or {}).values())
+            for root in found:
+                keep(root, roots, root_ids)
+                keep(root, objects, object_ids)
+                for name in sorted(lookups):
+                    try:
+                        attribute = getattr(root, name, None)
+                    except Exception:  # a property may raise anything
+                        continue
+                    if attribute is not None:
+                        keep(attribute, objects, object_ids)
+                module = getattr(root, "__module__", None)
+                top = module.split(".", 1)[0] if isinstance(module, str) else None
+                if isinstance(root, types.FunctionType) and top not in libraries:
+                    following.append(root)
+        frontier = following
+    return Reachable(frozenset(all_names), tuple(roots), tuple(objects))
 
 
 def is_logaddexp(obj: Any) -> bool:
@@ -376,12 +365,11 @@ def is_logaddexp(obj: Any) -> bool:
 
 
 def uses_logaddexp(fn: Any) -> bool:
-    """Whether fn's code names logaddexp or reaches a logaddexp ufunc by any alias."""
+    """Whether fn's code names logaddexp or reaches a logaddexp ufunc by any alias (see :func:`reachable`)."""
     if not callable(fn):
         return False
-    if any(name.startswith("logaddexp") for name in names_used(fn)):
-        return True
-    return any(is_logaddexp(obj) for obj in referenced_objects(fn))
+    found = reachable(fn)
+    return any(name.startswith("logaddexp") for name in found.names) or any(is_logaddexp(o) for o in found.objects)
 
 
 class _Tripwire:
@@ -403,7 +391,7 @@ def call_without_logaddexp(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, boo
     """fn(*args, **kwargs) while every NumPy module holds a tripwire instead of logaddexp(2).
 
     Returns (result, used): used is True when the call reached np.logaddexp or np.logaddexp2 at run
-    time, however it fetched them (``getattr(np, "log" + "addexp")``, ``vars(np)[...]``), which no
+    time, however it fetched them (``getattr(np, "".join(["log", "addexp"]))``, ``vars(np)[...]``), which no
     reading of the code can see. The real ufuncs are back in place whatever happens.
     """
     tripped = [False]
@@ -421,6 +409,37 @@ def call_without_logaddexp(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, boo
         for namespace, name, ufunc in patched:
             namespace[name] = ufunc
     return result, tripped[0]
+
+
+# What the shipped pieces need at module level: run first in the kernel's module of their own.
+_KERNEL_PRELUDE = f"""from __future__ import annotations
+
+import sys
+import types
+from typing import Any, NamedTuple
+
+import numpy as np
+
+FRAMEWORKS = {FRAMEWORKS!r}
+"""
+_SHIPPED = (Reachable, reachable, is_logaddexp, uses_logaddexp, _Tripwire, call_without_logaddexp)
+
+
+def kernel_module_source(variable: str) -> str:
+    """Source that binds ``variable`` to a module of the walker and the logaddexp tripwire, for a kernel.
+
+    A hidden check runs in the student's kernel, where the notebook may have patched
+    ``course_utils``; so it ships this module's own source (``inspect.getsource``) of
+    :func:`reachable`, :func:`uses_logaddexp`, :func:`call_without_logaddexp` and what they use,
+    run in a fresh module (``variable.uses_logaddexp(fn)``), where the student's names cannot
+    shadow theirs. It needs NumPy and the standard library only (the kernel without frameworks).
+    """
+    source = _KERNEL_PRELUDE + "\n\n" + "\n\n".join(inspect.getsource(obj) for obj in _SHIPPED)
+    return (
+        f"import types as _types\n{variable} = _types.ModuleType('_course_checking')\n"
+        f"exec(compile({source!r}, '<course_utils.checking>', 'exec'), {variable}.__dict__)\n"
+        "del _types\n"
+    )
 
 
 def refusal(name: str, used: list[str]) -> str:
