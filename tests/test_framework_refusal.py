@@ -278,7 +278,7 @@ def test_graph_runs_refuse_a_graph_built_in_advance_but_not_eager_operations():
     for route, thunk in routes.items():
         (kind, _), used = watched_call(thunk, refused_names=("weighted_cross_entropy_with_logits", *GRAPH_RUNS))
         assert kind == "ok" and used, route
-    honest = lambda: tf.reduce_mean(3.0 * y * tf.nn.softplus(-z) + (1 - y) * tf.nn.softplus(z))  # noqa: E731
+    honest = lambda: tf.reduce_mean(3.0 * y * tf.nn.softplus(-z) + (1 - y) * tf.nn.softplus(z))
     assert watched_call(honest, refused_names=GRAPH_RUNS)[1] == []
     session.close()
 
