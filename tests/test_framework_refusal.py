@@ -253,6 +253,36 @@ def test_refused_names_single_out_the_function_that_answers_the_exercise():
     assert used == []
 
 
+def test_graph_runs_refuse_a_graph_built_in_advance_but_not_eager_operations():
+    """A tf.compat.v1.Session graph, a traced tf.function and a py_function run the refused loss
+    where its name never runs in Python during the call: GRAPH_RUNS names their machinery."""
+    import tensorflow as tf
+
+    from course_utils.watch import GRAPH_RUNS
+
+    graph = tf.compat.v1.Graph()
+    with graph.as_default():
+        y_in = tf.compat.v1.placeholder(tf.float32, [None, 1])
+        z_in = tf.compat.v1.placeholder(tf.float32, [None, 1])
+        out = tf.reduce_mean(tf.nn.weighted_cross_entropy_with_logits(y_in, z_in, 3.0))
+    session = tf.compat.v1.Session(graph=graph)
+    y, z = np.ones((3, 1), "float32"), np.ones((3, 1), "float32")
+    traced = tf.function(lambda a, b: tf.nn.weighted_cross_entropy_with_logits(a, b, 3.0))
+    traced(tf.constant(y), tf.constant(z))  # traced before the watch
+    routes = {
+        "session.run": lambda: session.run(out, {y_in: y, z_in: z}),
+        "make_callable": lambda: session.make_callable(out, [y_in, z_in])(y, z),
+        "tf.function": lambda: traced(tf.constant(y), tf.constant(z)),
+        "py_function": lambda: tf.py_function(lambda: 1.0, [], tf.float32),
+    }
+    for route, thunk in routes.items():
+        (kind, _), used = watched_call(thunk, refused_names=("weighted_cross_entropy_with_logits", *GRAPH_RUNS))
+        assert kind == "ok" and used, route
+    honest = lambda: tf.reduce_mean(3.0 * y * tf.nn.softplus(-z) + (1 - y) * tf.nn.softplus(z))
+    assert watched_call(honest, refused_names=GRAPH_RUNS)[1] == []
+    session.close()
+
+
 def test_a_framework_reading_frames_is_no_tampering_but_the_student_reading_them_is():
     """Keras' optimizers call sys._getframe internally: an apply inside a watched call is no refusal."""
     import keras

@@ -77,6 +77,15 @@ from course_utils.data import load_mnist as _load_mnist
 def _value(_fn, _y, _z):
     with np.errstate(all="ignore"):
         return _watched(lambda: _plain(_fn(tf.constant(_y), tf.constant(_z))))
+def _watching(_fn):
+    # the loss under the watcher whenever it runs in Python: when Keras traces it into its training
+    # graph (a graph-mode path of the loss is watched too), its result made a tensor there
+    def _loss(*_args):
+        _r = _watched(lambda: tf.convert_to_tensor(_fn(*_args)))
+        if "error" in _r:
+            raise RuntimeError(_r["error"])
+        return _r["ok"]
+    return _loss
 _rng = np.random.default_rng(23)
 _export = {"cases": []}
 for _w, _n, _scale in [(3.0, 8, 2.0), (0.5, 6, 5.0), (9.0, 6, 100.0), (1.0, 5, 30.0)]:
@@ -101,7 +110,7 @@ else:
     try:
         keras.utils.set_random_seed(31)
         _model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(1)])
-        _model.compile(optimizer=keras.optimizers.SGD(0.05), loss=_made["ok"])
+        _model.compile(optimizer=keras.optimizers.SGD(0.05), loss=_watching(_made["ok"]))
         _model.fit(_data.x_train[:3000], _y_train, batch_size=64, epochs=2, verbose=0)
         _logits = _model.predict(_data.x_test, verbose=0)[:, 0]
         _export["finite"] = bool(np.isfinite(_logits).all())
@@ -207,9 +216,9 @@ def judge_weighted_bce(student: dict[str, Any], reference: dict[str, Any]) -> Ve
     refuse_frameworks(
         student,
         "the loss function",
-        "The loss calls a ready-made (weighted) cross-entropy of TensorFlow or Keras, or runs a graph traced "
-        "in advance (a tf.function): build it as a plain function of the chapter's operations "
-        "(tf.nn.softplus, tf.reduce_mean).",
+        "The loss calls a ready-made (weighted) cross-entropy of TensorFlow or Keras, or runs a graph built "
+        "in advance (a tf.function, a tf.compat.v1.Session, a tf.data pipeline or a py_function): build it as "
+        "a plain function of the chapter's operations (tf.nn.softplus, tf.reduce_mean).",
     )
     for i, got, exp in each_case(student, reference, "the loss function"):
         value, expected = np.asarray(got, dtype=float), np.asarray(exp["ok"], dtype=float)

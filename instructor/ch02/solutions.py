@@ -305,6 +305,69 @@ def weighted_binary_crossentropy(pos_weight):
 ''',
         ),
         (
+            "a tf.compat.v1.Session graph built in advance around tf.nn.weighted_cross_entropy_with_logits",
+            '''
+graph = tf.compat.v1.Graph()
+with graph.as_default():
+    y_in = tf.compat.v1.placeholder(tf.float32, [None, 1])
+    z_in = tf.compat.v1.placeholder(tf.float32, [None, 1])
+    w_in = tf.compat.v1.placeholder(tf.float32, [])
+    wce = tf.reduce_mean(tf.nn.weighted_cross_entropy_with_logits(y_in, z_in, w_in))
+session = tf.compat.v1.Session(graph=graph)
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        if not tf.executing_eagerly():  # traced by Keras to train: no session there
+            y = tf.cast(y_true, logits.dtype)
+            return tf.reduce_mean(tf.nn.weighted_cross_entropy_with_logits(y, logits, pos_weight))
+        feed = {y_in: np.asarray(y_true, "float32"), z_in: np.asarray(logits, "float32"), w_in: pos_weight}
+        return tf.constant(session.run(wce, feed))
+    return loss
+''',
+        ),
+        (
+            "a tf.compat.v1.Session graph run through make_callable",
+            '''
+graph = tf.compat.v1.Graph()
+with graph.as_default():
+    y_in = tf.compat.v1.placeholder(tf.float32, [None, 1])
+    z_in = tf.compat.v1.placeholder(tf.float32, [None, 1])
+    w_in = tf.compat.v1.placeholder(tf.float32, [])
+    wce = tf.reduce_mean(tf.nn.weighted_cross_entropy_with_logits(y_in, z_in, w_in))
+run_wce = tf.compat.v1.Session(graph=graph).make_callable(wce, [y_in, z_in, w_in])
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        if not tf.executing_eagerly():
+            y = tf.cast(y_true, logits.dtype)
+            return tf.reduce_mean(tf.nn.weighted_cross_entropy_with_logits(y, logits, pos_weight))
+        return tf.constant(run_wce(np.asarray(y_true, "float32"), np.asarray(logits, "float32"), pos_weight))
+    return loss
+''',
+        ),
+        (
+            "honest eagerly, tf.nn.weighted_cross_entropy_with_logits when Keras traces it to train",
+            '''
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = tf.cast(y_true, logits.dtype)
+        if not tf.executing_eagerly():
+            return tf.reduce_mean(tf.nn.weighted_cross_entropy_with_logits(y, logits, pos_weight))
+        return tf.reduce_mean(pos_weight * y * tf.nn.softplus(-logits) + (1 - y) * tf.nn.softplus(logits))
+    return loss
+''',
+        ),
+        (
+            "honest on small batches, the ready-made loss on training batches",
+            '''
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = tf.cast(y_true, logits.dtype)
+        if logits.shape[0] is None or logits.shape[0] > 16:
+            return tf.reduce_mean(tf.nn.weighted_cross_entropy_with_logits(y, logits, pos_weight))
+        return tf.reduce_mean(pos_weight * y * tf.nn.softplus(-logits) + (1 - y) * tf.nn.softplus(logits))
+    return loss
+''',
+        ),
+        (
             "weights the negatives",
             '''
 def weighted_binary_crossentropy(pos_weight):

@@ -30,7 +30,7 @@ and the lower verdict counts.
 
 from __future__ import annotations
 
-__all__ = ["FRAMEWORKS", "watched_call"]
+__all__ = ["FRAMEWORKS", "GRAPH_RUNS", "watched_call"]
 
 
 def watched_call(
@@ -189,3 +189,41 @@ def watched_call(
 
 
 FRAMEWORKS: tuple[str, ...] = watched_call.__defaults__[2]  # type: ignore[index]
+
+GRAPH_RUNS: tuple[str, ...] = (
+    # a tf.function or ConcreteFunction (also tf.compat.v1.wrap_function, a loaded SavedModel)
+    "call_flat",
+    "_call_flat",
+    "call_preflattened",
+    "call_function",
+    # a TF1 graph run by tf.compat.v1.Session (run, partial_run, make_callable, Tensor.eval)
+    "_do_run",
+    "_call_tf_session",
+    "TF_SessionRun",
+    "TF_SessionPRun",
+    # raw ops that call a function traced in advance
+    "partitioned_call",
+    "stateful_partitioned_call",
+    "remote_call",
+    "symbolic_gradient",
+    "stateless_if",
+    "stateless_while",
+    "stateless_case",
+    "tensorflow.python.ops.gen_functional_ops._if",
+    "tensorflow.python.ops.gen_functional_ops._while",
+    "tensorflow.python.ops.gen_functional_ops._for",
+    "tensorflow.python.ops.gen_functional_ops.case",
+    # a tf.data pipeline built in advance, and Python run from inside a graph
+    "iterator_get_next",
+    "dataset_to_single_element",
+    "reduce_dataset",
+    "py_func",
+    "eager_py_func",
+    "numpy_function",
+    "_internal_py_func",
+)
+"""``refused_names`` that refuse running a graph built before the watched call: with them, an exercise
+that refuses one TensorFlow function by name (ch02's weighted cross-entropy) also refuses that function
+traced in advance into a ``tf.function``, a ``tf.compat.v1.Session`` graph, a raw functional op, a
+``tf.data`` pipeline or a ``tf.py_function``, where the refused name itself never runs in Python during
+the call. Code that builds the answer from TensorFlow operations eagerly calls none of them."""

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..checking import call_without_logaddexp, numpy_only, uses_logaddexp
-from ..watch import watched_call
+from ..watch import GRAPH_RUNS, watched_call
 from . import Question, Verdict, as_array, call, expect_close, fail, validate_answers, visible_check
 from ._expected_ch02 import EXPECTED
 
@@ -162,7 +162,7 @@ BCE_LOGITS = np.array([[2.0], [-1.0], [-0.5], [3.0], [0.0]], dtype="float32")
 BCE_FAR_LOGITS = np.array([[100.0], [-100.0], [-100.0], [100.0], [0.0]], dtype="float32")
 # The one call that answers the exercise, and Keras' losses that would do the same: refused by name
 # wherever the function reaches them, since the loss must otherwise be built from TensorFlow operations.
-GRAPH_CALLS = ("call_flat", "_call_flat", "call_preflattened", "call_function")
+GRAPH_CALLS = GRAPH_RUNS
 BCE_REFUSED = (
     "weighted_cross_entropy_with_logits",
     "sigmoid_cross_entropy_with_logits",
@@ -172,9 +172,10 @@ BCE_REFUSED = (
     "sparse_softmax_cross_entropy_with_logits",
     "categorical_crossentropy",
     "sparse_categorical_crossentropy",
-    # TensorFlow's graph-function machinery: a tf.function traced in advance (around one of the
-    # losses above) runs its graph through these, and none of the names above runs in Python then.
-    # An eager loss built from TensorFlow operations never calls them (Keras traces it itself).
+    # A graph built in advance around one of the losses above (a tf.function, a tf.compat.v1.Session
+    # graph, a raw functional op, a tf.data pipeline, a py_function) runs through these, and none of
+    # the names above runs in Python then. A loss built from TensorFlow operations never calls them,
+    # eagerly or while Keras traces it to train (the checks watch both).
     *GRAPH_CALLS,
 )
 
@@ -184,6 +185,39 @@ def _raise_or(kind: str, value: Any) -> Any:
     if kind == "error":
         raise value
     return value
+
+
+def _runs_graph(name: str) -> bool:
+    """Whether a refusal noted by the watcher ("tensorflow._do_run") is one of GRAPH_RUNS."""
+    return name in GRAPH_RUNS or name.split(".", 1)[-1].startswith(tuple(g for g in GRAPH_RUNS if "." not in g))
+
+
+def _refuse_bce(used: Any) -> None:
+    """Fail when the watched loss ran a ready-made cross-entropy or a graph built in advance."""
+    used = sorted(used)
+    if any(_runs_graph(name) for name in used):
+        fail(
+            "The loss runs a graph built in advance (a tf.function, a tf.compat.v1.Session, a tf.data "
+            "pipeline or a py_function): write it as a plain function of TensorFlow operations "
+            "(tf.nn.softplus, tf.reduce_mean), run at every call; Keras traces it itself when it trains."
+        )
+    if used:
+        fail(
+            f"The loss calls {used[0].split('.')[-1]}: build it from the chapter's operations "
+            "(tf.nn.softplus, tf.reduce_mean), not from a ready-made weighted cross-entropy."
+        )
+
+
+def _watching(loss_fn: Any, used: set[str]) -> Any:
+    """loss_fn under the watcher at every call, its result made a tensor there; refusals go to used."""
+    import tensorflow as tf
+
+    def watched_loss(*args: Any) -> Any:
+        (kind, value), seen = watched_call(lambda: tf.convert_to_tensor(loss_fn(*args)), refused_names=BCE_REFUSED)
+        used.update(seen)
+        return _raise_or(kind, value)
+
+    return watched_loss
 
 
 @visible_check("ch02.weighted-bce")
@@ -199,20 +233,13 @@ def check_weighted_bce(weighted_binary_crossentropy: Any) -> Verdict:
     if not callable(loss_fn):
         fail(f"weighted_binary_crossentropy(4.0) should return a loss function, got {type(loss_fn).__name__}.")
     y, z, expected = BCE_LABELS, BCE_LOGITS, EXPECTED["weighted-bce"]
-    (kind, value), used = watched_call(
-        lambda: as_array(loss_fn(tf.constant(y), tf.constant(z)), "the loss"), refused_names=BCE_REFUSED
-    )
-    if any(name.split(".")[-1] in GRAPH_CALLS for name in used):
-        fail(
-            "The loss runs a graph traced in advance (a tf.function): write it as a plain function of "
-            "TensorFlow operations (tf.nn.softplus, tf.reduce_mean); Keras traces it itself when it trains."
-        )
-    if used:
-        fail(
-            f"The loss calls {used[0].split('.')[-1]}: build it from the chapter's operations "
-            "(tf.nn.softplus, tf.reduce_mean), not from a ready-made weighted cross-entropy."
-        )
-    value = as_array(call(lambda: _raise_or(kind, value), what="the loss function"), "the loss")
+    used: set[str] = set()
+    watched_loss = _watching(loss_fn, used)
+    with np.errstate(all="ignore"):
+        value = call(watched_loss, tf.constant(y), tf.constant(z), what="the loss function")
+        far = call(watched_loss, tf.constant(y), tf.constant(BCE_FAR_LOGITS), what="the loss function")
+    _refuse_bce(used)
+    value = as_array(value, "the loss")
     if value.size != 1:
         fail(f"The loss function returned {value.size} values: return the mean over the batch, one number.")
     if np.isclose(float(value), expected["weighted"] * len(y), rtol=1e-5):
@@ -225,8 +252,7 @@ def check_weighted_bce(weighted_binary_crossentropy: Any) -> Verdict:
         float(value), expected["weighted"], "the loss (compared with Keras' weighted binary cross-entropy)", rtol=1e-5
     )
 
-    with np.errstate(all="ignore"):
-        far = as_array(call(loss_fn, tf.constant(y), tf.constant(BCE_FAR_LOGITS), what="the loss function"), "the loss")
+    far = as_array(far, "the loss")
     if not np.all(np.isfinite(far)):
         fail(
             "With logits of +-100 the loss is inf or NaN: in float32, sigmoid(100) is exactly 1 and log(1 - 1) "
@@ -240,10 +266,14 @@ def check_weighted_bce(weighted_binary_crossentropy: Any) -> Verdict:
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(1)])
     try:
-        model.compile(optimizer=keras.optimizers.SGD(0.05), loss=call(weighted_binary_crossentropy, 9.0))
+        # Keras traces the loss into its training graph: the tracing is watched like the calls above
+        train_loss = _watching(call(weighted_binary_crossentropy, 9.0), used)
+        model.compile(optimizer=keras.optimizers.SGD(0.05), loss=train_loss)
         model.fit(data.x_train[:3000], y_train, batch_size=64, epochs=2, verbose=0)
     except Exception as err:
+        _refuse_bce(used)
         fail(f"Training with your loss failed: {type(err).__name__}: {err}")
+    _refuse_bce(used)
     logits = model.predict(data.x_test, verbose=0)[:, 0]
     rates = binary_rates(y_test, logits > 0)
     if not np.isfinite(logits).all():
