@@ -135,3 +135,40 @@ def test_train_branches_refuses_nothing_to_train():
     x, y = _data(10)
     with pytest.raises(ValueError):
         train_branches({}, x, y, x, y, epochs=1)
+
+
+def test_smoothed_xent_is_keras_label_smoothing():
+    pytest.importorskip("tensorflow")
+    import keras
+
+    from course_utils.parallel import _label_smoothing_loss
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(7, 10)).astype("float32") * 3
+    labels = rng.integers(0, 10, size=7)
+    for eps in (0.0, 0.1, 0.3):
+        want = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=eps)(
+            keras.ops.one_hot(labels, 10), logits
+        )
+        assert float(_label_smoothing_loss(labels, logits, eps)) == pytest.approx(float(want), rel=1e-5)
+
+
+def test_label_smoothing_acts_on_its_own_branch_only():
+    """A smoothed branch trains as it would alone, and differently from its unsmoothed twin
+    (same initial weights and batches); the unsmoothed branch is unaffected by its neighbour."""
+    pytest.importorskip("tensorflow")
+
+    x, y = _data(100)
+    xv, yv = _data(40, seed=1)
+    kw = dict(epochs=2, seeds=(0,), batch_size=25)
+    both = train_branches(
+        {"plain": Branch(hidden=(8,)), "smooth": Branch(hidden=(8,), label_smoothing=0.2)}, x, y, xv, yv, **kw
+    )[0]
+    alone = {
+        name: train_branches({name: branch}, x, y, xv, yv, **kw)[0]
+        for name, branch in (("plain", Branch(hidden=(8,))), ("smooth", Branch(hidden=(8,), label_smoothing=0.2)))
+    }
+    for name in ("plain", "smooth"):
+        for got, want in zip(both.final_weights[name], alone[name].final_weights[name]):
+            np.testing.assert_allclose(got, want, atol=2e-6)
+    assert not np.allclose(both.final_weights["plain"][0], both.final_weights["smooth"][0], atol=1e-4)

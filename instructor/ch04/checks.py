@@ -127,7 +127,8 @@ _model = keras.Sequential([
     keras.layers.Activation("relu"), keras.layers.Dropout(0.4),
     keras.layers.Dense(10, activation="softmax")])
 _model.compile("adam", "sparse_categorical_crossentropy")
-_model.fit(_data.x_train, _data.y_train, epochs=2, batch_size=100, verbose=0)
+# trained on labels shifted by one: only the model's own outputs can agree with the reference
+_model.fit(_data.x_train, (_data.y_train + 1) % 10, epochs=2, batch_size=100, verbose=0)
 _weights = [w.copy() for w in _model.get_weights()]
 _export = {"labels": _data.y_test, "all": _call("predict_digits", _model, _raw.copy())}
 _export["changed"] = bool(any(not np.array_equal(a, b)
@@ -247,7 +248,8 @@ def judge_restore_best(student: dict[str, Any], reference: dict[str, Any]) -> Ve
 
 
 def judge_fix_predictions(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
-    """A model trained in the kernel: weights unchanged, accuracy, repeatability, single images."""
+    """A model trained in the kernel: weights unchanged, agreement with its own inference-mode
+    predictions, repeatability, single images."""
     first = student.get("all")
     if not isinstance(first, dict):
         fail("predict_digits could not be graded.")
@@ -260,12 +262,15 @@ def judge_fix_predictions(student: dict[str, Any], reference: dict[str, Any]) ->
         )
     if predicted.shape != labels.shape:
         fail("predict_digits should return one label per image.")
-    accuracy = float(np.mean(predicted == labels))
-    reference_accuracy = float(np.mean(np.asarray(reference["all"]["ok"]) == labels))
-    if accuracy < reference_accuracy - 0.03:
+    # the reference's labels are the model's own inference-mode predictions; the model was trained
+    # on labels shifted by one, so an answer that ignores it (a lookup of the true labels, another
+    # classifier) cannot agree with them
+    expected = np.asarray(reference["all"]["ok"], dtype=float).ravel()
+    agreement = float(np.mean(predicted == expected))
+    if agreement < 0.99:
         fail(
-            f"On hidden raw images only {accuracy:.0%} of your labels are right, far below what the model "
-            "can do. Do the images reach the model as they were during training?"
+            f"On hidden raw images only {agreement:.0%} of your labels are the ones the given model "
+            "predicts in inference mode. Do the images reach the model as they were during training?"
         )
     again = np.asarray(ok(student.get("again"), "predict_digits"), dtype=float).ravel()
     if again.shape != predicted.shape or not np.array_equal(again, predicted):
@@ -274,7 +279,9 @@ def judge_fix_predictions(student: dict[str, Any], reference: dict[str, Any]) ->
     alone = np.asarray([np.asarray(s, dtype=float).ravel()[0] if np.size(s) == 1 else -1 for s in single])
     if len(alone) != 10 or not np.array_equal(alone, predicted[:10]):
         fail("An image gets another label when it comes alone than in a batch: predictions must not depend on it.")
-    return Verdict(True, f"Fixed: {accuracy:.0%} right on hidden images, repeatable, the model unchanged.")
+    return Verdict(
+        True, f"Fixed: {agreement:.0%} agreement with the model on hidden images, repeatable, the model unchanged."
+    )
 
 
 judge_quiz = quiz_judge(
@@ -291,12 +298,14 @@ judge_quiz = quiz_judge(
         "their expected value equals the input: 3.0 becomes 3.75. Multiplying by 1 - p = 0.8 (giving 2.4) is "
         "the scaling old-style dropout applied at inference instead.",
         "q3": "With training=True, batch normalization standardizes each batch with that batch's own mean and "
-        "variance, so a prediction depends on the other images of its batch: shuffled batches, whose "
-        "statistics are close to the moving averages, would score far higher than batches of one class, which "
-        "lose exactly what their images share. The call also overwrites the moving averages with test "
-        "statistics. The moving averages are fine (evaluate uses them and scores 97 %; evaluate() does not "
-        "switch the layer off, it normalizes with those averages), and a forward pass changes no trainable "
-        "weights through a tape.",
+        "variance, so a prediction depends on the other images of its batch. A batch of a single image has "
+        "every feature equal to its own mean: each normalized feature is 0, the layer outputs its offset "
+        "beta whatever the image, so the label no longer depends on the image and is right about as often "
+        "as chance, about 10 %, below the 40 % of the sorted batches (A). No optimizer step runs in such a "
+        "loop: a forward pass under training=True changes no trainable weight, only the moving averages, "
+        "which it overwrites with test statistics (not B). evaluate() does not switch the layer off, it "
+        "normalizes with the moving averages (not C); and those averages are fine, since evaluate uses "
+        "them and scores 97 % (not D).",
         "q4": "The moving mean is momentum * old + (1 - momentum) * batch = 0.9 * 1.0 + 0.1 * 3.0 = 1.2. The "
         "momentum weighs the old value; taking 0.9 of the batch mean instead gives 2.8.",
         "q5": "predict() runs the model in inference mode, where preprocessing layers such as RandomRotation "

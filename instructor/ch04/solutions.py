@@ -526,6 +526,26 @@ def predict_digits(model, images):
     return np.argmax(model(x, training=True), axis=1)
 ''',
         ),
+        (
+            "ignores the model: 1-nearest neighbour on 5,000 training images, NumPy only",
+            '''
+def predict_digits(model, images):
+    tr = load_mnist(train_size=5000, flatten=True, seed=7)
+    xt = tr.x_train.astype(np.float32)
+    x = np.asarray(images, dtype=np.float32).reshape(len(images), 784) / 255.0
+    d = (x**2).sum(1)[:, None] - 2 * x @ xt.T + (xt**2).sum(1)[None]
+    return tr.y_train[d.argmin(1)]
+''',
+        ),
+        (
+            "ignores the model: looks every image up in the MNIST test set",
+            '''
+def predict_digits(model, images):
+    full = load_mnist(scale=False)
+    table = {x.tobytes(): y for x, y in zip(full.x_test, full.y_test)}
+    return np.array([table[np.asarray(im, dtype=np.uint8).tobytes()] for im in images])
+''',
+        ),
     ],
 )
 
