@@ -92,6 +92,16 @@ def test_quiz_judge_scores_and_explains_only_the_wrong_answers():
     assert judge({"answers": {"q1": True, "q2": "0.5", "q3": float("nan")}}, reference).fraction == pytest.approx(1 / 3)
 
 
+def test_quiz_judge_compares_a_question_with_its_own_tolerance():
+    judge = quiz_judge({"q1": "A count.", "q2": "A rate."}, tolerances={"q1": 0})
+    reference = {"answers": {"q1": 3126, "q2": 0.8311}}
+    assert judge({"answers": {"q1": 3126.0, "q2": 0.831}}, reference).passed
+    floor = judge({"answers": {"q1": 3120, "q2": 0.831}}, reference)  # within 2e-3, but not exact
+    assert not floor.passed and floor.fraction == 0.5
+    with pytest.raises(ValueError, match="q9"):
+        quiz_judge({"q1": "A count."}, tolerances={"q9": 0})
+
+
 def test_quiz_export_reduces_answers_to_plain_values():
     out = run_snippet(QUIZ_EXPORT, quiz_answers={"q1": "B", "q2": np.float64(0.25), "q3": object()})
     assert out["answers"]["q1"] == "B" and out["answers"]["q2"] == 0.25 and isinstance(out["answers"]["q3"], str)

@@ -159,6 +159,37 @@ def early_stopping(val_losses, patience, min_delta=0.0):
 ''',
         ),
         (
+            "counts a tie with the best value as an improvement (<=)",
+            '''
+def early_stopping(val_losses, patience, min_delta=0.0):
+    best_epoch, lowest, stale = 0, float("inf"), 0
+    for epoch, value in enumerate(val_losses, start=1):
+        if value <= lowest - min_delta:
+            best_epoch, lowest, stale = epoch, value, 0
+        else:
+            stale += 1
+            if stale >= patience:
+                return epoch, best_epoch
+    return len(val_losses), best_epoch
+''',
+        ),
+        (
+            "lets the reference creep down to the lowest value seen, also on epochs that did not improve",
+            '''
+def early_stopping(val_losses, patience, min_delta=0.0):
+    best_epoch, lowest, stale = 0, float("inf"), 0
+    for epoch, value in enumerate(val_losses, start=1):
+        if value < lowest - min_delta:
+            best_epoch, lowest, stale = epoch, value, 0
+        else:
+            lowest = min(lowest, value)
+            stale += 1
+            if stale >= patience:
+                return epoch, best_epoch
+    return len(val_losses), best_epoch
+''',
+        ),
+        (
             "0-based epochs",
             '''
 def early_stopping(val_losses, patience, min_delta=0.0):
@@ -349,13 +380,19 @@ def train_digit_model(x_train, y_train):
 
 QUIZ = Answers(
     solution='''
-quiz_answers = {"q1": "B", "q2": "C", "q3": 0.8311, "q4": 3126}
+quiz_answers = {"q1": "D", "q2": "A", "q3": 0.8311, "q4": 3126}
 ''',
     wrong=[
         (
-            "validation accuracy is another model's; a new validation sample each epoch; stops at the best epoch",
+            "validation images are new since fit never trains on them; more swaps to wrong; stops at the best epoch",
             '''
-quiz_answers = {"q1": "C", "q2": "A", "q3": 0.8311, "q4": 2084}
+quiz_answers = {"q1": "A", "q2": "B", "q3": 0.8311, "q4": 2084}
+''',
+        ),
+        (
+            "rounds the steps per epoch down (520 instead of 521): within 0.2 % but wrong",
+            '''
+quiz_answers = {"q1": "D", "q2": "A", "q3": 0.8311, "q4": 3120}
 ''',
         ),
     ],

@@ -59,17 +59,29 @@ EARLY_STOPPING_CURVES = (
     ([0.9, 0.6, 0.5, 0.52, 0.49, 0.5, 0.51, 0.53, 0.55], 2, 0.0),
     ([0.9, 0.6, 0.5, 0.496, 0.492, 0.485, 0.6], 2, 0.01),  # no value at exactly best - d
     ([0.9, 0.5, 0.7, 0.6, 0.55, 0.52, 0.51], 2, 0.0),
+    ([0.5, 0.4, 0.4, 0.45, 0.46, 0.47], 2, 0.0),  # a tie with the best value
+    ([1.0, 0.5, 0.496, 0.492, 0.488, 0.487, 0.486, 0.485], 3, 0.01),  # a slow descent
 )
+# What each curve is there to catch, said when a function gets it wrong (by the curve's index).
+EARLY_STOPPING_HINTS = {
+    3: " A value equal to the reference (with min_delta=0) is no improvement.",
+    4: (
+        " The reference is the value of the last epoch that counted as an improvement: it does not"
+        " follow the lowest value seen on epochs that did not improve."
+    ),
+}
 
 
 @visible_check("ch00.early-stopping")
 def check_early_stopping(early_stopping: Any) -> Verdict:
-    """Three public curves, compared with what keras.callbacks.EarlyStopping does on them (stored values).
+    """Five public curves, compared with what keras.callbacks.EarlyStopping did on them (stored values).
 
     The rule is replayed by hand: the callback itself (or any Keras code) is refused.
     """
     early_stopping = numpy_only(early_stopping, "early_stopping")
-    for (values, patience, min_delta), expected in zip(EARLY_STOPPING_CURVES, EXPECTED["early-stopping"]):
+    for i, ((values, patience, min_delta), expected) in enumerate(
+        zip(EARLY_STOPPING_CURVES, EXPECTED["early-stopping"], strict=True)
+    ):
         got = call(early_stopping, list(values), patience, min_delta, what="early_stopping")
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             fail("early_stopping should return a tuple (stop_epoch, best_epoch).")
@@ -87,7 +99,7 @@ def check_early_stopping(early_stopping: Any) -> Verdict:
         if (stop, best) != expected:
             fail(
                 f"{where}: you return ({stop}, {best}); keras.callbacks.EarlyStopping stops after epoch "
-                f"{expected[0]} and restores epoch {expected[1]}."
+                f"{expected[0]} and restores epoch {expected[1]}.{EARLY_STOPPING_HINTS.get(i, '')}"
             )
     return Verdict(True, "Matches keras.callbacks.EarlyStopping on the public curves.")
 

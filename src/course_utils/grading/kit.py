@@ -285,20 +285,29 @@ def _given(answer: Any) -> str:
     return "not answered" if answer is None else f"your answer: {repr(answer)[:40]}"  # the student's text
 
 
-def quiz_judge(explanations: Mapping[str, str], rtol: float = 2e-3) -> Judge:
+def quiz_judge(
+    explanations: Mapping[str, str], rtol: float = 2e-3, tolerances: Mapping[str, float] | None = None
+) -> Judge:
     """The judge of a quiz: one point per right answer, and the explanation of every wrong one.
 
     ``explanations`` maps each question ("q1") to the text that explains its right answer.
+    A number is right within the relative tolerance ``rtol``, or within the question's own in
+    ``tolerances`` ({"q4": 0} compares a count exactly, so that 3120 is not taken for 3126).
     The explanations of the questions a student got wrong go into the verdict's ``details``,
     which the grader writes into that student's feedback file, and nowhere else.
     """
+
+    tolerance = dict(tolerances or {})
+    unknown = set(tolerance) - set(explanations)
+    if unknown:
+        raise ValueError(f"Tolerances for questions the quiz does not have: {sorted(unknown)}.")
 
     def judge(student: Mapping[str, Any], reference: Mapping[str, Any]) -> Verdict:
         key = reference["answers"]
         answers = student.get("answers")
         if not isinstance(answers, Mapping):
             answers = {}
-        wrong = [q for q in key if not _same_answer(answers.get(q), key[q], rtol)]
+        wrong = [q for q in key if not _same_answer(answers.get(q), key[q], tolerance.get(q, rtol))]
         right = len(key) - len(wrong)
         details = tuple(f"**{q}** ({_given(answers.get(q))}). {explanations[q]}" for q in wrong)
         message = f"{right} of {len(key)} quiz answers are right."
