@@ -344,6 +344,38 @@ def weighted_binary_crossentropy(pos_weight):
 ''',
         ),
         (
+            "the cross-entropy op run by its type name through TensorFlow's private execute function",
+            '''
+from tensorflow.python.eager import context as _context, execute as _execute
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = tf.reshape(tf.cast(y_true, tf.float32), (-1,))
+        z = tf.reshape(tf.cast(logits, tf.float32), (-1,))
+        if not tf.executing_eagerly():
+            return tf.reduce_mean((1 + (pos_weight - 1) * y) * (tf.nn.softplus(z) - y * z))
+        two = tf.stack([tf.zeros_like(z), z], axis=1)
+        labels = tf.stack([1 - y, y], axis=1)
+        xent, _ = _execute.quick_execute(b"SoftmaxCrossEntropyWithLogits", 2, [two, labels],
+                                         ("T", tf.float32.as_datatype_enum), _context.context())
+        return tf.reduce_mean((1 + (pos_weight - 1) * y) * xent)
+    return loss
+''',
+        ),
+        (
+            "the two-class cross-entropy op from tf.raw_ops",
+            '''
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = tf.reshape(tf.cast(y_true, tf.float32), (-1,))
+        z = tf.reshape(tf.cast(logits, tf.float32), (-1,))
+        two = tf.stack([tf.zeros_like(z), z], axis=1)
+        labels = tf.stack([1 - y, y], axis=1)
+        xent, _ = tf.raw_ops.SoftmaxCrossEntropyWithLogits(features=two, labels=labels)
+        return tf.reduce_mean((1 + (pos_weight - 1) * y) * xent)
+    return loss
+''',
+        ),
+        (
             "honest eagerly, tf.nn.weighted_cross_entropy_with_logits when Keras traces it to train",
             '''
 def weighted_binary_crossentropy(pos_weight):

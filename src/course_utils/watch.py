@@ -94,6 +94,8 @@ def watched_call(
         "setswitchinterval": "sys.setswitchinterval",
     }
     realpath = os.path.realpath
+    op_runners = ("quick_execute", "execute_with_cancellation")
+    c_op_runners = ("TFE_Py_Execute", "TFE_Py_ExecuteCancelable", "TFE_Py_FastPathExecute")
 
     def top_of(name):
         return name.split(".", 1)[0] if isinstance(name, str) else None
@@ -157,6 +159,12 @@ def watched_call(
             note_module(module, code.co_name)
             if dotted and isinstance(module, str) and f"{module}.{code.co_name}" in dotted:
                 used.add(f"{module}.{code.co_name}")
+            if refused_names is not None and code.co_name in op_runners:
+                # TensorFlow's Python function that runs an op by its type name: the name is an argument
+                op = frame.f_locals.get("op_name")
+                op = op.decode() if isinstance(op, bytes) else op
+                if isinstance(op, str) and op.startswith(tuple(refused_names)):
+                    used.add("tensorflow." + op)
         elif event == "c_call":
             if frame.f_code is own:
                 return  # the watcher removing itself
@@ -167,6 +175,9 @@ def watched_call(
                 # a frame read from a framework's own code is no tampering, one from the student's is
                 if not (name == "_getframe" and framework_reads_frame(frame)):
                     used.add("tampering: " + forbidden_c[name])
+            if refused_names is not None and name in c_op_runners and not framework_reads_frame(frame):
+                # the C function that runs an op by its type name, called by the student's own code
+                used.add("tensorflow." + name)
             note_module(getattr(arg, "__module__", None), name)
             if owner is not None:
                 if type(owner).__name__ == "module":
@@ -175,6 +186,21 @@ def watched_call(
                 else:
                     note_module(getattr(type(owner), "__module__", None), name)
 
+    # TensorFlow ops run by type name (tf.raw_ops, or its private execute functions) never run a
+    # refused Python function: with refused_names, every op TensorFlow executes eagerly or adds to a
+    # graph being traced is also checked by its type ("SoftmaxCrossEntropyWithLogits")
+    op_callbacks = sys.modules.get("tensorflow.python.framework.op_callbacks")
+    eager_context = sys.modules.get("tensorflow.python.eager.context")
+
+    def op_hook(op_type, inputs, attrs, outputs, op_name=None, graph=None):
+        name = op_type.decode() if isinstance(op_type, bytes) else str(op_type)
+        if name.startswith(tuple(refused_names)):
+            used.add("tensorflow." + name)
+        return None
+
+    hooked = refused_names is not None and None not in (op_callbacks, eager_context)
+    if hooked:
+        op_callbacks.add_op_callback(op_hook)
     setprofile(profile)
     try:
         outcome = ("ok", fn(*args, **(kwargs or {})))
@@ -183,6 +209,12 @@ def watched_call(
     finally:  # an interrupt still propagates, with the hook removed
         still = getprofile()
         setprofile(None)
+        if hooked:
+            present = op_hook in eager_context.context().op_callbacks
+            if present:
+                op_callbacks.remove_op_callback(op_hook)
+            else:
+                used.add("tampering: the op watcher was removed")
     if still is not profile:
         used.add("tampering: the watcher was removed")
     return outcome, sorted(used)

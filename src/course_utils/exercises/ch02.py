@@ -172,6 +172,9 @@ BCE_REFUSED = (
     "sparse_softmax_cross_entropy_with_logits",
     "categorical_crossentropy",
     "sparse_categorical_crossentropy",
+    # the same losses run as TensorFlow ops by type name (tf.raw_ops, TensorFlow's execute functions)
+    "SoftmaxCrossEntropyWithLogits",
+    "SparseSoftmaxCrossEntropyWithLogits",
     # A graph built in advance around one of the losses above (a tf.function, a tf.compat.v1.Session
     # graph, a raw functional op, a tf.data pipeline, a py_function) runs through these, and none of
     # the names above runs in Python then. A loss built from TensorFlow operations never calls them,
