@@ -124,8 +124,7 @@ def test_the_scan_finds_a_renamed_recommented_reformatted_copy(tree, tmp_path):
 def test_the_scan_finds_one_expression_of_a_solution(tree, tmp_path):
     """A large expression copied out of a solution into other code is found too."""
     (tmp_path / "a.py").write_text(
-        "def helper(p, d):\n"
-        "    return p * (d - (d * p).sum(axis=1, keepdims=True))  # times the Jacobian\n"
+        "def helper(p, d):\n    return p * (d - (d * p).sum(axis=1, keepdims=True))  # times the Jacobian\n"
     )
     leaks = scan_tree(tree, files_under(tmp_path))
     assert any("ch01.brier-grad" in leak for leak in leaks), leaks
