@@ -101,7 +101,8 @@ BRIER_GRAD = Answers(
 def brier_score_grad(logits, labels, smoothing):
     z = np.asarray(logits, dtype=float)
     n, c = z.shape
-    p = np.exp(z - z.max(axis=1, keepdims=True))  # the largest exponent is 0: no overflow
+    z = z - z.max(axis=1, keepdims=True)  # the largest exponent is 0: no overflow
+    p = np.exp(z)
     p /= p.sum(axis=1, keepdims=True)
     q = np.full((n, c), smoothing / c)
     q[np.arange(n), np.asarray(labels)] += 1.0 - smoothing
