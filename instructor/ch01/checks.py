@@ -12,12 +12,14 @@ from typing import Any
 import numpy as np
 
 from course_utils.checking import Verdict, fail
+from course_utils.exercises.ch01 import BRIER_TIME_LIMIT, _brier_slow
 from course_utils.grading.kit import (
     QUIZ_EXPORT,
     HiddenCheck,
     each_case,
     mismatch,
     numpy_only,
+    ok,
     quiz_judge,
     refuse_frameworks,
     sibling,
@@ -46,23 +48,41 @@ for _fn, _x, _h in [(_f, _rng.normal(size=(3, 4)), 1e-5), (_f, _rng.normal(size=
     _export["cases"].append(_case)
 ''')
 
-_EXPORT_SOFTMAX_XENT_GRAD = numpy_only(
+_EXPORT_BRIER_GRAD = numpy_only(
     '''
 _rng = np.random.default_rng(12)
 _export = {"cases": []}
 _shared = 3.0 * _rng.normal(size=(4, 6))  # cases 5 and 6: the same logits, smoothing 0 and 0.3
+_near = 900.0 + _rng.normal(size=(3, 5))  # large logits close to each other: no saturated softmax
 for _z, _s in [(_rng.normal(size=(6, 10)), 0.1), (30.0 * _rng.normal(size=(4, 3)), 0.0),
-               (800.0 * _rng.normal(size=(5, 10)), 0.25), (2.0 * _rng.normal(size=(1, 4)), 0.05),
+               (_near, 0.25), (2.0 * _rng.normal(size=(1, 4)), 0.05),
                (_shared, 0.0), (_shared, 0.3)]:
     _y = _rng.integers(0, _z.shape[1], size=len(_z))
     if _z is _shared:
         _y = np.arange(len(_z)) % _z.shape[1]
     with np.errstate(all="ignore"):
-        _case = _call("softmax_cross_entropy_grad", _z.astype("float64"), _y.copy(), _s)
+        _case = _call("brier_score_grad", _z.astype("float64"), _y.copy(), _s)
     _case["n"], _case["smoothing"] = len(_z), _s
     _export["cases"].append(_case)
+# a large batch: 1,536 examples over 3,000 classes, a few rows with logits in the hundreds. A
+# numerical derivative per entry cannot finish within the time limit; only a summary is exported.
+_z = 3.0 * _rng.normal(size=(1536, 3000))
+_z[::101] *= 250.0
+_y = _rng.integers(0, 3000, size=1536)
+_w = _rng.normal(size=_z.shape)
+with np.errstate(all="ignore"):
+    _big = _call("brier_score_grad", _z, _y, 0.15)
+if "ok" in _big:
+    _g = _big["ok"]
+    if isinstance(_g, np.ndarray) and _g.shape == _z.shape:
+        _big["ok"] = {"finite": bool(np.all(np.isfinite(_g))), "weighted": float(np.sum(_g * _w)),
+                      "rows": _g[1:4], "row_sums": float(np.abs(_g.sum(axis=1)).max())}
+    else:
+        _big["ok"] = {"shape": list(np.shape(_g))}
+_export["big"] = _big
 ''',
-    "softmax_cross_entropy_grad",
+    "brier_score_grad",
+    time_limit=BRIER_TIME_LIMIT,
 )
 
 _EXPORT_QUIZ = QUIZ_EXPORT
@@ -79,35 +99,52 @@ def judge_central_difference(student: dict[str, Any], reference: dict[str, Any])
     return Verdict(True, "Correct on all hidden cases.")
 
 
-def judge_softmax_xent_grad(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
-    """Random logits of growing scale (up to a few thousand), smoothing 0 to 0.3, a one-example batch; NumPy only."""
-    refuse_frameworks(student, "softmax_cross_entropy_grad")
+def judge_brier_grad(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
+    """Random logits of growing scale, large logits close together, smoothing 0 to 0.3, a one-example
+    batch, then 1,536 x 3,000 logits within the time limit; NumPy only."""
+    refuse_frameworks(student, "brier_score_grad")
+    name = "brier_score_grad"
     answers = {}
-    for i, got, exp in each_case(student, reference, "softmax_cross_entropy_grad"):
+    for i, got, exp in each_case(student, reference, name):
         got, expected = np.asarray(got, dtype=float), np.asarray(exp["ok"], dtype=float)
         answers[i] = got
-        if got.shape == expected.shape and not np.all(np.isfinite(got)):
+        same = got.shape == expected.shape
+        if same and not np.all(np.isfinite(got)):
             fail(
                 "The gradient contains NaN or inf for large logits: exp overflows. Subtract each row's "
                 "maximum before exponentiating; softmax does not change."
             )
-        if got.shape == expected.shape and exp["n"] > 1 and np.allclose(got, expected * exp["n"], atol=1e-9):
+        if same and exp["n"] > 1 and np.allclose(got, expected * exp["n"], atol=1e-9):
             fail("The gradient is n times too large: the loss is the *mean* over the batch, so divide by n.")
+        if same and np.allclose(got, expected / 2, atol=1e-12) and not np.allclose(expected, 0, atol=1e-12):
+            fail("The gradient is half the right one: the derivative of a square (p - q)^2 is 2 (p - q).")
         if i == 6 and got.shape == answers[5].shape and np.allclose(got, answers[5], atol=1e-12):
             fail(
                 "Hidden cases 5 and 6 have the same logits and labels, with smoothing 0 and 0.3, and your "
                 "gradients are the same: the argument smoothing is ignored."
             )
-        close = got.shape == expected.shape and np.allclose(got, expected, rtol=1e-5, atol=1e-7)
-        if close and not np.allclose(got, expected, rtol=1e-10, atol=1e-13):
+        if same and np.abs(got.sum(axis=1)).max() > 1e-9:
             fail(
-                f"The gradient in hidden case {i} is close, but not exact to round-off: a finite-difference "
-                "estimate? Derive the gradient of the loss with respect to the logits and compute that formula."
+                f"In hidden case {i} a row of your gradient does not sum to 0. Adding the same number to "
+                "every logit of a row leaves softmax unchanged, so the gradient of any loss of the "
+                "probabilities sums to 0 over a row: is the derivative of softmax complete?"
             )
-        hint = mismatch(got, expected, f"the gradient in hidden case {i}", rtol=1e-10, atol=1e-13)
+        hint = mismatch(got, expected, f"the gradient in hidden case {i}", rtol=1e-9, atol=1e-13)
         if hint is not None:
             fail(hint)
-    return Verdict(True, "Correct on all hidden cases, very large logits and several smoothings included.")
+    big, expected = student.get("big"), reference["big"]["ok"]
+    if isinstance(big, dict) and str(big.get("error", "")).startswith("TimeoutError"):
+        fail(_brier_slow(name))
+    got = ok(big, name)
+    if not isinstance(got, dict) or "weighted" not in got:
+        fail(f"{name} does not return an array shaped like the logits on the hidden large batch.")
+    if not got["finite"]:
+        fail("On the hidden large batch the gradient contains NaN or inf: subtract each row's maximum first.")
+    if mismatch(got["rows"], expected["rows"], rtol=1e-9, atol=1e-15) is not None or not np.isclose(
+        got["weighted"], expected["weighted"], rtol=1e-9, atol=1e-15
+    ):
+        fail(f"{name} is right on the small hidden cases but not on the hidden large batch.")
+    return Verdict(True, "Correct on all hidden cases, large logits, several smoothings and a large batch included.")
 
 
 judge_quiz = quiz_judge(
@@ -142,8 +179,6 @@ CHECKS = [
     HiddenCheck(
         "ch01.central-difference", 1, _EXPORT_CENTRAL_DIFFERENCE, judge_central_difference, _answers.CENTRAL_DIFFERENCE
     ),
-    HiddenCheck(
-        "ch01.softmax-xent-grad", 2, _EXPORT_SOFTMAX_XENT_GRAD, judge_softmax_xent_grad, _answers.SOFTMAX_XENT_GRAD
-    ),
+    HiddenCheck("ch01.brier-grad", 2, _EXPORT_BRIER_GRAD, judge_brier_grad, _answers.BRIER_GRAD),
     HiddenCheck("ch01.quiz", 2, _EXPORT_QUIZ, judge_quiz, _answers.QUIZ),
 ]

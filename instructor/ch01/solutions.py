@@ -96,108 +96,170 @@ def central_difference(f, x, h=1e-5):
 )
 
 
-SOFTMAX_XENT_GRAD = Answers(
+BRIER_GRAD = Answers(
     solution='''
-def softmax_cross_entropy_grad(logits, labels, smoothing):
-    shifted = np.asarray(logits, dtype=float)
-    shifted = shifted - shifted.max(axis=1, keepdims=True)  # exp cannot overflow any more
-    probs = np.exp(shifted)
-    probs /= probs.sum(axis=1, keepdims=True)
-    # the target: 1 - smoothing on the label, plus smoothing / c on every class
-    probs[np.arange(len(probs)), np.asarray(labels)] -= 1.0
-    probs += smoothing * np.eye(probs.shape[1])[np.asarray(labels)] - smoothing / probs.shape[1]
-    return probs / len(probs)
+def brier_score_grad(logits, labels, smoothing):
+    z = np.asarray(logits, dtype=float)
+    n, c = z.shape
+    z = z - z.max(axis=1, keepdims=True)  # the largest exponent is 0: no overflow
+    p = np.exp(z)
+    p /= p.sum(axis=1, keepdims=True)
+    q = np.full((n, c), smoothing / c)
+    q[np.arange(n), np.asarray(labels)] += 1.0 - smoothing
+    d = 2.0 * (p - q) / n  # dL/dp: the squared error, averaged over the batch
+    # times each row's softmax Jacobian diag(p) - p p^T, without building it
+    return p * (d - (d * p).sum(axis=1, keepdims=True))
 ''',
     wrong=[
         (
-            "ignores the smoothing (the unsmoothed gradient)",
+            "the cross-entropy's gradient (p - q) / n, the chapter's formula",
             '''
-def softmax_cross_entropy_grad(logits, labels, smoothing):
-    z = logits - logits.max(axis=1, keepdims=True)
-    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-    p[np.arange(len(p)), labels] -= 1
-    return p / len(p)
+def softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+def brier_score_grad(logits, labels, smoothing):
+    n, c = logits.shape
+    q = (1 - smoothing) * np.eye(c)[labels] + smoothing / c
+    return (softmax(logits) - q) / n
 ''',
         ),
         (
-            "sum over the batch instead of the mean",
+            'the diagonal of the softmax derivative only, p (1 - p)',
             '''
-def softmax_cross_entropy_grad(logits, labels, smoothing):
-    z = logits - logits.max(axis=1, keepdims=True)
-    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-    q = (1 - smoothing) * np.eye(p.shape[1])[labels] + smoothing / p.shape[1]
-    return p - q
+def softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+def brier_score_grad(logits, labels, smoothing):
+    n, c = logits.shape
+    p = softmax(logits)
+    q = (1 - smoothing) * np.eye(c)[labels] + smoothing / c
+    return 2 * (p - q) * p * (1 - p) / n
 ''',
         ),
         (
-            "softmax without subtracting the maximum (overflows)",
+            'the gradient with respect to the probabilities (no softmax derivative)',
             '''
-def softmax_cross_entropy_grad(logits, labels, smoothing):
+def softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+def brier_score_grad(logits, labels, smoothing):
+    n, c = logits.shape
+    q = (1 - smoothing) * np.eye(c)[labels] + smoothing / c
+    return 2 * (softmax(logits) - q) / n
+''',
+        ),
+        (
+            'sum over the batch instead of the mean',
+            '''
+def softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+def brier_score_grad(logits, labels, smoothing):
+    n, c = logits.shape
+    p = softmax(logits)
+    q = (1 - smoothing) * np.eye(c)[labels] + smoothing / c
+    d = 2 * (p - q)
+    return p * (d - (d * p).sum(axis=1, keepdims=True))
+''',
+        ),
+        (
+            'forgets the factor 2 of the square',
+            '''
+def softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+def brier_score_grad(logits, labels, smoothing):
+    n, c = logits.shape
+    p = softmax(logits)
+    q = (1 - smoothing) * np.eye(c)[labels] + smoothing / c
+    d = (p - q) / n
+    return p * (d - (d * p).sum(axis=1, keepdims=True))
+''',
+        ),
+        (
+            'ignores the smoothing',
+            '''
+def softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+def brier_score_grad(logits, labels, smoothing):
+    n, c = logits.shape
+    p = softmax(logits)
+    d = 2 * (p - np.eye(c)[labels]) / n
+    return p * (d - (d * p).sum(axis=1, keepdims=True))
+''',
+        ),
+        (
+            'softmax without subtracting the maximum (overflows)',
+            '''
+
+def brier_score_grad(logits, labels, smoothing):
+    n, c = logits.shape
     p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    q = (1 - smoothing) * np.eye(p.shape[1])[labels] + smoothing / p.shape[1]
-    return (p - q) / len(p)
+    q = (1 - smoothing) * np.eye(c)[labels] + smoothing / c
+    d = 2 * (p - q) / n
+    return p * (d - (d * p).sum(axis=1, keepdims=True))
 ''',
         ),
         (
-            "the whole smoothing on every class (not divided by the number of classes)",
+            'lets the tape answer (TensorFlow through an alias)',
             '''
-def softmax_cross_entropy_grad(logits, labels, smoothing):
-    z = logits - logits.max(axis=1, keepdims=True)
-    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-    q = (1 - smoothing) * np.eye(p.shape[1])[labels] + smoothing
-    return (p - q) / len(p)
-''',
-        ),
-        (
-            "target minus probabilities (the descent direction, not the gradient)",
-            '''
-def softmax_cross_entropy_grad(logits, labels, smoothing):
-    z = logits - logits.max(axis=1, keepdims=True)
-    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-    q = (1 - smoothing) * np.eye(p.shape[1])[labels] + smoothing / p.shape[1]
-    return (q - p) / len(p)
-''',
-        ),
-        (
-            "lets the tape answer (TensorFlow through an alias)",
-            '''
+
 import tensorflow as _t
 
-def softmax_cross_entropy_grad(logits, labels, smoothing):
-    c = logits.shape[1]
+def brier_score_grad(logits, labels, smoothing):
+    n, c = logits.shape
     q = (1 - smoothing) * np.eye(c)[labels] + smoothing / c
     z = _t.constant(logits, dtype=_t.float64)
     with _t.GradientTape() as tape:
         tape.watch(z)
-        loss = _t.reduce_mean(_t.nn.softmax_cross_entropy_with_logits(_t.constant(q), z))
+        loss = _t.reduce_mean(_t.reduce_sum((_t.nn.softmax(z) - q) ** 2, axis=1))
     return tape.gradient(loss, z).numpy()
 ''',
         ),
         (
-            "central differences of the NumPy loss (an estimate, not the gradient)",
+            'a complex-step derivative per entry (exact, but millions of loss evaluations)',
             '''
-def softmax_cross_entropy_grad(logits, labels, smoothing):
+
+def brier_score_grad(logits, labels, smoothing):
     z0 = np.asarray(logits, dtype=float)
     n, c = z0.shape
     q = (1 - smoothing) * np.eye(c)[labels] + smoothing / c
     def mean_loss(z):
-        m = z.max(axis=1, keepdims=True)
-        return np.mean(m[:, 0] + np.log(np.exp(z - m).sum(axis=1)) - (q * z).sum(axis=1))
+        e = np.exp(z - z.real.max(axis=1, keepdims=True))
+        return np.sum((e / e.sum(axis=1, keepdims=True) - q) ** 2) / n
     g = np.zeros_like(z0)
     for idx in np.ndindex(z0.shape):
-        h = 1e-4 * max(1.0, abs(z0[idx]))
-        e = np.zeros_like(z0)
-        e[idx] = h
-        g[idx] = (mean_loss(z0 + e) - mean_loss(z0 - e)) / (2 * h)
+        e = np.zeros(z0.shape, dtype=complex)
+        e[idx] = 1e-30j
+        g[idx] = mean_loss(z0 + e).imag / 1e-30
     return g
 ''',
         ),
         (
-            "logits instead of probabilities",
+            'central differences per entry (an estimate, and millions of loss evaluations)',
             '''
-def softmax_cross_entropy_grad(logits, labels, smoothing):
-    q = (1 - smoothing) * np.eye(logits.shape[1])[labels] + smoothing / logits.shape[1]
-    return (logits - q) / len(logits)
+
+def brier_score_grad(logits, labels, smoothing):
+    z0 = np.asarray(logits, dtype=float)
+    n, c = z0.shape
+    q = (1 - smoothing) * np.eye(c)[labels] + smoothing / c
+    def mean_loss(z):
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return np.sum((e / e.sum(axis=1, keepdims=True) - q) ** 2) / n
+    g = np.zeros_like(z0)
+    for idx in np.ndindex(z0.shape):
+        h = 1e-5 * max(1.0, abs(z0[idx]))
+        e = np.zeros_like(z0)
+        e[idx] = h
+        g[idx] = (mean_loss(z0 + e) - mean_loss(z0 - e)) / (2 * h)
+    return g
 ''',
         ),
     ],

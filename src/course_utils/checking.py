@@ -188,7 +188,7 @@ def _materialized(value: Any) -> Any:
         return value  # as_array will say what is wrong with it
 
 
-def numpy_only(fn: Any, name: str, _watch: Any = watched_call) -> Any:
+def numpy_only(fn: Any, name: str, _watch: Any = watched_call, time_limit: float | None = None) -> Any:
     """fn, watched: calling it fails the check when Keras, TensorFlow, ... ran (see course_utils.watch).
 
     An exercise that asks for NumPy code is compared with Keras, so calling Keras would prove
@@ -196,7 +196,8 @@ def numpy_only(fn: Any, name: str, _watch: Any = watched_call) -> Any:
     ``importlib``, ``getattr``, a callable object, a closure or an import hook are all seen.
     The watcher is bound here (a default argument), so patching ``course_utils`` afterwards does
     not change what this check uses. Anything that is not callable is returned as it is, for
-    :func:`call` to report.
+    :func:`call` to report. With ``time_limit`` (seconds) a call that runs longer is stopped and
+    raises ``TimeoutError`` (see :func:`course_utils.watch.watched_call`).
     """
     if fn is None or fn is Ellipsis or not callable(fn):
         return fn
@@ -205,7 +206,8 @@ def numpy_only(fn: Any, name: str, _watch: Any = watched_call) -> Any:
     def watched(*args: Any, **kwargs: Any) -> Any:
         if referenced:
             fail(refusal(name, referenced))
-        (kind, value), used = _watch(lambda: _materialized(fn(*args, **kwargs)))
+        limit = {} if time_limit is None else {"time_limit": time_limit}
+        (kind, value), used = _watch(lambda: _materialized(fn(*args, **kwargs)), **limit)
         if used:
             fail(refusal(name, used))
         if kind == "error":

@@ -39,6 +39,7 @@ def watched_call(
     kwargs=None,
     frameworks=("keras", "tensorflow", "tf_keras", "jax", "jaxlib", "torch", "scipy", "sklearn", "optax"),
     refused_names=None,
+    time_limit=None,
 ):
     """Call fn(*args, **kwargs) while noting every framework function that runs.
 
@@ -52,11 +53,19 @@ def watched_call(
     a refused name with a dot (``"course_utils.training.train_loop"``) refuses the Python function of
     that module and name wherever it lies, noted as written. ``sys._getframe`` called from a
     framework's own code (Keras' optimizers and ``tf.function`` read frames) is no tampering.
+
+    With ``time_limit`` (seconds on the monotonic clock) the hook also stops a call that runs longer:
+    the next function call after the limit raises ``TimeoutError`` in the watched code, and the
+    outcome is ``("error", TimeoutError)`` even if that code caught it (the hook is gone by then, so
+    the rest of the call ran unwatched). The checks use it to refuse answers that take hours, such as
+    a numerical derivative per entry of a large array, where no grader's cell timeout applies (a
+    check run in the notebook or in the tests' own process).
     """
     import importlib.util
     import os
     import sys
     import sysconfig
+    import time
 
     builtin = type(len)
     own = sys._getframe(0).f_code
@@ -201,7 +210,19 @@ def watched_call(
     hooked = refused_names is not None and None not in (op_callbacks, eager_context)
     if hooked:
         op_callbacks.add_op_callback(op_hook)
-    setprofile(profile)
+    clock = time.monotonic
+    deadline = None if time_limit is None else clock() + float(time_limit)
+    late = []  # set once the limit passed: the hook raised TimeoutError and was removed
+
+    def timed_profile(frame, event, arg):
+        if deadline is not None and not late and event in ("call", "c_call") and frame.f_code is not own:
+            if clock() > deadline:
+                late.append(True)
+                raise TimeoutError(f"the call ran longer than {time_limit:g} s and was stopped")
+        profile(frame, event, arg)
+
+    hook = profile if deadline is None else timed_profile
+    setprofile(hook)
     try:
         outcome = ("ok", fn(*args, **(kwargs or {})))
     except (Exception, SystemExit) as err:  # the caller decides what an error means
@@ -215,7 +236,9 @@ def watched_call(
                 op_callbacks.remove_op_callback(op_hook)
             else:
                 used.add("tampering: the op watcher was removed")
-    if still is not profile:
+    if late:
+        outcome = ("error", TimeoutError(f"the call ran longer than {time_limit:g} s and was stopped"))
+    elif still is not hook:
         used.add("tampering: the watcher was removed")
     return outcome, sorted(used)
 

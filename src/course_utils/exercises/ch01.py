@@ -94,78 +94,113 @@ def check_central_difference(central_difference: Any) -> Verdict:
     return Verdict(True, "Correct on the three public examples (a matrix input, an explicit step h, a vector f).")
 
 
-XENT_GRAD_CASES = (
+BRIER_GRAD_CASES = (
     (np.array([[2.0, 1.0, -1.0], [0.5, 0.5, 3.0], [-2.0, 0.0, 1.0]]), np.array([0, 2, 0]), 0.1),
-    (np.array([[1000.0, 0.0, -1000.0], [-5.0, 700.0, 710.0]]), np.array([1, 2]), 0.2),
+    (np.array([[1000.0, 999.0, 997.0], [-5.0, 700.0, 701.5]]), np.array([1, 2]), 0.2),
 )
+BRIER_TIME_LIMIT = 20.0  # seconds per call: a vectorized answer needs about a second on a slow machine
 
 
-@visible_check("ch01.softmax-xent-grad")
-def check_softmax_xent_grad(softmax_cross_entropy_grad: Any) -> Verdict:
-    """Compared with tf.GradientTape on three examples (smoothing 0.1), then on logits too large for a naive exp.
+def brier_big_case() -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """A batch of 1,024 examples over 2,048 classes, a few rows with logits in the hundreds, and a
+    fixed random matrix: the check compares the sum of the gradient times it (and a corner)."""
+    rng = np.random.default_rng(2024)
+    logits = 4.0 * rng.normal(size=(1024, 2048))
+    logits[::97] *= 200.0
+    labels = rng.integers(0, 2048, size=1024)
+    return logits, labels, 0.05, rng.normal(size=(1024, 2048))
+
+
+def _brier_slow(name: str) -> str:
+    return (
+        f"{name} did not finish within {BRIER_TIME_LIMIT:g} s on a batch of 1,024 examples over 2,048 "
+        "classes. A numerical derivative per entry (finite differences or a complex step) needs millions "
+        "of evaluations of the loss here, and a c x c Jacobian per example is slow too: compute the "
+        "gradient from its formula, with whole-array NumPy operations."
+    )
+
+
+@visible_check("ch01.brier-grad")
+def check_brier_grad(brier_score_grad: Any) -> Verdict:
+    """Compared with tf.GradientTape on three examples (smoothing 0.1 and 0), logits too large for a naive
+    exp, then a batch of 1,024 x 2,048 logits within a time limit.
 
     Passing here is no proof that the function is NumPy only: this check refuses TensorFlow and
     Keras in the notebook's own process, but code can reach them elsewhere (another process, say).
     The hidden check runs the function again in a fresh kernel in which no framework can be imported.
     """
-    softmax_cross_entropy_grad = numpy_only(softmax_cross_entropy_grad, "softmax_cross_entropy_grad")
-    (logits, labels, smoothing), (big, big_labels, big_smoothing) = XENT_GRAD_CASES
-    stored = EXPECTED["softmax-xent-grad"]
-    expected, expected_big = (np.array(e["grad"]) for e in stored)
-    got = as_array(
-        call(softmax_cross_entropy_grad, logits.copy(), labels.copy(), smoothing, what="softmax_cross_entropy_grad"),
-        "the gradient",
-    )
-    if got.shape == expected.shape and np.allclose(got, 3 * expected, atol=1e-9):
-        fail("The gradient is 3 times too large for a batch of 3: the loss is the mean over the batch.")
-    if got.shape == expected.shape and np.allclose(got, stored[0]["logits_for_probs"], atol=1e-9):
-        fail("You used the logits where the softmax probabilities belong.")
-    if got.shape == expected.shape and np.allclose(got, stored[0]["smoothing_not_spread"], atol=1e-9):
+    name = "brier_score_grad"
+    watched = numpy_only(brier_score_grad, name, time_limit=BRIER_TIME_LIMIT)
+
+    def in_time(*args: Any) -> Any:
+        try:
+            return watched(*args)
+        except TimeoutError:
+            fail(_brier_slow(name))
+
+    if brier_score_grad is None or brier_score_grad is Ellipsis or not callable(brier_score_grad):
+        call(brier_score_grad, what=name)  # fails with the usual message
+    (logits, labels, smoothing), (big, big_labels, big_smoothing) = BRIER_GRAD_CASES
+    small, large, stored_big = EXPECTED["brier-grad"]
+    expected = np.array(small["grad"])
+    got = as_array(call(in_time, logits.copy(), labels.copy(), smoothing, what=name), "the gradient")
+    same = got.shape == expected.shape
+    if same and np.allclose(got, np.array(small["xent"]), atol=1e-9):
         fail(
-            "The smoothed target puts smoothing / c on every class (c classes) and 1 - smoothing more on "
-            "the label, so that it sums to 1; yours puts the whole smoothing on every class."
+            "That is the gradient of the cross-entropy, (p - q) / n, not of the squared error between the "
+            "probabilities and the target."
         )
-    unsmoothed = as_array(
-        call(softmax_cross_entropy_grad, logits.copy(), labels.copy(), 0.0, what="softmax_cross_entropy_grad"),
-        "the gradient with smoothing 0",
-    )
+    if same and np.allclose(got, np.array(small["wrt_probs"]), atol=1e-9):
+        fail(
+            "That is the gradient with respect to the probabilities p. The exercise asks for the logits z: "
+            "multiply by the derivative of softmax, through which every logit moves every probability."
+        )
+    if same and np.allclose(got, np.array(small["diagonal_only"]), atol=1e-9):
+        fail(
+            "Only the diagonal of the softmax derivative is used: raising z_k also lowers every other "
+            "probability of the row (they sum to 1), and those terms belong in the sum too."
+        )
+    for factor, hint in [
+        (3.0, "The gradient is 3 times too large for a batch of 3: the loss is the mean over the batch."),
+        (0.5, "The gradient is half the right one: the derivative of a square (p - q)^2 is 2 (p - q)."),
+        (-1.0, "The gradient has the wrong sign: the loss grows with (p - q)^2, so differentiate it as written."),
+    ]:
+        if same and np.allclose(got, factor * expected, atol=1e-12):
+            fail(hint)
+    unsmoothed = as_array(call(in_time, logits.copy(), labels.copy(), 0.0, what=name), "the gradient with smoothing 0")
     if got.shape == unsmoothed.shape and np.allclose(got, unsmoothed, atol=1e-12):
         fail(
             "The result is the same for smoothing 0.1 and smoothing 0: the argument smoothing is ignored. "
             "Which target does the loss compare the probabilities with?"
         )
-    # to round-off: a finite-difference estimate of the gradient (errors from 1e-10) does not pass
-    if got.shape == expected.shape and np.allclose(got, expected, rtol=1e-5, atol=1e-7):
-        if not np.allclose(got, expected, rtol=1e-10, atol=1e-13):
-            fail(
-                "The gradient is close, but not exact to round-off: a finite-difference estimate? Derive "
-                "the gradient of the loss with respect to the logits and compute that formula."
-            )
     expect_close(
-        got, expected, "the gradient with smoothing 0.1 (compared with tf.GradientTape)", rtol=1e-10, atol=1e-13
+        got, expected, "the gradient with smoothing 0.1 (compared with tf.GradientTape)", rtol=1e-9, atol=1e-12
     )
+    expect_close(unsmoothed, np.array(small["grad_unsmoothed"]), "the gradient with smoothing 0", rtol=1e-9, atol=1e-12)
 
     with np.errstate(all="ignore"):
-        got = as_array(
-            call(
-                softmax_cross_entropy_grad,
-                big.copy(),
-                big_labels.copy(),
-                big_smoothing,
-                what="softmax_cross_entropy_grad",
-            ),
-            "the gradient for large logits",
-        )
+        got = as_array(call(in_time, big.copy(), big_labels.copy(), big_smoothing, what=name), "the gradient")
     if not np.all(np.isfinite(got)):
         fail(
             "With logits around 1000 the result contains NaN or inf: np.exp(1000) overflows. Subtract "
             "each row's maximum first; the probabilities do not change."
         )
-    expect_close(got, expected_big, "the gradient for large logits", rtol=1e-10, atol=1e-13)
+    expect_close(got, np.array(large["grad"]), "the gradient for large logits", rtol=1e-9, atol=1e-12)
+
+    logits, labels, smoothing, weights = brier_big_case()
+    with np.errstate(all="ignore"):
+        got = as_array(call(in_time, logits.copy(), labels.copy(), smoothing, what=name), "the gradient")
+    if got.shape != logits.shape:
+        fail(f"For logits of shape {logits.shape} the gradient has shape {got.shape}: one entry per logit.")
+    if not np.all(np.isfinite(got)):
+        fail("On the large batch the result contains NaN or inf (some of its logits are in the hundreds).")
+    expect_close(got[1:3, :4], np.array(stored_big["corner"]), "the gradient on the large batch", rtol=1e-9, atol=1e-15)
+    expect_close(float(np.sum(got * weights)), stored_big["weighted_sum"], "the gradient on the large batch", rtol=1e-9)
     return Verdict(
         True,
-        "Matches tf.GradientTape with and without smoothing, and stays finite for large logits. (This check "
-        "cannot prove that no framework ran; the hidden check runs your function where none can be imported.)",
+        "Matches tf.GradientTape with and without smoothing, stays finite for large logits and is fast on a "
+        "large batch. (This check cannot prove that no framework ran; the hidden check runs your function "
+        "where none can be imported.)",
     )
 
 

@@ -145,7 +145,9 @@ def _watch_source() -> str:
     return inspect.getsource(watched_call).replace("def watched_call(", "def _watched_call(", 1)
 
 
-def watched(source: str, name: str | None, refused_names: Iterable[str] | None = None) -> str:
+def watched(
+    source: str, name: str | None, refused_names: Iterable[str] | None = None, time_limit: float | None = None
+) -> str:
     """An export snippet whose calls of ``name`` run under the watcher (see course_utils.watch).
 
     Every ``_call(name, ...)`` of the snippet, the conversion of the result included, runs while
@@ -155,12 +157,16 @@ def watched(source: str, name: str | None, refused_names: Iterable[str] | None =
     functions of those names count (an exercise that must use TensorFlow but not the one function
     that answers it). A snippet that calls the student's code otherwise (``name`` None) uses
     ``_watched(thunk)`` itself: it returns ``{"ok": value}`` or ``{"error": ...}`` like ``_run``.
+    With ``time_limit`` (seconds) each watched call that runs longer is stopped, and its result is
+    ``{"error": "TimeoutError: ..."}``: a bound that also holds where no cell timeout does (the
+    tests run the snippets in their own process).
     """
     refused = None if refused_names is None else tuple(refused_names)
+    limit = "" if time_limit is None else f", time_limit={float(time_limit)!r}"
     wrapper = f"""
 _frameworks_seen, _calls_watched = set(), [0]
 def _watched(_thunk):
-    (_kind, _value), _used = _watched_call(_thunk, refused_names={refused!r})
+    (_kind, _value), _used = _watched_call(_thunk, refused_names={refused!r}{limit})
     _frameworks_seen.update(_used)
     _calls_watched[0] += 1
     return {{"ok": _value}} if _kind == "ok" else {{"error": f"{{type(_value).__name__}}: {{_value}}"}}
@@ -180,7 +186,7 @@ def _call(_name, *args, **kwargs):
     )
 
 
-def numpy_only(source: str, name: str) -> str:
+def numpy_only(source: str, name: str, time_limit: float | None = None) -> str:
     """An export snippet for an exercise that asks for NumPy code: ``watched`` with every framework refused.
 
     The grader also runs such an exercise again in a second, fresh kernel where no framework can be
@@ -190,7 +196,7 @@ def numpy_only(source: str, name: str) -> str:
     snippet must therefore need nothing but NumPy itself (the chapter's PRELUDE may import Keras:
     there it gives a module that refuses every use).
     """
-    return watched(source, name)
+    return watched(source, name, time_limit=time_limit)
 
 
 def refuse_frameworks(student: Any, name: str, message: str | None = None) -> None:
