@@ -29,6 +29,8 @@ QUIZ = (
 HUBER_CASES = (
     (np.array([0.0, 1.0, 2.0, -1.0, 0.5]), np.array([0.3, 3.0, 1.5, -4.0, 0.5]), 1.0),
     (np.array([[1.0, -2.0, 0.0], [0.5, 0.5, 3.0]]), np.array([[1.2, 0.0, -0.9], [0.5, 2.5, 2.8]]), 0.5),
+    # residuals within 1e-9 of +-delta, on both sides of the kink
+    (np.array([0.0, 0.0, 1.0, 1.0]), np.array([1.5 + 5e-10, -1.5 + 5e-10, 2.5 - 5e-10, -0.5 - 5e-10]), 1.5),
 )
 
 
@@ -51,7 +53,7 @@ def _pair(result: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 @visible_check("ch02.huber-grad")
 def check_huber_grad(huber_loss_and_grad: Any) -> Verdict:
-    """A vector with residuals in both pieces (delta 1), then a matrix with delta 0.5."""
+    """A vector with residuals in both pieces (delta 1), a matrix with delta 0.5, residuals at the kink."""
     huber_loss_and_grad = numpy_only(huber_loss_and_grad, "huber_loss_and_grad")
     for i, ((y_true, y_pred, delta), exp) in enumerate(zip(HUBER_CASES, EXPECTED["huber-grad"]), start=1):
         loss, grad = _pair(
@@ -81,7 +83,7 @@ def check_huber_grad(huber_loss_and_grad: Any) -> Verdict:
         if delta != 1.0 and grad.shape == exp_grad.shape and lacks_factor:
             fail(f"With delta={delta} the gradient beyond delta lacks its factor delta: it is delta * sign(r) / n.")
         expect_close(grad, exp_grad, f"the gradient (example {i}, compared with tf.GradientTape)", atol=1e-9)
-    return Verdict(True, "Loss and gradient match keras.losses.Huber and the tape on both public examples.")
+    return Verdict(True, "Loss and gradient match keras.losses.Huber and the tape on the three public examples.")
 
 
 XENT_CASES = (
