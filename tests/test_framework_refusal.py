@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -251,6 +252,27 @@ def test_refused_names_single_out_the_function_that_answers_the_exercise():
     assert used == ["tensorflow.weighted_cross_entropy_with_logits_v2"]
     _, used = watched_call(lambda: tf.nn.softplus(-z) * y + tf.nn.softplus(z) * (1 - y), refused_names=names)
     assert used == []
+
+
+def test_refused_names_see_through_a_renamed_code_object():
+    """A copy of TensorFlow's own function under another name: its code's qualified name (or, with
+    that renamed too, its file and first line) still gives it away."""
+    import inspect
+    import types
+
+    import tensorflow as tf
+
+    y, z = tf.ones((3, 1)), tf.ones((3, 1))
+    names = ("weighted_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits")
+    f = inspect.unwrap(tf.nn.weighted_cross_entropy_with_logits)
+    for renamed in ({"co_name": "helper"}, {"co_name": "helper", "co_qualname": "helper"}):
+        code = f.__code__.replace(**renamed)
+        helper = types.FunctionType(code, f.__globals__, "helper", f.__defaults__, f.__closure__)
+        (kind, _), used = watched_call(lambda h=helper: h(y, z, 3.0), refused_names=names)
+        assert kind == "ok" and used == ["tensorflow.weighted_cross_entropy_with_logits_v2"], renamed
+    start = time.perf_counter()
+    watched_call(lambda: None, refused_names=names)
+    assert time.perf_counter() - start < 0.5  # the look-up of refused functions' places is cheap
 
 
 def test_graph_runs_refuse_a_graph_built_in_advance_but_not_eager_operations():

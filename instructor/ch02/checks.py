@@ -44,6 +44,13 @@ for _shape, _delta, _scale in [((6,), 5.0, 1.5), ((4, 3), 0.7, 2.0), ((9,), 2.5,
     _case["n"], _case["delta"] = int(np.prod(_shape)), _delta
     _case["residual"] = _yp - _yt
     _export["cases"].append(_case)
+# residuals within 1e-9 of +-delta: a numerical derivative there straddles the kink
+_yt = _rng.normal(size=(8,))
+_r = 0.8 * np.array([1.0, -1.0, 1.0, -1.0, 0.3, -2.0, 1.0, -1.0]) + np.array([5, 5, -5, -5, 0, 0, 9, -9]) * 1e-10
+_yp = _yt + _r
+_case = _call("huber_loss_and_grad", _yt.copy(), _yp.copy(), 0.8)
+_case["n"], _case["delta"], _case["residual"] = 8, 0.8, _yp - _yt
+_export["cases"].append(_case)
 ''',
     "huber_loss_and_grad",
 )
@@ -56,7 +63,8 @@ def _cases():
     _rng = np.random.default_rng(22)
     _found = []
     for _n, _k, _scale, _spread in [(6, 10, 1.0, 0.0), (5, 4, 50.0, 0.0), (4, 7, 3000.0, 0.0),
-                                    (5, 6, 1.0, 1500.0), (1, 3, 2.0, 0.0)]:
+                                    (5, 6, 1.0, 1500.0), (1, 3, 2.0, 0.0), (4, 5, 1e5, 0.0),
+                                    (5, 4, 3.0, 2e4)]:
         _z = _scale * _rng.normal(size=(_n, _k)) + _spread * np.arange(_n)[:, None]
         _y = _rng.integers(0, _k, size=_n)
         with np.errstate(all="ignore"):
@@ -158,7 +166,8 @@ LACKS_DELTA = (
 
 
 def judge_huber_grad(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
-    """Matrices, vectors, a 3-D array, deltas from 0.3 to 5 (one case entirely quadratic), one entry."""
+    """Matrices, vectors, a 3-D array, deltas from 0.3 to 5 (one case entirely quadratic), one entry,
+    residuals within 1e-9 of +-delta (where a numerical derivative straddles the kink)."""
     refuse_frameworks(student, "huber_loss_and_grad")
     for i, got, exp in each_case(student, reference, "huber_loss_and_grad"):
         if not isinstance(got, list) or len(got) != 2:
@@ -192,7 +201,7 @@ def judge_huber_grad(student: dict[str, Any], reference: dict[str, Any]) -> Verd
 
 
 def judge_sparse_xent(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
-    """Logits of growing scale up to several thousand, rows offset by 1500 from each other, one example."""
+    """Logits of growing scale up to 1e5, rows offset by 1500 or 2e4 from each other, one example."""
     refuse_frameworks(student, "sparse_softmax_cross_entropy")
     if student.get("logaddexp") is not False:  # absent: the export was tampered with
         fail(LOGADDEXP_REFUSED)
@@ -259,9 +268,11 @@ def judge_temperature(student: dict[str, Any], reference: dict[str, Any]) -> Ver
             continue
         if got not in exp["candidates"]:
             fail(f"Hidden case {i}: return one of the candidates you are given.")
-        if got == exp["if_multiplied"]:
+        # where multiplying would also pick the first candidate (leave the logits alone), that choice
+        # tells neither mistake apart: the generic hint
+        if got == exp["if_multiplied"] and got != exp["candidates"][0]:
             fail(f"Hidden case {i}: you multiplied the logits by T; divide them by T (softmax(z / T)).")
-        if got == exp["candidates"][0]:
+        if got == exp["candidates"][0] and got != exp["if_multiplied"]:
             fail(
                 f"Hidden case {i}: you returned the first candidate. The accuracy is the same for every "
                 "temperature; compare the mean cross-entropy."

@@ -29,6 +29,24 @@ def huber_loss_and_grad(y_true, y_pred, delta=1.0):
 ''',
         ),
         (
+            "the gradient by central differences, entry by entry (h = 1e-6)",
+            '''
+def huber_loss_and_grad(y_true, y_pred, delta=1.0):
+    y_true = np.asarray(y_true, dtype=float)
+    y_pred = np.asarray(y_pred, dtype=float)
+    def mean_loss(p):
+        r = p - y_true
+        return float(np.mean(np.where(np.abs(r) <= delta, 0.5 * r**2, delta * (np.abs(r) - 0.5 * delta))))
+    grad = np.zeros_like(y_pred)
+    for i in np.ndindex(y_pred.shape):
+        up, down = y_pred.copy(), y_pred.copy()
+        up[i] += 1e-6
+        down[i] -= 1e-6
+        grad[i] = (mean_loss(up) - mean_loss(down)) / 2e-6
+    return mean_loss(y_pred), grad
+''',
+        ),
+        (
             "linear piece |r| - 1/2, delta forgotten there",
             '''
 def huber_loss_and_grad(y_true, y_pred, delta=1.0):
@@ -116,6 +134,15 @@ def sparse_softmax_cross_entropy(logits, labels):
 def sparse_softmax_cross_entropy(logits, labels):
     return keras.ops.convert_to_numpy(keras.losses.sparse_categorical_crossentropy(
         np.asarray(labels), np.asarray(logits, dtype="float64"), from_logits=True))
+''',
+        ),
+        (
+            "no log-sum-exp, in 80-bit np.longdouble (its exp overflows only above about 11356)",
+            '''
+def sparse_softmax_cross_entropy(logits, labels):
+    z = np.asarray(logits, dtype=np.longdouble)
+    log_norm = np.log(np.sum(np.exp(z), axis=1))
+    return (log_norm - z[np.arange(len(z)), np.asarray(labels)]).astype(float)
 ''',
         ),
         (
@@ -223,6 +250,39 @@ def weighted_binary_crossentropy(pos_weight):
     def loss(y_true, logits):
         y = tf.cast(y_true, logits.dtype)
         return tf.reduce_mean(tf.nn.weighted_cross_entropy_with_logits(y, logits, pos_weight))
+    return loss
+''',
+        ),
+        (
+            "tf.nn.weighted_cross_entropy_with_logits with its code object renamed",
+            '''
+import inspect as _inspect
+import types as _types
+_f = _inspect.unwrap(tf.nn.weighted_cross_entropy_with_logits)
+_helper = _types.FunctionType(
+    _f.__code__.replace(co_name="helper"), _f.__globals__, "helper", _f.__defaults__, _f.__closure__
+)
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = tf.cast(y_true, logits.dtype)
+        return tf.reduce_mean(_helper(y, logits, pos_weight))
+    return loss
+''',
+        ),
+        (
+            "the same, with the qualified name renamed too",
+            '''
+import inspect as _inspect
+import types as _types
+_f = _inspect.unwrap(tf.nn.weighted_cross_entropy_with_logits)
+_helper = _types.FunctionType(
+    _f.__code__.replace(co_name="helper", co_qualname="helper"), _f.__globals__, "helper",
+    _f.__defaults__, _f.__closure__,
+)
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = tf.cast(y_true, logits.dtype)
+        return tf.reduce_mean(_helper(y, logits, pos_weight))
     return loss
 ''',
         ),

@@ -159,11 +159,48 @@ def watched_call(
         root = owner_of(filename)
         if root is not None:
             refuse(os.path.basename(root.rstrip(os.sep)), what)
+        return root
+
+    # refused framework functions by where their code lies: a copy of one under another name
+    # (types.FunctionType on its code object with co_name and co_qualname replaced) still starts at
+    # the same line of the same file. Found as attributes of the framework modules already imported.
+    located = {}  # (co_filename, co_firstlineno) -> "package.name"
+    plain = tuple(n for n in (refused_names or ()) if "." not in n)
+    if plain:
+
+        def unwrap(f):
+            for _ in range(100):  # decorators' functools.wraps chains (tf_export, dispatch)
+                inner = getattr(f, "__wrapped__", None)
+                if inner is None:
+                    break
+                f = inner
+            return f
+
+        wanted = [v for n in plain for v in (n, n + "_v1", n + "_v2")]
+        for module_name, module in list(sys.modules.items()):
+            top = top_of(module_name)
+            if top not in tops or module is None:
+                continue
+            for attr in wanted:
+                try:
+                    f = module.__dict__.get(attr) if type(module.__dict__) is dict else None
+                    f = unwrap(f) if f is not None else None
+                    code = getattr(f, "__code__", None)
+                except Exception:
+                    continue
+                if type(code).__name__ == "code":
+                    located.setdefault((code.co_filename, code.co_firstlineno), top + "." + attr)
 
     def profile(frame, event, arg):
         if event == "call":
             code = frame.f_code
-            note_file(code.co_filename, code.co_name)
+            if note_file(code.co_filename, code.co_name) is not None and refused_names is not None:
+                # framework code renamed: its qualified name and its place in the file stay
+                qualname = getattr(code, "co_qualname", code.co_name)
+                note_file(code.co_filename, qualname.rsplit(".", 1)[-1])
+                where = located.get((code.co_filename, code.co_firstlineno))
+                if where is not None:
+                    used.add(where)
             module = frame.f_globals.get("__name__")
             note_module(module, code.co_name)
             if dotted and isinstance(module, str) and f"{module}.{code.co_name}" in dotted:

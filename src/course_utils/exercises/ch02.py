@@ -29,6 +29,8 @@ QUIZ = (
 HUBER_CASES = (
     (np.array([0.0, 1.0, 2.0, -1.0, 0.5]), np.array([0.3, 3.0, 1.5, -4.0, 0.5]), 1.0),
     (np.array([[1.0, -2.0, 0.0], [0.5, 0.5, 3.0]]), np.array([[1.2, 0.0, -0.9], [0.5, 2.5, 2.8]]), 0.5),
+    # residuals within 1e-9 of +-delta, on both sides of the kink
+    (np.array([0.0, 0.0, 1.0, 1.0]), np.array([1.5 + 5e-10, -1.5 + 5e-10, 2.5 - 5e-10, -0.5 - 5e-10]), 1.5),
 )
 
 
@@ -51,7 +53,7 @@ def _pair(result: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 @visible_check("ch02.huber-grad")
 def check_huber_grad(huber_loss_and_grad: Any) -> Verdict:
-    """A vector with residuals in both pieces (delta 1), then a matrix with delta 0.5."""
+    """A vector with residuals in both pieces (delta 1), a matrix with delta 0.5, residuals at the kink."""
     huber_loss_and_grad = numpy_only(huber_loss_and_grad, "huber_loss_and_grad")
     for i, ((y_true, y_pred, delta), exp) in enumerate(zip(HUBER_CASES, EXPECTED["huber-grad"]), start=1):
         loss, grad = _pair(
@@ -80,14 +82,18 @@ def check_huber_grad(huber_loss_and_grad: Any) -> Verdict:
         lacks_factor = np.allclose(np.where(outside, grad * delta, grad), exp_grad, atol=1e-9)
         if delta != 1.0 and grad.shape == exp_grad.shape and lacks_factor:
             fail(f"With delta={delta} the gradient beyond delta lacks its factor delta: it is delta * sign(r) / n.")
-        expect_close(grad, exp_grad, f"the gradient (example {i}, compared with tf.GradientTape)", atol=1e-9)
-    return Verdict(True, "Loss and gradient match keras.losses.Huber and the tape on both public examples.")
+        # at the kink (example 3) a numerical derivative is off by about 1e-7 relative: the tighter rtol
+        rtol = 1e-7 if i == 3 else 1e-5
+        expect_close(grad, exp_grad, f"the gradient (example {i}, compared with tf.GradientTape)", rtol=rtol, atol=1e-9)
+    return Verdict(True, "Loss and gradient match keras.losses.Huber and the tape on the three public examples.")
 
 
 XENT_CASES = (
     (np.array([[2.0, 1.0, -1.0], [0.5, 0.5, 3.0], [-2.0, 0.0, 1.0], [0.0, 0.0, 0.0]]), np.array([0, 2, 0, 1])),
     (np.array([[1000.0, 0.0, -1000.0], [-1000.0, 1000.0, 999.0]]), np.array([2, 2])),
     (np.array([[1.0, 2.0, 3.0], [2000.0, 1990.0, 1995.0]]), np.array([0, 1])),
+    # beyond what even np.longdouble's exp holds (about 11356): only the identity copes
+    (np.array([[1e5, 0.0, -1e5], [-1e5, 99997.0, 1e5], [3.0, 20000.0, 19990.0]]), np.array([1, 1, 2])),
 )
 
 
@@ -145,16 +151,21 @@ def check_sparse_xent(sparse_softmax_cross_entropy: Any) -> Verdict:
             "A batch with a small row and a row near 2000 gives inf or NaN: does every row subtract its own "
             "maximum, or one maximum for the whole batch?",
         ),
+        (
+            "the losses for logits of +-1e5",
+            "With logits of +-1e5 the losses contain inf or NaN: exp overflows, even in a wider float "
+            "such as np.longdouble. Use the log-sum-exp identity, which only exponentiates numbers <= 0.",
+        ),
     ]
     for (name, hint), (logits, labels), expected in zip(extreme, extremes, expected_all[1:]):
         with np.errstate(all="ignore"):
             got = as_array(
                 call(sparse_softmax_cross_entropy, logits.copy(), labels, what="sparse_softmax_cross_entropy"), name
             )
-        if got.shape == (2,) and not np.all(np.isfinite(got)):
+        if got.shape == labels.shape and not np.all(np.isfinite(got)):
             fail(hint)
         expect_close(got, expected, name, rtol=1e-9)
-    return Verdict(True, "Matches Keras on ordinary logits, on logits of +-1000 and on a mixed batch.")
+    return Verdict(True, "Matches Keras on ordinary logits, on logits of +-1000 and +-1e5 and on mixed batches.")
 
 
 BCE_LABELS = np.array([[1.0], [0.0], [1.0], [0.0], [1.0]], dtype="float32")
