@@ -357,28 +357,52 @@ def test_judges_receive_the_export_cells_time_on_the_graders_clock():
     assert verdict.passed and seen == {"seconds": 0.1, "grader_seconds": 12.3}
 
 
-def test_the_training_budget_judge_counts_parameters_steps_and_seen_test_images(tree):
-    """ch00's training budget: parameters and gradient steps, never seconds on any clock."""
-    import numpy as np
-
+def test_the_training_budget_judge_counts_parameters_and_steps_from_the_recipe(tree, monkeypatch):
+    """ch00's training budget: the student returns a recipe; the grader counts and trains it."""
     judge = tree.chapters["ch00"].judges["ch00.train-within-budget"]
-    labels = np.arange(2000) % 10
-    honest = {"steps": 1_944, "grader_seconds": 120.0, "labels": labels, "output_shape": [2000, 10]}
-    honest.update(predicted=labels, n_params=19_885, layer_kinds=["Dense", "Flatten", "InputLayer"])
-    honest.update(val_predicted=labels)  # as accurate on validation images as on test images
+    assert "choose_recipe" in tree.chapters["ch00"].exports["ch00.train-within-budget"]
+    trained = []
 
-    def verdict(student):
+    def fake_accuracy(recipe_json):  # no training here: what the judge would train, and a score
+        trained.append(recipe_json)
+        return 0.96
+
+    monkeypatch.setitem(judge.__globals__, "_test_accuracy", fake_accuracy)
+    good = {"widths": [25], "batch_size": 512, "epochs": 18, "optimizer": "adam", "learning_rate": 0.01}
+    good["schedule"] = "cosine"
+
+    def verdict(recipe):
         try:
-            return judge(student, {"labels": labels, "val_labels": labels})
+            return judge({"ok": recipe}, {})
         except g.CheckFailed as stop:
             return stop.verdict
 
-    assert verdict(honest).fraction == 1.0  # a slow machine costs nothing
-    assert verdict({**honest, "n_params": 101_770}).fraction == 0.0  # over the parameter budget
-    over = verdict({**honest, "steps": 14_076})  # the chapter's early-stopped recipe, narrowed
-    assert over.fraction == 0.0 and "steps" in over.message
-    assert verdict({**honest, "steps": 0}).fraction == 0.0  # no Keras optimizer counted a step
-    assert verdict({**honest, "layer_kinds": ["Conv2D", "Dense"]}).fraction == 0.0
-    # far better on the test images than on validation images it never received either: it saw them
-    seen = verdict({**honest, "val_predicted": np.where(labels % 4 == 0, (labels + 1) % 10, labels)})
-    assert seen.fraction == 0.0 and "test images" in seen.message
+    assert verdict(good).fraction == 1.0 and "1,944 steps" in verdict(good).message
+    wide = verdict({**good, "widths": [128]})  # the chapter's width: 101,770 parameters
+    assert wide.fraction == 0.0 and "101,770 parameters" in wide.message
+    long = verdict({**good, "batch_size": 64})  # 18 epochs of 860 steps
+    assert long.fraction == 0.0 and "15,480 gradient steps" in long.message
+    for bad, word in [
+        ({**good, "optimizer": "nadam"}, "optimizer"),
+        ({**good, "learning_rate": "1e-2"}, "learning_rate"),
+        ({**good, "learning_rate": 0.0}, "learning_rate"),
+        ({**good, "epochs": True}, "epochs"),
+        ({**good, "widths": 25}, "widths"),
+        ({**good, "widths": [25.0]}, "widths"),
+        ({k: v for k, v in good.items() if k != "schedule"}, "schedule"),
+        ({**good, "dropout": 0.2}, "dropout"),
+        ([25, 512], "dict"),
+    ]:
+        refused = verdict(bad)
+        assert refused.fraction == 0.0 and word in refused.message, (bad, refused.message)
+    assert len(trained) == 2  # only recipes within the budget are trained
+    monkeypatch.setitem(judge.__globals__, "_test_accuracy", lambda recipe_json: 0.948)
+    assert verdict(good).fraction == 0.5
+    monkeypatch.setitem(judge.__globals__, "_test_accuracy", lambda recipe_json: 0.944)
+    assert verdict(good).fraction == 0.0
+    stub = judge_error = None
+    try:
+        judge({"error": "NotImplementedError (the stub is not completed yet)"}, {})
+    except g.CheckFailed as stop:
+        stub, judge_error = stop.verdict, True
+    assert judge_error and stub.fraction == 0.0 and "choose_recipe" in stub.message

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
-from collections.abc import Iterator
+import math
 from typing import Any
 
 import numpy as np
@@ -140,125 +137,133 @@ def check_split_and_scale(split_and_scale: Any) -> Verdict:
 
 
 MAX_PARAMS = 20_000  # the exercise's budget of weights: the chapter's model has five times as many
-MAX_STEPS = 2_000  # the budget of gradient steps, summed over every Keras optimizer the function makes
-TARGET = 0.96  # on the validation images, a margin above the 95.5 % the grade asks on test images
+MAX_STEPS = 2_000  # the budget of gradient steps, counted from the recipe: epochs x ceil(N / batch)
+N_TRAIN = 55_000  # the training images a recipe is trained on (MNIST's 60,000 less 5,000 validation)
+TEST_TARGET = 0.955  # what the grade asks on the 10,000 test images (trained by the grader)
+# What this check asks on the validation images (trained with seed 0): the chapter's recipe narrowed to
+# 25 units reaches 94.5-95.7 % there (seeds 0-2), the reference recipe 96.6-97.1 % (test: 96.1-96.5 %).
+TARGET = 0.963
+OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")  # "momentum": SGD with momentum 0.9
+SCHEDULES = ("constant", "cosine")  # "cosine": from learning_rate down to 0 over the run's steps
+RECIPE_FIELDS = ("widths", "batch_size", "epochs", "optimizer", "learning_rate", "schedule")
 
 
-@contextlib.contextmanager
-def _counting_steps() -> Iterator[list[Any]]:
-    """Every Keras optimizer made inside, in a list: their step counters add up to the steps taken."""
-    from keras.src.optimizers import base_optimizer
-
-    made: list[Any] = []
-    init = base_optimizer.BaseOptimizer.__init__
-
-    def noting_init(self: Any, *args: Any, **kwargs: Any) -> None:
-        made.append(self)
-        init(self, *args, **kwargs)
-
-    base_optimizer.BaseOptimizer.__init__ = noting_init
-    try:
-        yield made
-    finally:
-        base_optimizer.BaseOptimizer.__init__ = init
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
-@contextlib.contextmanager
-def _mnist_hidden() -> Iterator[None]:
-    """MNIST cannot be read inside: no data folder, an empty Keras cache, no verified copy in memory."""
-    from .. import data as course_data
+def recipe_problem(recipe: Any) -> str | None:
+    """What is wrong with a recipe's form (a sentence), or None; budgets are checked by budget_problem."""
+    keys = ", ".join(RECIPE_FIELDS)
+    if not isinstance(recipe, dict):
+        return f"choose_recipe should return a dict with the keys {keys}; got {type(recipe).__name__}."
+    missing = [k for k in RECIPE_FIELDS if k not in recipe]
+    extra = sorted(str(k) for k in recipe if k not in RECIPE_FIELDS)
+    if missing:
+        return f"The recipe lacks {', '.join(missing)}: give all of {keys}."
+    if extra:
+        return f"The recipe has keys this exercise does not know: {', '.join(extra)}. Use {keys}."
+    widths = recipe["widths"]
+    if not isinstance(widths, (list, tuple)) or not 1 <= len(widths) <= 3 or not all(_is_int(w) for w in widths):
+        return "widths should be a list of one to three integers, the units of each hidden Dense layer, e.g. [32]."
+    if not all(1 <= w <= 1024 for w in widths):
+        return "Every hidden layer needs between 1 and 1,024 units."
+    for key, high in (("batch_size", N_TRAIN), ("epochs", MAX_STEPS)):
+        if not _is_int(recipe[key]) or not 1 <= recipe[key] <= high:
+            return f"{key} should be an integer from 1 to {high:,}; got {recipe[key]!r}."
+    if recipe["optimizer"] not in OPTIMIZERS:
+        return f"optimizer should be one of {', '.join(map(repr, OPTIMIZERS))}; got {recipe['optimizer']!r}."
+    rate = recipe["learning_rate"]
+    if not isinstance(rate, (int, float, np.floating, np.integer)) or isinstance(rate, (bool, np.bool_)):
+        return f"learning_rate should be a number; got {type(rate).__name__}."
+    if not 0 < float(rate) <= 1:
+        return f"learning_rate should lie in (0, 1]; got {rate!r}."
+    if recipe["schedule"] not in SCHEDULES:
+        return f"schedule should be one of {', '.join(map(repr, SCHEDULES))}; got {recipe['schedule']!r}."
+    return None
 
-    saved = {name: os.environ.get(name) for name in (course_data.ENV_VAR, "KERAS_HOME")}
-    kept = dict(course_data._VERIFIED)
-    try:
-        import keras.src.backend.config as keras_config
-    except ImportError:  # pragma: no cover - depends on the Keras version
-        keras_config = None
-    keras_dir = getattr(keras_config, "_KERAS_DIR", None)
-    with tempfile.TemporaryDirectory() as empty:
-        os.environ[course_data.ENV_VAR] = os.environ["KERAS_HOME"] = empty
-        course_data._VERIFIED.clear()
-        if keras_dir is not None:
-            keras_config._KERAS_DIR = empty
-        try:
-            yield
-        finally:
-            if keras_dir is not None:
-                keras_config._KERAS_DIR = keras_dir
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            course_data._VERIFIED.clear()
-            course_data._VERIFIED.update(kept)
+
+def recipe_params(widths: Any) -> int:
+    """Parameters of Flatten, Dense(w, relu) for each width, then Dense(10): weights plus biases."""
+    sizes = [28 * 28, *[int(w) for w in widths], 10]
+    return sum(a * b + b for a, b in zip(sizes, sizes[1:]))
 
 
-def _reading_mnist_refused(fn: Any) -> Any:
-    """fn, with an attempt to load MNIST (made impossible by _mnist_hidden) turned into a clear failure."""
-    from ..data import DataError
+def recipe_steps(batch_size: int, epochs: int, n: int = N_TRAIN) -> int:
+    """Gradient steps of a run: every epoch makes ceil(n / batch_size) steps, the last batch smaller."""
+    return int(epochs) * math.ceil(n / int(batch_size))
 
-    if fn is None or fn is Ellipsis or not callable(fn):
-        return fn
 
-    def train(*args: Any) -> Any:
-        try:
-            return fn(*args)
-        except DataError:
-            fail(
-                "train_digit_model tried to load MNIST itself: train only on the images it receives "
-                "(the grade measures test images, which it must never see)."
-            )
+def budget_problem(recipe: dict[str, Any]) -> str | None:
+    """Why a well-formed recipe is over the budget of parameters or of steps (a sentence), or None."""
+    n_params = recipe_params(recipe["widths"])
+    if n_params > MAX_PARAMS:
+        return (
+            f"The model has {n_params:,} parameters, {n_params - MAX_PARAMS:,} over the {MAX_PARAMS:,} "
+            "allowed: make the first hidden layer narrower."
+        )
+    per_epoch = math.ceil(N_TRAIN / recipe["batch_size"])
+    steps = recipe_steps(recipe["batch_size"], recipe["epochs"])
+    if steps > MAX_STEPS:
+        return (
+            f"The recipe takes {steps:,} gradient steps ({recipe['epochs']} epochs of ceil({N_TRAIN:,} / "
+            f"{recipe['batch_size']}) = {per_epoch} steps), {steps - MAX_STEPS:,} over the {MAX_STEPS:,} allowed."
+        )
+    return None
 
-    return train
+
+def train_recipe(recipe: dict[str, Any], x_train: Any, y_train: Any, seed: int = 0) -> Any:
+    """The recipe's model, trained with fixed seeds on the images given (a checked recipe only)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    layers: list[Any] = [keras.Input(shape=(28, 28)), keras.layers.Flatten()]
+    layers += [keras.layers.Dense(int(w), activation="relu") for w in recipe["widths"]]
+    model = keras.Sequential([*layers, keras.layers.Dense(10, activation="softmax")])
+    steps = recipe_steps(recipe["batch_size"], recipe["epochs"], len(x_train))
+    rate: Any = float(recipe["learning_rate"])
+    if recipe["schedule"] == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(rate, steps)
+    optimizer = {
+        "sgd": lambda: keras.optimizers.SGD(rate),
+        "momentum": lambda: keras.optimizers.SGD(rate, momentum=0.9),
+        "adam": lambda: keras.optimizers.Adam(rate),
+        "rmsprop": lambda: keras.optimizers.RMSprop(rate),
+    }[recipe["optimizer"]]()
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    model.fit(x_train, y_train, batch_size=int(recipe["batch_size"]), epochs=int(recipe["epochs"]), verbose=0)
+    return model
+
+
+def recipe_accuracy(recipe: dict[str, Any], split: str = "val", seed: int = 0) -> float:
+    """Train the recipe on the 55,000 training images and measure it on the validation or test images."""
+    from ..data import load_mnist
+
+    data = load_mnist(validation=5000)
+    model = train_recipe(recipe, data.x_train, data.y_train, seed)
+    x, y = (data.x_val, data.y_val) if split == "val" else (data.x_test, data.y_test)
+    probs = np.asarray(model.predict(x, verbose=0))
+    return float(np.mean(probs.argmax(axis=1) == y))
 
 
 @visible_check("ch00.train-within-budget")
-def check_train_within_budget(train_digit_model: Any) -> Verdict:
-    """Trains on the 55,000 training images, counts the steps and measures the 5,000 validation images."""
-    import keras
-
-    from course_utils.data import load_mnist
-
-    data = load_mnist(validation=5000)
-    x_train, y_train = data.x_train, data.y_train
-    del data  # the validation images are read again after training
-    # the grade uses test images: the function must not read MNIST itself
-    with _mnist_hidden(), _counting_steps() as optimizers:
-        model = call(_reading_mnist_refused(train_digit_model), x_train, y_train, what="train_digit_model")
-    data = load_mnist(validation=5000)
-    if not isinstance(model, keras.Model):
-        fail(f"train_digit_model should return a trained Keras model, got {type(model).__name__}.")
-    kinds = sorted({type(layer).__name__ for layer in model.layers} - {"Flatten", "Dense", "InputLayer"})
-    if kinds:
-        fail(f"The model uses {', '.join(kinds)}: this exercise allows Flatten and Dense layers only.")
-    n_params = model.count_params()
-    if n_params > MAX_PARAMS:
-        fail(
-            f"The model has {n_params:,} parameters, {n_params - MAX_PARAMS:,} over the {MAX_PARAMS:,} "
-            "allowed: make the first Dense layer narrower."
-        )
-    own = getattr(model, "optimizer", None)
-    counted = {id(o): o for o in [*optimizers, *([own] if own is not None else [])]}
-    steps = sum(int(o.iterations) for o in counted.values())
-    if steps > MAX_STEPS:
-        fail(
-            f"Training took {steps:,} gradient steps, {steps - MAX_STEPS:,} over the {MAX_STEPS:,} "
-            f"allowed: an epoch makes ceil({len(x_train):,} / batch_size) steps."
-        )
-    if steps == 0:
-        fail("No gradient step was counted: train the model with fit (a Keras optimizer counts its steps).")
-    probs = as_array(model.predict(data.x_val, verbose=0), "the model's predictions")
-    if probs.ndim != 2 or probs.shape[1] != 10:
-        fail(f"The model's output has shape {probs.shape}; expected (n, 10), one score per digit.")
-    accuracy = float(np.mean(probs.argmax(axis=1) == data.y_val))
+def check_train_within_budget(choose_recipe: Any) -> Verdict:
+    """Checks the recipe's form and budget, trains it on the training images, measures validation accuracy."""
+    recipe = call(choose_recipe, what="choose_recipe")
+    problem = recipe_problem(recipe) or budget_problem(recipe)
+    if problem:
+        fail(problem)
+    n_params = recipe_params(recipe["widths"])
+    steps = recipe_steps(recipe["batch_size"], recipe["epochs"])
+    accuracy = recipe_accuracy(recipe, "val")
     summary = f"{n_params:,} parameters, {steps:,} steps, validation accuracy {accuracy:.1%}"
     if accuracy < TARGET:
         fail(
-            f"{summary}: {(TARGET - accuracy) * 100:.1f} points below the {TARGET:.0%} this check asks "
-            "on the validation images."
+            f"{summary}: below the {TARGET:.1%} this check asks on the validation images (the grade asks "
+            f"{TEST_TARGET:.1%} on test images, which are harder). Compare a few learning rates and batch "
+            "sizes on the validation images."
         )
-    return Verdict(True, f"{summary}. The grade uses other test images.")
+    return Verdict(True, f"{summary}. The grade trains it again and asks {TEST_TARGET:.1%} on the test images.")
 
 
 @visible_check("ch00.quiz")
