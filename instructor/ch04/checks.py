@@ -269,7 +269,7 @@ def judge_fix_predictions(student: dict[str, Any], reference: dict[str, Any]) ->
     agreement = float(np.mean(predicted == expected))
     if agreement < 0.99:
         fail(
-            f"On hidden raw images only {agreement:.0%} of your labels are the ones the given model "
+            f"On hidden raw images only {agreement:.1%} of your labels are the ones the given model "
             "predicts in inference mode. Do the images reach the model as they were during training?"
         )
     again = np.asarray(ok(student.get("again"), "predict_digits"), dtype=float).ravel()
@@ -280,7 +280,7 @@ def judge_fix_predictions(student: dict[str, Any], reference: dict[str, Any]) ->
     if len(alone) != 10 or not np.array_equal(alone, predicted[:10]):
         fail("An image gets another label when it comes alone than in a batch: predictions must not depend on it.")
     return Verdict(
-        True, f"Fixed: {agreement:.0%} agreement with the model on hidden images, repeatable, the model unchanged."
+        True, f"Fixed: {agreement:.1%} agreement with the model on hidden images, repeatable, the model unchanged."
     )
 
 

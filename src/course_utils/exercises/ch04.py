@@ -357,7 +357,7 @@ def check_fix_predictions(predict_digits: Any) -> Verdict:
     agreement = float(np.mean(first == expected))
     if agreement < 0.99:
         fail(
-            f"Only {agreement:.0%} of your 300 labels are the ones this model predicts for these images "
+            f"Only {agreement:.1%} of your 300 labels are the ones this model predicts for these images "
             "(the check's model was trained on other labels than the digits', so only its own outputs "
             "score). Are the images given to the model like the ones it was trained on, and is it run "
             "as at inference?"
@@ -375,7 +375,7 @@ def check_fix_predictions(predict_digits: Any) -> Verdict:
         )
     return Verdict(
         True,
-        f"Fixed: {agreement:.0%} of the labels are the model's own inference-mode predictions, the same "
+        f"Fixed: {agreement:.1%} of the labels are the model's own inference-mode predictions, the same "
         "alone and in a batch, the model unchanged.",
     )
 
