@@ -51,6 +51,7 @@ def check_stable_lr(largest_stable_lr: Any) -> Verdict:
         )
     if short_long != [0.21, 0.05]:
         fail(f"Expected 0.21 after 20 steps and 0.05 after 200 steps, got {short_long}.")
+
     # the minimum away from the origin, x0 at the origin, a short run: the size of x says nothing, and
     # 0.21 lets the gradient dip and grow again, yet it ends below its start after 20 steps
     def shifted(x: np.ndarray) -> np.ndarray:
