@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from course_utils.gradients import relative_error
-from course_utils.plots import grid_values, plot_contours
+from course_utils.plots import drop_hidden_labels, grid_values, plot_contours
 
 
 def test_relative_error_zero_for_equal_and_scale_free():
@@ -67,3 +67,16 @@ def test_gradient_norms_matches_hand_computation():
     assert list(norms.values()) == [pytest.approx(np.hypot(6.0, 12.0), rel=1e-5)]
     both = gradient_norms(model, x, y, keras.losses.MeanSquaredError(), kernels_only=False)
     assert len(both) == 2 and pytest.approx(6.0, rel=1e-5) in list(both.values())
+
+
+def test_drop_hidden_labels_removes_cut_and_covered_contour_labels():
+    import matplotlib.pyplot as plt
+
+    fig = plot_contours(lambda x, y: x**2 + y**2, (-2, 2), (-2, 2), levels=[0.5, 2, 8])
+    ax = fig.axes[0]
+    cut = ax.text(2.0, 0.0, "cut")  # half outside the frame
+    inside = ax.text(0.0, 0.0, "in")
+    step = ax.annotate("7", (1.99, 1.99))  # annotations (step numbers) stay
+    drop_hidden_labels(fig)
+    assert cut not in ax.texts and inside in ax.texts and step in ax.texts
+    plt.close(fig)

@@ -54,9 +54,10 @@ _rng = np.random.default_rng(12)
 _export = {"cases": []}
 _shared = 3.0 * _rng.normal(size=(4, 6))  # cases 5 and 6: the same logits, smoothing 0 and 0.3
 _near = 900.0 + _rng.normal(size=(3, 5))  # large logits close to each other: no saturated softmax
+_huge = 20000.0 + _rng.normal(size=(3, 4))  # beyond even np.longdouble's exp (about 11356)
 for _z, _s in [(_rng.normal(size=(6, 10)), 0.1), (30.0 * _rng.normal(size=(4, 3)), 0.0),
                (_near, 0.25), (2.0 * _rng.normal(size=(1, 4)), 0.05),
-               (_shared, 0.0), (_shared, 0.3)]:
+               (_shared, 0.0), (_shared, 0.3), (_huge, 0.1)]:
     _y = _rng.integers(0, _z.shape[1], size=len(_z))
     if _z is _shared:
         _y = np.arange(len(_z)) % _z.shape[1]

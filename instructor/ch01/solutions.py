@@ -112,6 +112,21 @@ def brier_score_grad(logits, labels, smoothing):
 ''',
     wrong=[
         (
+            "no max-subtraction, exp in 80-bit np.longdouble (overflows above about 11356)",
+            '''
+def brier_score_grad(logits, labels, smoothing):
+    z = np.asarray(logits, dtype=np.longdouble)
+    n, c = z.shape
+    with np.errstate(all="ignore"):
+        e = np.exp(z)
+        p = e / e.sum(axis=1, keepdims=True)
+    q = np.full((n, c), smoothing / c)
+    q[np.arange(n), np.asarray(labels)] += 1.0 - smoothing
+    d = 2.0 * (p - q) / n
+    return (p * (d - (d * p).sum(axis=1, keepdims=True))).astype(float)
+''',
+        ),
+        (
             "the cross-entropy's gradient (p - q) / n, the chapter's formula",
             '''
 def softmax(z):

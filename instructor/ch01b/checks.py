@@ -43,6 +43,11 @@ _cases = [
     (lambda x: np.array([2.0, 8.0]) * x, np.array([1.0, 1e-5]), [0.1, 0.26, 0.2], 15),
     (lambda x: np.array([2.0, 8.0]) * x, np.array([1.0, 1e-5]), [0.1, 0.26, 0.2], 150),
     (lambda x: np.array([1.0, 20.0]) * x, np.array([1.0, 1e-8]), [0.02, 0.104, 0.09], 400),
+    # the minimum far from the origin, x0 at or near the origin: the size of x says nothing
+    (lambda x: np.array([1.0, 10.0]) * (x - np.array([4.0, -3.0])), np.zeros(2), [0.05, 0.25, 0.15], 100),
+    (lambda x: _Q @ (x - 4.0 * _m), 0.01 * _rng.normal(size=3), [0.3, 0.01, 0.15, 0.05], 100),
+    # a short run that grows the gradient after its first step but ends below its start
+    (lambda x: np.array([1.0, 10.0]) * (x - np.array([5.0, -0.098])), np.zeros(2), [0.05, 0.21, 0.15], 15),
 ]
 _export = {"cases": []}
 for _grad, _x0, _candidates, _steps in _cases:
@@ -101,10 +106,22 @@ def judge_stable_lr(student: dict[str, Any], reference: dict[str, Any]) -> Verdi
             fail(f"Hidden case {i}: every candidate diverges, so the answer is None; you returned {got!r}.")
         if got is None:
             fail(f"Hidden case {i}: you returned None, but some candidates are stable.")
-        if i >= 6 and isinstance(got, (int, float)):
+        if i in (6, 7, 8) and isinstance(got, (int, float)) and got > exp:
             fail(
                 f"Hidden case {i}: the runs of this case have another number of steps, and a slow divergence "
                 "shows only in a long run: use the argument steps."
+            )
+        if i in (6, 7, 8) and isinstance(got, (int, float)):
+            fail(
+                f"Hidden case {i}: you rejected a rate that is stable over this case's `steps` steps. "
+                "Stability is judged once, after the last step (the gradient's norm then against its norm "
+                "at x0), not at every step; and the run has exactly `steps` steps."
+            )
+        if i >= 9 and isinstance(got, (int, float)) and got < exp:
+            fail(
+                f"Hidden case {i}: you rejected a stable rate. Here the minimum is far from the origin and "
+                "from x0: judge a rate by the gradient's norm after the last step against its norm at x0 "
+                "(not by the size of x, and not against the norm after the first step)."
             )
         if isinstance(got, (int, float)) and got > exp:
             fail(
@@ -180,11 +197,14 @@ judge_quiz = quiz_judge(
         "rate or a cap on the gradient's norm fixes the cause. float64 only postpones the overflow by a "
         "few steps, a larger batch reduces noise but not the size of a step, and one image cannot "
         "make a correctly sized step explode.",
-        "q2": "An epoch visits every example once: 48,000 / 512 = 93.75 updates per epoch instead of 1,500, so "
-        "15,000 updates take 160 epochs. Each mini-batch gradient is the mean, not the sum, of its examples' "
-        "gradients: still an unbiased estimate of the full gradient, with a variance 16 times smaller, and a "
-        "step of the same typical size. The batch size changes the number of updates per epoch (not only the "
-        "memory), and 0.625 epochs inverts the ratio.",
+        "q2": "An epoch visits every example once: 49,152 / 512 = 96 updates per epoch instead of 1,536, so "
+        "15,360 updates take 160 epochs; what changes is each update. Keras' losses average over the batch: "
+        "each mini-batch gradient is the mean, not the sum, of its examples' gradients, so it keeps the "
+        "expected size of the full gradient (an unbiased estimate) with a variance 16 times smaller "
+        "(its error falls like 1 / sqrt(|B|)). A sum would make the steps 16 times longer, but the loss is "
+        "a mean; a mean over more examples does not shrink the step either, since it estimates the same "
+        "full gradient; and Keras does not scale the learning rate with the batch size: that is a choice "
+        "you make yourself (Goyal et al.).",
         "q3": "An RMS gradient of 3e-3 in the first layer against 5e-3 in the last is no vanishing gradient: "
         "in this part the first layer's RMS gradient is orders of magnitude below the last one's in the "
         "sigmoid network, and of the same order in the ReLU network with He initialization, as here. The "

@@ -82,6 +82,61 @@ def largest_stable_lr(grad_fn, x0, candidates, steps=100):
     return None
 ''',
         ),
+        (
+            "judges the size of x (assumes the minimum at the origin)",
+            '''
+def largest_stable_lr(grad_fn, x0, candidates, steps=100):
+    ok = []
+    for lr in candidates:
+        x = np.array(x0, dtype=float)
+        with np.errstate(all="ignore"):
+            for _ in range(steps):
+                x = x - lr * grad_fn(x)
+        if np.all(np.isfinite(x)) and np.linalg.norm(x) < np.linalg.norm(x0):
+            ok.append(lr)
+    return max(ok) if ok else None
+''',
+        ),
+        (
+            "compares the final gradient with the one after the first step",
+            '''
+def largest_stable_lr(grad_fn, x0, candidates, steps=100):
+    ok = []
+    for lr in candidates:
+        x = np.array(x0, dtype=float)
+        with np.errstate(all="ignore"):
+            x = x - lr * grad_fn(x)
+            after_first = np.linalg.norm(grad_fn(x))
+            for _ in range(steps - 1):
+                x = x - lr * grad_fn(x)
+            end = np.linalg.norm(grad_fn(x))
+        if np.isfinite(end) and end < after_first:
+            ok.append(lr)
+    return max(ok) if ok else None
+''',
+        ),
+        (
+            "asks for a lower gradient norm at every step",
+            '''
+def largest_stable_lr(grad_fn, x0, candidates, steps=100):
+    ok = []
+    for lr in candidates:
+        x = np.array(x0, dtype=float)
+        previous = np.linalg.norm(grad_fn(x))
+        good = True
+        with np.errstate(all="ignore"):
+            for _ in range(steps):
+                x = x - lr * grad_fn(x)
+                now = np.linalg.norm(grad_fn(x))
+                if not now < previous:
+                    good = False
+                    break
+                previous = now
+        if good:
+            ok.append(lr)
+    return max(ok) if ok else None
+''',
+        ),
     ],
 )
 

@@ -293,6 +293,32 @@ def grid_values(
     return X, Y, np.asarray(f(X, Y), dtype=np.float64)
 
 
+def drop_hidden_labels(fig: Figure) -> int:
+    """Remove the contour labels that the frame of their axes cuts or that a legend covers (chapter 1).
+
+    Call it last, once the figure's sizes and fonts are final: it draws the figure to measure the
+    labels. Only contour labels go (``clabel`` texts, not annotations or titles). Returns how many.
+    """
+    from matplotlib.text import Annotation
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    removed = 0
+    for ax in fig.axes:
+        frame = ax.get_window_extent(renderer)
+        legend = ax.get_legend()
+        covered = [legend.get_window_extent(renderer)] if legend is not None else []
+        for text in list(ax.texts):
+            if isinstance(text, Annotation) or not text.get_text():
+                continue
+            box = text.get_window_extent(renderer)
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            if not inside or any(box.overlaps(other) for other in covered):
+                text.remove()
+                removed += 1
+    return removed
+
+
 def plot_contours(
     f: Callable[[np.ndarray, np.ndarray], np.ndarray],
     xlim: tuple[float, float],

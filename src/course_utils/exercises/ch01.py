@@ -96,7 +96,11 @@ def check_central_difference(central_difference: Any) -> Verdict:
 
 BRIER_GRAD_CASES = (
     (np.array([[2.0, 1.0, -1.0], [0.5, 0.5, 3.0], [-2.0, 0.0, 1.0]]), np.array([0, 2, 0]), 0.1),
-    (np.array([[1000.0, 999.0, 997.0], [-5.0, 700.0, 701.5]]), np.array([1, 2]), 0.2),
+    (
+        np.array([[1000.0, 999.0, 997.0], [-5.0, 700.0, 701.5], [20000.4, 19999.2, 20001.3]]),
+        np.array([1, 2, 0]),
+        0.2,
+    ),
 )
 BRIER_TIME_LIMIT = 20.0  # seconds per call: a vectorized answer needs about a second on a slow machine
 
@@ -182,8 +186,9 @@ def check_brier_grad(brier_score_grad: Any) -> Verdict:
         got = as_array(call(in_time, big.copy(), big_labels.copy(), big_smoothing, what=name), "the gradient")
     if not np.all(np.isfinite(got)):
         fail(
-            "With logits around 1000 the result contains NaN or inf: np.exp(1000) overflows. Subtract "
-            "each row's maximum first; the probabilities do not change."
+            "With logits around 1000 and 20,000 the result contains NaN or inf: np.exp overflows (in "
+            "float64 above about 709, in np.longdouble above about 11356). Subtract each row's maximum "
+            "first; the probabilities do not change."
         )
     expect_close(got, np.array(large["grad"]), "the gradient for large logits", rtol=1e-9, atol=1e-12)
 

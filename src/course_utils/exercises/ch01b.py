@@ -51,6 +51,21 @@ def check_stable_lr(largest_stable_lr: Any) -> Verdict:
         )
     if short_long != [0.21, 0.05]:
         fail(f"Expected 0.21 after 20 steps and 0.05 after 200 steps, got {short_long}.")
+
+    # the minimum away from the origin, x0 at the origin, a short run: the size of x says nothing, and
+    # 0.21 lets the gradient dip and grow again, yet it ends below its start after 20 steps
+    def shifted(x: np.ndarray) -> np.ndarray:
+        return np.array([1.0, 10.0]) * (x - np.array([3.0, 0.039]))
+
+    with np.errstate(all="ignore"):
+        far = call(largest_stable_lr, shifted, np.zeros(2), [0.05, 0.21, 0.15], 20, what="largest_stable_lr")
+    if far != 0.21:
+        fail(
+            f"With the minimum at (3, 0.039), x0 at the origin and 20 steps you returned {far!r}, expected "
+            "0.21: after its 20th step the gradient's norm is below its norm at x0. Judge a rate once, "
+            "after the last step, against the start (not by the size of x, which assumes the minimum at "
+            "the origin, not at every step, and not against the norm after the first step)."
+        )
     with np.errstate(all="ignore"):
         none = call(largest_stable_lr, grad, np.array([1.0, 1.0]), [0.3, 0.5], 100, what="largest_stable_lr")
     if none is not None:
