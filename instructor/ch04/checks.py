@@ -79,18 +79,21 @@ _EXPORT_BATCHNORM = numpy_only(
     '''
 _rng = np.random.default_rng(43)
 _export = {"cases": []}
-for _n, _d, _training, _momentum, _eps in [(8, 5, True, 0.99, 1e-3), (8, 5, False, 0.99, 1e-3),
-                                          (3, 4, True, 0.8, 1e-2), (20, 2, True, 0.5, 1e-5),
-                                          (4, 6, False, 0.9, 0.1)]:
-    _x = _rng.normal(_rng.normal(size=_d) * 3, _rng.uniform(0.1, 4, size=_d), size=(_n, _d))
-    _params = [_rng.uniform(0.5, 2, _d), _rng.normal(size=_d), _rng.normal(size=_d),
-               _rng.uniform(0.5, 3, _d)]
-    _case = _call("batchnorm_forward", _x.copy(), *[p.copy() for p in _params], _training,
-                  _momentum, _eps)
-    _case["training"] = _training
+for _inputs, _units, _with_bias, _eps in [(6, 4, True, 1e-3), (10, 3, False, 1e-3), (3, 8, True, 0.1),
+                                         (5, 5, False, 1e-5), (7, 2, True, 0.01), (4, 6, True, 1e-3)]:
+    _kernel = _rng.normal(size=(_inputs, _units))
+    _bias = _rng.normal(0, 2, size=_units) if _with_bias else None
+    _gamma = _rng.uniform(0.5, 2, _units) * _rng.choice([-1.0, 1.0], _units)
+    _given = [_kernel, _gamma, _rng.normal(size=_units), _rng.normal(0, 2, size=_units),
+              _rng.uniform(0.001, 3, _units)]
+    _before = [a.copy() for a in _given] + ([] if _bias is None else [_bias.copy()])
+    _case = _call("fold_batchnorm", _kernel, _bias, *_given[1:], _eps)
+    _case["modified"] = bool(any(not np.array_equal(a, b) for a, b in
+                                 zip(_given + ([] if _bias is None else [_bias]), _before)))
+    _case["with_bias"] = _with_bias
     _export["cases"].append(_case)
 ''',
-    "batchnorm_forward",
+    "fold_batchnorm",
 )
 
 _EXPORT_RESTORE_BEST = numpy_only(
@@ -168,6 +171,7 @@ def judge_spatial_dropout(student: dict[str, Any], reference: dict[str, Any]) ->
     generator (the same x with two seeds, and with one seed twice), inference, rate 0."""
     refuse_frameworks(student, "spatial_dropout")
     masks = []
+    spread = [0.0, 0.0]  # pooled over the large cases: observed and binomial sums of squares
     for i, got, exp in each_case(student, reference, "spatial_dropout"):
         if student["cases"][i - 1].get("modified_x"):
             fail("spatial_dropout changes the caller's x; return a new array.")
@@ -199,6 +203,24 @@ def judge_spatial_dropout(student: dict[str, Any], reference: dict[str, Any]) ->
         if problem:
             fail(f"Hidden case {i}: {problem}")
         masks.append(np.abs(factors) <= 1e-9)
+        if factors.shape[0] >= 30 and 0 < rate < 1:
+            counts = masks[-1].sum(axis=1)  # channels dropped per example: binomial(channels, rate)
+            if np.all(counts == counts[0]):
+                fail(
+                    f"Hidden case {i}: every example drops exactly {int(counts[0])} channels. Each channel "
+                    "of each example is dropped independently with probability `rate`, so the number "
+                    "dropped varies from example to example."
+                )
+            spread[0] += (counts.size - 1) * counts.var(ddof=1)
+            spread[1] += (counts.size - 1) * factors.shape[1] * rate * (1 - rate)
+    # a count per example drawn near rate * channels (a fixed or rounded number of channels) has far
+    # less spread than independent draws; with about 500 degrees of freedom pooled, half the
+    # binomial variance lies about 8 standard deviations below what independent draws give
+    if spread[1] > 0 and spread[0] < 0.5 * spread[1]:
+        fail(
+            "The number of channels dropped per example varies far less than independent draws give: "
+            "drop each channel of each example independently with probability `rate`, not a fixed count."
+        )
     # the last three cases: the same x, generators seeded a, b, a
     if len(masks) >= 3 and all(m is not None and m.shape == masks[-1].shape for m in masks[-3:]):
         if np.array_equal(masks[-3], masks[-2]):
@@ -212,15 +234,19 @@ def judge_spatial_dropout(student: dict[str, Any], reference: dict[str, Any]) ->
 
 
 def judge_batchnorm(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
-    """Training and inference, momentum 0.5 to 0.99, epsilon 1e-5 to 0.1, a batch of 3."""
-    refuse_frameworks(student, "batchnorm_forward")
-    names = ("y", "new_moving_mean", "new_moving_var")
-    for i, got, exp in each_case(student, reference, "batchnorm_forward"):
-        if not isinstance(got, list) or len(got) != 3:
-            fail(f"Hidden case {i}: return a triple (y, new_moving_mean, new_moving_var).")
-        mode = "training" if exp["training"] else "inference"
-        for name, value, expected in zip(names, got, exp["ok"]):
-            hint = mismatch(value, expected, f"{name} in hidden case {i} ({mode})", rtol=1e-5, atol=1e-8)
+    """Six Dense layers (2 to 8 units, 3 to 10 inputs), three without a bias, gamma of either sign,
+    moving variances from 0.001 (where epsilon matters) to 3, epsilon 1e-5 to 0.1."""
+    refuse_frameworks(student, "fold_batchnorm")
+    for i, got, exp in each_case(student, reference, "fold_batchnorm"):
+        if student["cases"][i - 1].get("modified"):
+            fail("fold_batchnorm changes the arrays it is given; compute new ones.")
+        if not isinstance(got, list) or len(got) != 2:
+            fail(f"Hidden case {i}: return a pair (new_kernel, new_bias).")
+        what = "with a bias" if exp["with_bias"] else "without a bias (use_bias=False)"
+        if got[1] is None:
+            fail(f"Hidden case {i} ({what}): the folded layer needs a bias; the moving mean and beta remain.")
+        for name, value, expected in zip(("new_kernel", "new_bias"), got, exp["ok"]):
+            hint = mismatch(value, expected, f"{name} in hidden case {i} ({what})", rtol=1e-6, atol=1e-9)
             if hint is not None:
                 fail(hint)
     return Verdict(True, "Correct on all hidden cases.")

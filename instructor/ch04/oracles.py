@@ -28,17 +28,22 @@ def keras_activity_elastic_net(a: np.ndarray, l1: float, l2: float) -> tuple[flo
     return float(penalty), tape.gradient(penalty, v).numpy()
 
 
-def keras_batchnorm(
-    x: np.ndarray, params: list[np.ndarray], training: bool, momentum: float, epsilon: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """keras.layers.BatchNormalization with these weights: output and moving averages after the call."""
+def keras_dense_batchnorm(
+    x: np.ndarray,
+    kernel: np.ndarray,
+    bias: np.ndarray | None,
+    params: list[np.ndarray],
+    epsilon: float,
+) -> np.ndarray:
+    """Dense (with or without its bias) then BatchNormalization, in inference mode, in float64."""
     import keras
 
-    layer = keras.layers.BatchNormalization(momentum=momentum, epsilon=epsilon)
-    layer.build(x.shape)
-    layer.set_weights([p.astype("float32") for p in params])  # gamma, beta, moving mean, moving variance
-    y = layer(x.astype("float32"), training=training).numpy()
-    return y, layer.moving_mean.numpy(), layer.moving_variance.numpy()
+    dense = keras.layers.Dense(kernel.shape[1], use_bias=bias is not None, dtype="float64")
+    norm = keras.layers.BatchNormalization(epsilon=epsilon, dtype="float64")
+    model = keras.Sequential([keras.Input((kernel.shape[0],), dtype="float64"), dense, norm])
+    dense.set_weights([kernel] if bias is None else [kernel, bias])
+    norm.set_weights(list(params))  # gamma, beta, moving mean, moving variance
+    return keras.ops.convert_to_numpy(model(x.astype("float64"), training=False))
 
 
 def keras_restored_epoch(
@@ -76,14 +81,18 @@ def expected() -> dict[str, Any]:
     for a, l1, l2 in public.ELASTIC_CASES:
         penalty, grad = keras_activity_elastic_net(a, l1, l2)
         elastic.append({"penalty": penalty, "grad": grad})
-    x, params = public.BATCHNORM_X, list(public.BATCHNORM_PARAMS)
     batchnorm = []
-    for training, momentum, epsilon in public.BATCHNORM_SETTINGS:
-        y, mean, var = keras_batchnorm(x, params, training, momentum, epsilon)
-        # training: the variance divided by n - 1; inference: the batch statistics instead of the moving ones
-        variance = x.var(axis=0, ddof=1 if training else 0)
-        mistake = params[0] * (x - x.mean(axis=0)) / np.sqrt(variance + epsilon) + params[1]
-        swapped = (1 - momentum) * params[2] + momentum * x.mean(axis=0)
-        batchnorm.append({"y": y, "mean": mean, "var": var, "mistake": mistake, "swapped_mean": swapped})
+    for kernel, bias, gamma, beta, mean, var, epsilon in public.FOLD_CASES:
+        params = [gamma, beta, mean, var]
+        y = keras_dense_batchnorm(public.FOLD_X, kernel, bias, params, epsilon)
+        z = public.FOLD_X @ kernel + (0.0 if bias is None else bias)
+        # the usual mistakes' outputs: epsilon left out, the variance for the deviation, the bias not normalized
+        mistakes = {
+            "no_epsilon": gamma * (z - mean) / np.sqrt(var) + beta,
+            "variance": gamma * (z - mean) / (var + epsilon) + beta,
+        }
+        if bias is not None:
+            mistakes["bias_unscaled"] = gamma * (z - bias - mean) / np.sqrt(var + epsilon) + beta + bias
+        batchnorm.append({"y": y, **mistakes})
     curves = [list(keras_restored_epoch(list(v), p, b, s)) for v, p, b, s in public.PUBLIC_CURVES]
     return {"elastic-net": elastic, "batchnorm": batchnorm, "restore-best": curves}

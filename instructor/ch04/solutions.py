@@ -105,6 +105,24 @@ def spatial_dropout(x, rate, rng, training=True, data_format="channels_last"):
 ''',
     wrong=[
         (
+            "exactly round(rate * channels) channels dropped in every example (biased when that is not rate)",
+            '''
+def spatial_dropout(x, rate, rng, training=True, data_format="channels_last"):
+    x = np.asarray(x, dtype=float)
+    if not training or rate == 0:
+        return x.copy()
+    n = x.shape[0]
+    c = x.shape[1] if data_format == "channels_first" else x.shape[-1]
+    k = int(round(rate * c))
+    keep = np.ones((n, c))
+    for i in range(n):
+        keep[i, rng.permutation(c)[:k]] = 0
+    shape = [n] + [1] * (x.ndim - 1)
+    shape[1 if data_format == "channels_first" else -1] = c
+    return x * keep.reshape(shape) / (1 - rate)
+''',
+        ),
+        (
             "ignores rng (a fixed generator) and shares one mask per block of 3 examples",
             '''
 def spatial_dropout(x, rate, rng, training=True, data_format="channels_last"):
@@ -285,78 +303,80 @@ def spatial_dropout(x, rate, rng, training=True, data_format="channels_last"):
 
 BATCHNORM = Answers(
     solution='''
-def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training,
-                      momentum=0.99, epsilon=1e-3):
-    x = np.asarray(x, dtype=float)
-    if training:
-        centre, spread = x.mean(axis=0), x.var(axis=0)  # biased variance, as Keras
-        moving_mean = momentum * np.asarray(moving_mean) + (1.0 - momentum) * centre
-        moving_var = momentum * np.asarray(moving_var) + (1.0 - momentum) * spread
-    else:
-        centre, spread = np.asarray(moving_mean), np.asarray(moving_var)
-    normalized = (x - centre) * (1.0 / np.sqrt(spread + epsilon))
-    return gamma * normalized + beta, moving_mean, moving_var
+def fold_batchnorm(kernel, bias, gamma, beta, moving_mean, moving_var, epsilon=1e-3):
+    scale = np.asarray(gamma) / np.sqrt(np.asarray(moving_var) + epsilon)  # one factor per unit
+    offset = np.zeros_like(scale) if bias is None else np.asarray(bias)
+    return np.asarray(kernel) * scale, (offset - moving_mean) * scale + beta
 ''',
     wrong=[
         (
-            "unbiased batch variance (n - 1)",
+            "epsilon left out",
             '''
-def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training, momentum=0.99, epsilon=1e-3):
-    if training:
-        mean, var = x.mean(axis=0), x.var(axis=0, ddof=1)
-        moving_mean = momentum * moving_mean + (1 - momentum) * mean
-        moving_var = momentum * moving_var + (1 - momentum) * var
-    else:
-        mean, var = moving_mean, moving_var
-    return gamma * (x - mean) / np.sqrt(var + epsilon) + beta, moving_mean, moving_var
+def fold_batchnorm(kernel, bias, gamma, beta, moving_mean, moving_var, epsilon=1e-3):
+    scale = gamma / np.sqrt(moving_var)
+    offset = 0.0 if bias is None else bias
+    return kernel * scale, (offset - moving_mean) * scale + beta
 ''',
         ),
         (
-            "momentum on the wrong side",
+            "divided by the variance instead of the standard deviation",
             '''
-def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training, momentum=0.99, epsilon=1e-3):
-    if training:
-        mean, var = x.mean(axis=0), x.var(axis=0)
-        moving_mean = (1 - momentum) * moving_mean + momentum * mean
-        moving_var = (1 - momentum) * moving_var + momentum * var
-    else:
-        mean, var = moving_mean, moving_var
-    return gamma * (x - mean) / np.sqrt(var + epsilon) + beta, moving_mean, moving_var
+def fold_batchnorm(kernel, bias, gamma, beta, moving_mean, moving_var, epsilon=1e-3):
+    scale = gamma / (moving_var + epsilon)
+    offset = 0.0 if bias is None else bias
+    return kernel * scale, (offset - moving_mean) * scale + beta
 ''',
         ),
         (
-            "batch statistics in inference too",
+            "the Dense bias added after the normalization, not normalized with the rest",
             '''
-def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training, momentum=0.99, epsilon=1e-3):
-    mean, var = x.mean(axis=0), x.var(axis=0)
-    if training:
-        moving_mean = momentum * moving_mean + (1 - momentum) * mean
-        moving_var = momentum * moving_var + (1 - momentum) * var
-    return gamma * (x - mean) / np.sqrt(var + epsilon) + beta, moving_mean, moving_var
+def fold_batchnorm(kernel, bias, gamma, beta, moving_mean, moving_var, epsilon=1e-3):
+    scale = gamma / np.sqrt(moving_var + epsilon)
+    offset = 0.0 if bias is None else bias
+    return kernel * scale, beta - moving_mean * scale + offset
 ''',
         ),
         (
-            "epsilon added to the standard deviation",
+            "no bias returned for a Dense layer without one",
             '''
-def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training, momentum=0.99, epsilon=1e-3):
-    if training:
-        mean, var = x.mean(axis=0), x.var(axis=0)
-        moving_mean = momentum * moving_mean + (1 - momentum) * mean
-        moving_var = momentum * moving_var + (1 - momentum) * var
-    else:
-        mean, var = moving_mean, moving_var
-    return gamma * (x - mean) / (np.sqrt(var) + epsilon) + beta, moving_mean, moving_var
+def fold_batchnorm(kernel, bias, gamma, beta, moving_mean, moving_var, epsilon=1e-3):
+    scale = gamma / np.sqrt(moving_var + epsilon)
+    if bias is None:
+        return kernel * scale, None
+    return kernel * scale, (bias - moving_mean) * scale + beta
 ''',
         ),
         (
-            "moving averages not updated in training",
+            "the absolute value of gamma (a negative scale flips the unit)",
             '''
-def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training, momentum=0.99, epsilon=1e-3):
-    if training:
-        mean, var = x.mean(axis=0), x.var(axis=0)
-    else:
-        mean, var = moving_mean, moving_var
-    return gamma * (x - mean) / np.sqrt(var + epsilon) + beta, moving_mean, moving_var
+def fold_batchnorm(kernel, bias, gamma, beta, moving_mean, moving_var, epsilon=1e-3):
+    scale = np.abs(gamma) / np.sqrt(moving_var + epsilon)
+    offset = 0.0 if bias is None else bias
+    return kernel * scale, (offset - moving_mean) * scale + beta
+''',
+        ),
+        (
+            "folded in place: the caller's kernel is changed",
+            '''
+def fold_batchnorm(kernel, bias, gamma, beta, moving_mean, moving_var, epsilon=1e-3):
+    scale = gamma / np.sqrt(moving_var + epsilon)
+    kernel *= scale
+    offset = 0.0 if bias is None else bias
+    return kernel, (offset - moving_mean) * scale + beta
+''',
+        ),
+        (
+            "Keras layers with the weights set, read back through a least-squares fit",
+            '''
+def fold_batchnorm(kernel, bias, gamma, beta, moving_mean, moving_var, epsilon=1e-3):
+    dense = keras.layers.Dense(kernel.shape[1], use_bias=bias is not None)
+    norm = keras.layers.BatchNormalization(epsilon=epsilon)
+    model = keras.Sequential([keras.Input((kernel.shape[0],)), dense, norm])
+    dense.set_weights([kernel] if bias is None else [kernel, bias])
+    norm.set_weights([gamma, beta, moving_mean, moving_var])
+    x = np.vstack([np.zeros(kernel.shape[0]), np.eye(kernel.shape[0])])
+    y = np.asarray(model(x, training=False), dtype=float)
+    return y[1:] - y[0], y[0]
 ''',
         ),
     ],

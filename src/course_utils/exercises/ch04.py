@@ -217,53 +217,75 @@ def check_spatial_dropout(spatial_dropout: Any) -> Verdict:
     return Verdict(True, "Whole channels dropped at the right rate, independently, from rng, in either layout.")
 
 
-BATCHNORM_X = np.random.default_rng(4).normal([1.0, -2.0, 0.5], [1.0, 3.0, 0.2], size=(6, 3))
-BATCHNORM_PARAMS = (  # gamma, beta, moving mean, moving variance
-    np.array([1.5, 0.5, 1.0]),
-    np.array([0.1, -0.2, 0.0]),
-    np.array([0.5, -1.0, 0.2]),
-    np.array([2.0, 4.0, 0.5]),
+FOLD_X = np.random.default_rng(4).normal(0.0, 1.0, size=(5, 4))  # 5 inputs of 4 features
+FOLD_CASES = (  # kernel (4 inputs, 3 units), bias or None, gamma, beta, moving mean, moving variance, epsilon
+    (
+        np.array([[0.5, -1.0, 0.2], [1.5, 0.3, -0.4], [-0.7, 0.8, 1.1], [0.0, 2.0, -1.2]]),
+        np.array([0.3, -0.6, 1.0]),
+        np.array([1.5, 0.5, -1.0]),
+        np.array([0.1, -0.2, 0.4]),
+        np.array([0.5, -1.0, 0.2]),
+        np.array([2.0, 0.04, 0.5]),
+        1e-3,
+    ),
+    (
+        np.array([[1.0, 0.4, -0.3], [-0.2, 0.9, 0.6], [0.8, -1.5, 0.1], [0.3, 0.2, -0.9]]),
+        None,  # a Dense layer built with use_bias=False
+        np.array([0.8, 1.2, 2.0]),
+        np.array([-0.5, 0.0, 0.3]),
+        np.array([0.2, 0.7, -0.4]),
+        np.array([0.3, 1.5, 0.02]),
+        0.01,
+    ),
 )
-BATCHNORM_SETTINGS = ((True, 0.9, 1e-3), (False, 0.9, 1e-3), (True, 0.99, 0.01))
 
 
-def _triple(result: Any) -> tuple[Any, Any, Any]:
-    if not isinstance(result, (tuple, list)) or len(result) != 3:
-        fail(f"batchnorm_forward should return (y, new_moving_mean, new_moving_var), got {type(result).__name__}.")
-    return result[0], result[1], result[2]
+def _folded(result: Any, units: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        fail(f"fold_batchnorm should return a pair (new_kernel, new_bias), got {type(result).__name__}.")
+    kernel, bias = result
+    if bias is None:
+        fail(
+            f"new_bias is None ({what}). The folded layer needs a bias even when the Dense layer had "
+            "none: the moving mean and beta do not vanish."
+        )
+    kernel = as_array(kernel, f"new_kernel ({what})")
+    bias = as_array(bias, f"new_bias ({what})")
+    if kernel.shape != (FOLD_X.shape[1], units):
+        fail(f"new_kernel ({what}) should have the kernel's shape, {(FOLD_X.shape[1], units)}, got {kernel.shape}.")
+    if bias.shape != (units,):
+        fail(f"new_bias ({what}) should have shape {(units,)}, one value per unit, got {bias.shape}.")
+    return kernel, bias
 
 
 @visible_check("ch04.batchnorm")
-def check_batchnorm(batchnorm_forward: Any) -> Verdict:
-    """A batch of 6 examples with 3 features of different scales, training then inference mode."""
-    batchnorm_forward = numpy_only(batchnorm_forward, "batchnorm_forward")
-    x, params = BATCHNORM_X.copy(), list(BATCHNORM_PARAMS)
-    for (training, momentum, epsilon), exp in zip(BATCHNORM_SETTINGS, EXPECTED["batchnorm"]):
-        x_copy = x.copy()
-        y, mean, var = _triple(
-            call(
-                batchnorm_forward, x, *[p.copy() for p in params], training, momentum, epsilon, what="batchnorm_forward"
-            )
+def check_batchnorm(fold_batchnorm: Any) -> Verdict:
+    """A Dense layer with and without its bias, each followed by batch normalization in inference
+    mode, against the Keras pair's outputs on 5 inputs."""
+    fold_batchnorm = numpy_only(fold_batchnorm, "fold_batchnorm")
+    hints = {
+        "no_epsilon": "add epsilon to the moving variance before the square root, as Keras does.",
+        "variance": "divide by the standard deviation, sqrt(moving_var + epsilon), not by the variance.",
+        "bias_unscaled": "the Dense bias goes through the normalization too: it is shifted by the moving mean "
+        "and scaled like the rest of the unit's output.",
+    }
+    for (kernel, bias, *params, epsilon), exp in zip(FOLD_CASES, EXPECTED["batchnorm"]):
+        what = "a Dense layer with a bias" if bias is not None else "a Dense layer with use_bias=False"
+        given = [a.copy() for a in (kernel, bias, *params) if a is not None]
+        args = (kernel.copy(), None if bias is None else bias.copy(), *[p.copy() for p in params])
+        result = call(fold_batchnorm, *args, epsilon, what="fold_batchnorm")
+        if any(not np.array_equal(a, g) for a, g in zip([a for a in args if a is not None], given)):
+            fail("fold_batchnorm changed one of the arrays it was given; compute new ones.")
+        new_kernel, new_bias = _folded(result, kernel.shape[1], what)
+        y = FOLD_X @ new_kernel + new_bias
+        for mistake, hint in hints.items():
+            if mistake in exp and np.allclose(y, exp[mistake], rtol=1e-6, atol=1e-9):
+                fail(f"With {what}: {hint}")
+        expect_close(
+            y, np.array(exp["y"]), f"x @ new_kernel + new_bias ({what}), compared with Keras' Dense and "
+            "BatchNormalization in inference mode", rtol=1e-5, atol=1e-7,
         )
-        if not np.array_equal(x, x_copy):
-            fail("batchnorm_forward changed the caller's x.")
-        ky, kmean, kvar = (np.array(exp[k]) for k in ("y", "mean", "var"))
-        mode = f"training={training}, momentum={momentum}, epsilon={epsilon}"
-        y = as_array(y, f"y ({mode})")
-        if y.shape == x.shape and np.allclose(y, exp["mistake"], atol=1e-5):
-            fail(
-                f"y ({mode}) uses the variance divided by n - 1; Keras divides by n for a batch."
-                if training
-                else f"y ({mode}) uses the batch statistics; in inference use the moving averages."
-            )
-        expect_close(y, ky, f"y ({mode}), compared with keras.layers.BatchNormalization", rtol=1e-4, atol=1e-5)
-        mean = as_array(mean, f"new_moving_mean ({mode})")
-        if training and mean.shape == kmean.shape:
-            if np.allclose(mean, exp["swapped_mean"], atol=1e-6):
-                fail(f"new_moving_mean ({mode}): momentum weighs the old moving average, 1 - momentum the batch.")
-        expect_close(mean, kmean, f"new_moving_mean ({mode})", rtol=1e-4, atol=1e-6)
-        expect_close(var, kvar, f"new_moving_var ({mode})", rtol=1e-4, atol=1e-6)
-    return Verdict(True, "Matches keras.layers.BatchNormalization in training and in inference mode.")
+    return Verdict(True, "One Dense layer that computes what Dense followed by BatchNormalization does at inference.")
 
 
 PUBLIC_CURVES: tuple[tuple[list[float], int, float | None, int], ...] = (
