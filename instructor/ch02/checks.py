@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.checking import Verdict, fail, kernel_module_source
-from course_utils.exercises.ch02 import BCE_REFUSED, LOGADDEXP_REFUSED
+from course_utils.exercises.ch02 import BCE_REFUSED, LOGADDEXP_REFUSED, XENT_TIME_LIMIT, xent_slow_message
 from course_utils.exercises.ch02 import _without_delta as without_delta
 from course_utils.grading.kit import (
     QUIZ_EXPORT,
@@ -71,12 +71,25 @@ def _cases():
             _case = _call("sparse_softmax_cross_entropy", _z.copy(), _y.copy())
         _case["n"] = _n
         _found.append(_case)
-    return _found
+    # a large batch: whole-array NumPy takes milliseconds; exact arithmetic per entry (decimal,
+    # fractions, a big-number library) takes minutes and is stopped by the time limit
+    _z = 3000.0 * _rng.normal(size=(50000, 100))
+    _y = _rng.integers(0, 100, size=50000)
+    with np.errstate(all="ignore"):
+        _big = _call("sparse_softmax_cross_entropy", _z, _y)
+    try:
+        _arr = np.asarray(_big["ok"], dtype=float)
+        _summary = {"shape": list(_arr.shape), "mean": float(_arr.mean()) if _arr.size else None,
+                    "first": _arr.ravel()[:50]}
+    except Exception:  # an error (a timeout included), or not an array of numbers
+        _summary = {"error": str(_big.get("error", "not an array of numbers"))}
+    return _found, _summary
 _export = {}
-_export["cases"], _tripped = _walker.call_without_logaddexp(_cases)
+(_export["cases"], _export["big"]), _tripped = _walker.call_without_logaddexp(_cases)
 _export["logaddexp"] = bool(_tripped or _walker.uses_logaddexp(globals().get("sparse_softmax_cross_entropy")))
 ''',
     "sparse_softmax_cross_entropy",
+    time_limit=XENT_TIME_LIMIT,
 )
 
 _EXPORT_WEIGHTED_BCE = watched(
@@ -144,8 +157,26 @@ for _n, _k, _scale, _informative, _cands in [
         (1500, 4, 0.4, True, [0.2, 1.0, 0.4, 2.0, 0.7]),
         (1500, 8, 1.0, True, [2.0, 0.5, 1.0]),
         (800, 5, 1.0, False, [1.0, 100.0, 10.0]),
-        (300, 3, 1.0, True, [3.0])]:
-    _z, _y = _model_logits(_n, _k, _scale, _informative)
+        (300, 3, 1.0, True, [3.0]),
+        # candidates close together around the best one: another criterion (the calibration
+        # error, confidence against accuracy, the Brier score) or a subset of the examples
+        # lands on a neighbour
+        (3000, 10, 2.5, True, [2.3, 2.4, 2.5, 2.6, 2.7, 2.8]),
+        (3000, 5, 0.5, True, [0.56, 0.52, 0.48, 0.44, 0.6]),
+        (3000, 7, 1.6, True, [1.45, 1.55, 1.65, 1.75, 1.85]),
+        # the first 400 examples carry no information: the whole set must decide
+        (2000, 6, 1.5, "first rows", [1.0, 1.5, 3.0, 8.0, 20.0]),
+        # over-confident on its first half, under-confident on the second: one temperature is a
+        # compromise, which the calibration error, the Brier score or the first rows put elsewhere
+        (1600, 6, "mixed", True, [1.1, 2.2, 0.9, 1.4, 1.8, 3.0, 0.7])]:
+    if _scale == "mixed":
+        _parts = [_model_logits(_n // 2, _k, _s) for _s in (3.5, 0.35)]
+        _z, _y = np.concatenate([_parts[0][0], _parts[1][0]]), np.concatenate([_parts[0][1], _parts[1][1]])
+    else:
+        _z, _y = _model_logits(_n, _k, _scale, _informative is True)
+    if _informative == "first rows":
+        _z2, _y2 = _model_logits(_n - 400, _k, _scale)
+        _z, _y = np.concatenate([_z[:400], _z2]), np.concatenate([_y[:400], _y2])
     _case = _call("choose_temperature", _z.copy(), _y.copy(), list(_cands))
     _case["candidates"] = list(_cands)
     # the choice of the usual mistake, logits multiplied by T (not the expected value: that is never computed here)
@@ -217,7 +248,22 @@ def judge_sparse_xent(student: dict[str, Any], reference: dict[str, Any]) -> Ver
         hint = mismatch(got, expected, f"the losses in hidden case {i}", rtol=1e-7, atol=1e-9)
         if hint is not None:
             fail(hint)
-    return Verdict(True, "Correct on all hidden cases, huge logits and rows far apart included.")
+    big, expected = student.get("big"), reference["big"]
+    if not isinstance(big, dict):
+        fail("sparse_softmax_cross_entropy: the hidden check could not read your result on the large batch.")
+    if str(big.get("error", "")).startswith("TimeoutError"):
+        fail(xent_slow_message())
+    if "error" in big:
+        fail(f"sparse_softmax_cross_entropy failed on the hidden large batch: {str(big['error'])[:200]}")
+    if big.get("shape") != expected["shape"]:
+        fail("On the hidden large batch, return one loss per example, an array of shape (n,).")
+    if big.get("mean") is None or not np.isfinite(big["mean"]):
+        fail("On the hidden large batch the losses contain inf or NaN: give every row its own maximum.")
+    if mismatch(big["first"], expected["first"], rtol=1e-7, atol=1e-9) is not None or not np.isclose(
+        big["mean"], expected["mean"], rtol=1e-7
+    ):
+        fail("sparse_softmax_cross_entropy is right on the small hidden cases but not on the hidden large batch.")
+    return Verdict(True, "Correct on all hidden cases, huge logits, rows far apart and a large batch included.")
 
 
 def judge_weighted_bce(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:

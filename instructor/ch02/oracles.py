@@ -78,4 +78,12 @@ def expected() -> dict[str, Any]:
                 "multiplied": [mean_xent(logits, labels, 1 / t) for t in public.TEMPERATURE_CANDIDATES],
             }
         )
-    return {"huber-grad": huber, "sparse-xent": xent, "weighted-bce": bce, "temperature": temperature}
+    logits, labels = public.mixed_logits()
+    mixed = [mean_xent(logits, labels, t) for t in public.MIXED_CANDIDATES]
+    return {
+        "huber-grad": huber,
+        "sparse-xent": xent,
+        "weighted-bce": bce,
+        "temperature": temperature,
+        "temperature-mixed": mixed,
+    }

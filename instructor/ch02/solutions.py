@@ -129,6 +129,19 @@ def sparse_softmax_cross_entropy(logits, labels):
 ''',
     wrong=[
         (
+            "exact decimal arithmetic entry by entry instead of the log-sum-exp identity (far too slow)",
+            '''
+import decimal
+def sparse_softmax_cross_entropy(logits, labels):
+    decimal.getcontext().prec = 40
+    out = []
+    for row, y in zip(np.asarray(logits, dtype=float), np.asarray(labels)):
+        total = sum(decimal.Decimal(float(v)).exp() for v in row)
+        out.append(float(total.ln() - decimal.Decimal(float(row[y]))))
+    return np.array(out)
+''',
+        ),
+        (
             "one call to Keras",
             '''
 def sparse_softmax_cross_entropy(logits, labels):
@@ -515,6 +528,60 @@ def choose_temperature(logits, labels, candidates):
     return candidates[int(np.argmin(scores))]
 ''',
     wrong=[
+        (
+            "the lowest expected calibration error instead of the lowest cross-entropy",
+            '''
+from course_utils.metrics import expected_calibration_error
+def choose_temperature(logits, labels, candidates):
+    scores = []
+    for t in candidates:
+        z = np.asarray(logits) / t
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        scores.append(expected_calibration_error(p, labels))
+    return candidates[int(np.argmin(scores))]
+''',
+        ),
+        (
+            "mean confidence closest to the accuracy",
+            '''
+def choose_temperature(logits, labels, candidates):
+    gaps = []
+    for t in candidates:
+        z = np.asarray(logits) / t
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        gaps.append(abs(p.max(1).mean() - np.mean(p.argmax(1) == labels)))
+    return candidates[int(np.argmin(gaps))]
+''',
+        ),
+        (
+            "the lowest Brier score",
+            '''
+def choose_temperature(logits, labels, candidates):
+    scores = []
+    for t in candidates:
+        z = np.asarray(logits) / t
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        onehot = np.eye(p.shape[1])[labels]
+        scores.append(np.mean(np.sum((p - onehot) ** 2, axis=1)))
+    return candidates[int(np.argmin(scores))]
+''',
+        ),
+        (
+            "the cross-entropy of the first 100 examples only",
+            '''
+def choose_temperature(logits, labels, candidates):
+    z, y = np.asarray(logits)[:100], np.asarray(labels)[:100]
+    losses = []
+    for t in candidates:
+        m = z / t
+        lse = np.log(np.exp(m - m.max(1, keepdims=True)).sum(1)) + m.max(1)
+        losses.append(np.mean(lse - m[np.arange(len(y)), y]))
+    return candidates[int(np.argmin(losses))]
+''',
+        ),
         (
             "multiplies the logits by T",
             '''

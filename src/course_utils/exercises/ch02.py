@@ -119,13 +119,28 @@ def _refusing_logaddexp(fn: Any) -> Any:
     return refusing
 
 
+XENT_TIME_LIMIT = 20.0  # seconds per call on the large batch: whole-array NumPy needs well under one
+XENT_BIG_SHAPE = (50_000, 100)  # examples, classes
+
+
+def xent_slow_message() -> str:
+    """The hint for an answer stopped by the time limit on the large batch."""
+    n, k = XENT_BIG_SHAPE
+    return (
+        f"sparse_softmax_cross_entropy did not finish within {XENT_TIME_LIMIT:g} s on a batch of {n:,} "
+        f"examples over {k} classes. Exact arithmetic entry by entry (decimal, fractions) is far too slow: "
+        "use the log-sum-exp identity with whole-array NumPy operations."
+    )
+
+
 @visible_check("ch02.sparse-xent")
 def check_sparse_xent(sparse_softmax_cross_entropy: Any) -> Verdict:
-    """Ordinary logits, logits of +-1000, and a batch mixing small and very large rows."""
+    """Ordinary logits, logits of +-1000, a batch mixing small and very large rows, and a large
+    batch that only whole-array arithmetic finishes in time."""
     if uses_logaddexp(sparse_softmax_cross_entropy):  # by name or by object, any alias
         fail(LOGADDEXP_REFUSED)
     sparse_softmax_cross_entropy = _refusing_logaddexp(
-        numpy_only(sparse_softmax_cross_entropy, "sparse_softmax_cross_entropy")
+        numpy_only(sparse_softmax_cross_entropy, "sparse_softmax_cross_entropy", time_limit=XENT_TIME_LIMIT)
     )
     (logits, labels), *extremes = XENT_CASES
     expected_all = [np.array(e) for e in EXPECTED["sparse-xent"]]
@@ -165,7 +180,25 @@ def check_sparse_xent(sparse_softmax_cross_entropy: Any) -> Verdict:
         if got.shape == labels.shape and not np.all(np.isfinite(got)):
             fail(hint)
         expect_close(got, expected, name, rtol=1e-9)
-    return Verdict(True, "Matches Keras on ordinary logits, on logits of +-1000 and +-1e5 and on mixed batches.")
+    rng = np.random.default_rng(5)
+    logits = 3000.0 * rng.normal(size=XENT_BIG_SHAPE)
+    labels = rng.integers(0, XENT_BIG_SHAPE[1], size=XENT_BIG_SHAPE[0])
+
+    def in_time(*args: Any) -> Any:
+        try:
+            return sparse_softmax_cross_entropy(*args)
+        except TimeoutError:
+            fail(xent_slow_message())
+
+    with np.errstate(all="ignore"):
+        got = as_array(
+            call(in_time, logits, labels, what="sparse_softmax_cross_entropy"), "the losses on the large batch"
+        )
+    if got.shape != labels.shape or not np.all(np.isfinite(got)) or np.any(got < 0):
+        fail("On a large batch of logits of about +-3000, return one finite, non-negative loss per example.")
+    return Verdict(
+        True, "Matches Keras on ordinary logits, on logits of +-1000 and +-1e5 and on mixed batches; fast on a large batch."
+    )
 
 
 BCE_LABELS = np.array([[1.0], [0.0], [1.0], [0.0], [1.0]], dtype="float32")
@@ -300,10 +333,10 @@ def check_weighted_bce(weighted_binary_crossentropy: Any) -> Verdict:
     return Verdict(True, f"Matches Keras, stays finite; the zero detector reaches a recall of {rates['recall']:.0%}.")
 
 
-def public_logits(scale: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def public_logits(scale: float, seed: int, n: int = 600) -> tuple[np.ndarray, np.ndarray]:
     """Logits of a calibrated model (labels drawn from its own softmax), multiplied by scale (public inputs)."""
     rng = np.random.default_rng(seed)
-    logits = rng.normal(0, 2.0, size=(600, 5))
+    logits = rng.normal(0, 2.0, size=(n, 5))
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))
     probs /= probs.sum(axis=1, keepdims=True)
     labels = np.array([rng.choice(5, p=p) for p in probs])
@@ -312,6 +345,16 @@ def public_logits(scale: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 TEMPERATURE_CANDIDATES = (1.0, 0.25, 3.0, 0.5, 10.0)
 TEMPERATURE_MODELS = ((3.0, 0, "over-confident"), (0.5, 1, "under-confident"))
+# a model under-confident on its first 750 examples (logits x0.4) and over-confident on the next 750
+# (x3): one temperature is a compromise, and criteria other than the mean cross-entropy over all
+# examples (a calibration error, the Brier score, the first rows only) choose another one
+MIXED_CANDIDATES = (1.6, 0.8, 3.2, 2.0, 1.2, 4.0, 2.5)
+
+
+def mixed_logits() -> tuple[np.ndarray, np.ndarray]:
+    """The public mixed model's logits and labels (750 under-confident rows, then 750 over-confident)."""
+    parts = [public_logits(scale, seed, n=750) for scale, seed in ((0.4, 102), (3.0, 2))]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 @visible_check("ch02.temperature")
@@ -342,7 +385,20 @@ def check_temperature(choose_temperature: Any) -> Verdict:
                 "keep the lowest."
             )
         fail(f"For the {kind} model another candidate gives a lower mean cross-entropy on these examples.")
-    return Verdict(True, "Right for the over-confident and the under-confident public models.")
+    logits, labels = mixed_logits()
+    candidates = list(MIXED_CANDIDATES)
+    got = call(choose_temperature, logits.copy(), labels.copy(), list(candidates), what="choose_temperature")
+    if isinstance(got, np.generic):
+        got = got.item()
+    if got not in candidates:
+        fail(f"Return one of the candidates; got {got!r}.")
+    if got != candidates[int(np.argmin(EXPECTED["temperature-mixed"]))]:
+        fail(
+            "For a model that is under-confident on half its examples and over-confident on the other half, "
+            "another candidate gives a lower mean cross-entropy. Score every candidate by the mean "
+            "cross-entropy over all the examples (not a calibration error, a Brier score or a subset)."
+        )
+    return Verdict(True, "Right for the over-confident, the under-confident and a mixed public model.")
 
 
 @visible_check("ch02.quiz")
