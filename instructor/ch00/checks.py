@@ -83,7 +83,9 @@ for _n, _n_val, _seed, _shape in [(300, 60, 7, (4, 4)), (120, 100, 8, (3, 5)), (
     _images[:, -1, -1] = 255
     _labels = np.sort(np.random.default_rng(_seed).integers(0, 10, size=_n)).astype("uint8")
     _before = (_images.copy(), _labels.copy())
+    _global = np.random.get_state()[1].copy()
     _case = _call("split_and_scale", _images, _labels, _n_val, _seed)
+    _case["global_state_changed"] = bool(not np.array_equal(_global, np.random.get_state()[1]))
     _again = _call("split_and_scale", _before[0].copy(), _before[1].copy(), _n_val, _seed)
     _other = _call("split_and_scale", _before[0].copy(), _before[1].copy(), _n_val, _seed + 100)
     _case["same_seed_same_result"] = repr(_again.get("ok")) == repr(_case.get("ok"))
@@ -110,7 +112,7 @@ _EXPORT_QUIZ = QUIZ_EXPORT
 # 95.7/94.2, 95.7/94.4, 95.1/93.9, 95.6/94.2, 95.4/94.3 %.
 TARGET = public.TEST_TARGET
 HALF_BAND = 0.008  # half marks from 94.7 %: above every seed of the narrowed recipes
-GRADE_SEED = 0
+GRADE_SEED = 3  # not published: the student cannot tune on the exact model the grade trains
 
 
 @functools.lru_cache(maxsize=64)
@@ -118,8 +120,13 @@ def _test_accuracy(recipe_json: str) -> float:
     """Test accuracy of a checked recipe, trained in a child of the grader (Keras stays out of it)."""
     code = (
         "import json, sys\n"
-        "from course_utils.exercises.ch00 import recipe_accuracy\n"
-        f"print(recipe_accuracy(json.loads(sys.argv[1]), 'test', {GRADE_SEED}))\n"
+        "import numpy as np\n"
+        "from course_utils.data import load_mnist\n"
+        "from course_utils.exercises.ch00 import train_recipe\n"
+        "data = load_mnist(validation=5000)\n"
+        f"model = train_recipe(json.loads(sys.argv[1]), data.x_train, data.y_train, {GRADE_SEED})\n"
+        "probs = np.asarray(model.predict(data.x_test, verbose=0))\n"
+        "print(float(np.mean(probs.argmax(axis=1) == data.y_test)))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, recipe_json], capture_output=True, text=True, timeout=900, check=True
@@ -226,6 +233,17 @@ def judge_split_and_scale(student: dict[str, Any], reference: dict[str, Any]) ->
             fail("Images and labels are no longer paired: shuffle both with the same permutation.")
         if ids[: n - n_val].tolist() == list(range(n - n_val)):
             fail("The examples are not shuffled: on sorted data the validation set would be one class only.")
+        if n_val > 1 and sorted(ids[n - n_val :].tolist()) == list(range(n - n_val, n)):
+            fail(
+                f"Hidden case {i}: the validation set is the last n_val examples, in some order: only the "
+                "training part was shuffled. Shuffle the whole data set, then split it; on sorted data the "
+                "validation set would be one class only."
+            )
+        if case.get("global_state_changed"):
+            fail(
+                "split_and_scale draws from NumPy's global random state (np.random.seed, np.random.permutation). "
+                "Use rng = np.random.default_rng(seed): it changes no one else's random numbers."
+            )
         if not case["same_seed_same_result"]:
             fail(
                 "Two calls with the same seed give different splits: draw the permutation from "
@@ -271,7 +289,7 @@ def judge_train_within_budget(student: dict[str, Any], reference: dict[str, Any]
 judge_quiz = quiz_judge(
     {
         "q1": "D. Picking the best of 40 configurations on the same 5,000 images favours the one whose "
-        "errors happened to fall favourably on those images, so the winner's validation accuracy is an "
+        "mistakes happened to miss those images, so the winner's validation accuracy is an "
         "optimistic estimate; on new images expect somewhat less. A: fit never trains on validation_data, "
         "true, but the choice among the 40 used those images, and that choice is what fits their quirks. "
         "B: early stopping is itself a choice made on the validation images (the epoch), so it adds to the "
@@ -280,8 +298,9 @@ judge_quiz = quiz_judge(
         "Only images used for no decision (a test set, read once) give an unbiased estimate.",
         "q2": "A. The validation loss is the mean of -log p_y over the same 5,000 images (validation_data is "
         "fixed), so if it rose, the probability p_y of the true digit fell on at least one image. B: the "
-        "stem says nothing about the training images; a validation loss that rises while the training "
-        "accuracy keeps growing is the usual sign of overfitting, so nothing forces it down. C: a "
+        "rise can come from images it gets right, whose p_y fell a little, and the 110 misclassified "
+        "images need not be the same ones after both epochs, so no wrong answer has to grow more confident. "
+        "C: a "
         "misclassified image does not cost a fixed amount: its -log p_y grows when the wrong answer grows "
         "more confident, so the rise can come entirely from the images it gets wrong (as in this chapter's "
         "run). D: fit evaluates the same validation_data after every epoch, with no sampling; accuracy only "

@@ -219,6 +219,30 @@ def split_and_scale(images, labels, n_val, seed):
 ''',
     wrong=[
         (
+            "shuffles the training part only: the validation set is the last n_val examples",
+            '''
+def split_and_scale(images, labels, n_val, seed):
+    rng = np.random.default_rng(seed)
+    n = len(labels) - n_val
+    order = np.concatenate([rng.permutation(n), np.arange(n, len(labels))])
+    x = images[order].astype("float32") / 255
+    y = labels[order]
+    return (x[:n], y[:n]), (x[n:], y[n:])
+''',
+        ),
+        (
+            "draws from NumPy's global random state",
+            '''
+def split_and_scale(images, labels, n_val, seed):
+    np.random.seed(seed)
+    order = np.random.permutation(len(labels))
+    x = images[order].astype("float32") / 255
+    y = labels[order]
+    n = len(labels) - n_val
+    return (x[:n], y[:n]), (x[n:], y[n:])
+''',
+        ),
+        (
             "the original bug: two independent shuffles",
             '''
 def split_and_scale(images, labels, n_val, seed):
