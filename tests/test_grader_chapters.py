@@ -309,3 +309,36 @@ def test_an_unprivileged_account_grades_the_reference_without_accusing_it(tree, 
         shutil.rmtree(root, ignore_errors=True)
     assert result["score"] == result["max_score"] > 0 and result["notes"] == [], result
     assert not [i for i in result["internal"] if i.startswith("blocked")], result["internal"]
+
+
+def test_fix_training_loop_grades_the_diagnosis_apart(tree):
+    """ch01b.fix-training-loop: half the points for the loop, half for naming the three bugs."""
+    hidden = tree.chapters["ch01b"]
+    exercise = "ch01b.fix-training-loop"
+    solution = hidden.solutions[exercise]
+    assert hidden_verdict(hidden, exercise, solution).passed
+    misnamed = hidden_verdict(hidden, exercise, solution + '\nbugs = {"A", "E", "G"}\n')
+    assert not misnamed.passed and misnamed.fraction == 0.5 and "bugs" in misnamed.message
+    broken_loop = solution.replace("w.assign_sub(lr * dw)", "w.assign_add(lr * dw)")
+    assert broken_loop != solution
+    named_only = hidden_verdict(hidden, exercise, broken_loop)
+    assert not named_only.passed and named_only.fraction == 0.5 and "named right" in named_only.message
+
+
+@pytest.mark.parametrize(
+    "what, old, new",
+    [
+        ("judges every step", "            end_norm = np.linalg.norm(grad_fn(point))\n",
+         "                if np.linalg.norm(grad_fn(point)) >= start_norm:\n                    break\n"
+         "            end_norm = np.linalg.norm(grad_fn(point))\n"),
+        ("one step too few", "for _ in range(steps):", "for _ in range(steps - 1):"),
+        ("one step too many", "for _ in range(steps):", "for _ in range(steps + 1):"),
+    ],
+)
+def test_stable_lr_hidden_check_judges_after_exactly_steps_steps(tree, what, old, new):
+    """ch01b.stable-lr: stability is judged once, after exactly `steps` steps."""
+    hidden = tree.chapters["ch01b"]
+    solution = hidden.solutions["ch01b.stable-lr"]
+    assert old in solution
+    assert hidden_verdict(hidden, "ch01b.stable-lr", solution).passed
+    assert not hidden_verdict(hidden, "ch01b.stable-lr", solution.replace(old, new)).passed, what

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.checking import Verdict, fail
+from course_utils.checking import CheckFailed, Verdict, fail
 from course_utils.exercises.ch01b import FIT_REFUSED, fit_refusal
 from course_utils.grading.kit import (
     QUIZ_EXPORT,
@@ -48,6 +48,14 @@ _cases = [
     (lambda x: _Q @ (x - 4.0 * _m), 0.01 * _rng.normal(size=3), [0.3, 0.01, 0.15, 0.05], 100),
     # a short run that grows the gradient after its first step but ends below its start
     (lambda x: np.array([1.0, 10.0]) * (x - np.array([5.0, -0.098])), np.zeros(2), [0.05, 0.21, 0.15], 15),
+    # Rosenbrock's valley (case 12): at 0.035 the gradient's norm rises to about five times its
+    # start on the way and ends far below it; a rule that judges every step rejects that rate
+    (lambda x: np.array([-2.0 * (1 - x[0]) - 40.0 * x[0] * (x[1] - x[0] ** 2), 20.0 * (x[1] - x[0] ** 2)]),
+     np.array([-1.0, 1.0]), [0.02, 0.035, 0.01, 0.03], 60),
+    # a slow divergence that crosses the starting norm between steps 131 and 132 (cases 13, 14):
+    # one step more or one step less than `steps` (or the last gradient used) flips the verdict
+    (lambda x: np.array([2.0, 8.0]) * x, np.array([1.0, 1e-5]), [0.1, 0.26, 0.2], 131),
+    (lambda x: np.array([2.0, 8.0]) * x, np.array([1.0, 1e-5]), [0.1, 0.26, 0.2], 132),
 ]
 _export = {"cases": []}
 for _grad, _x0, _candidates, _steps in _cases:
@@ -86,6 +94,9 @@ if "error" not in _export:
     _export["one_epoch"] = _epoch["ok"].get_weights()
     _export["two_epochs"] = _two["ok"].get_weights()
     _export["predicted"] = np.asarray(_full["ok"](_x_test)).argmax(axis=-1)
+_bugs = globals().get("bugs")
+_export["bugs"] = (sorted({str(_b).strip().upper()[:3] for _b in _bugs})
+                   if isinstance(_bugs, (set, frozenset, list, tuple)) and len(_bugs) <= 8 else None)
 ''',
     None,
     refused_names=FIT_REFUSED,
@@ -117,6 +128,17 @@ def judge_stable_lr(student: dict[str, Any], reference: dict[str, Any]) -> Verdi
                 "Stability is judged once, after the last step (the gradient's norm then against its norm "
                 "at x0), not at every step; and the run has exactly `steps` steps."
             )
+        if i == 12 and isinstance(got, (int, float)) and got < exp:
+            fail(
+                f"Hidden case {i}: you rejected a rate whose gradient's norm rose above its start on the way "
+                "but ended below it: stability is judged once, after the last step, not at every step."
+            )
+        if i in (13, 14) and isinstance(got, (int, float)):
+            fail(
+                f"Hidden case {i}: here the verdict of one rate changes between one step and the next near "
+                "the end of the run: run exactly `steps` steps, then compare the gradient at the final point "
+                "(not the last gradient used for a step) with its norm at x0."
+            )
         if i >= 9 and isinstance(got, (int, float)) and got < exp:
             fail(
                 f"Hidden case {i}: you rejected a stable rate. Here the minimum is far from the origin and "
@@ -136,6 +158,29 @@ def judge_stable_lr(student: dict[str, Any], reference: dict[str, Any]) -> Verdi
 
 
 def judge_fix_training_loop(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
+    """Half the points for the fixed loop (_judge_fixed_loop), half for naming its three bugs."""
+    try:
+        fixed = _judge_fixed_loop(student, reference)
+    except CheckFailed as failure:
+        fixed = failure.verdict
+    named = student.get("bugs") == reference.get("bugs") and reference.get("bugs") is not None
+    if fixed.passed and named:
+        return Verdict(True, fixed.message + " The three bugs are named right.")
+    if fixed.passed:
+        return Verdict(
+            False,
+            fixed.message + " But the letters in `bugs` are not the three bugs of the buggy version (half the "
+            "points): for each statement, check it against the code and the documentation of the call it names.",
+            score=0.5,
+        )
+    used = student.get("frameworks")
+    refused = not isinstance(used, list) or bool(used)  # a refused call, tampering or a forged export
+    if named and not refused:
+        return Verdict(False, fixed.message + " The three bugs are named right (half the points).", score=0.5)
+    return fixed
+
+
+def _judge_fixed_loop(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
     """One full-batch step and one epoch of mini-batches against the reference, then accuracy; no fit."""
     used = student.get("frameworks") if isinstance(student, dict) else None
     if isinstance(used, list) and used and all(isinstance(u, str) for u in used):

@@ -141,7 +141,7 @@ def largest_stable_lr(grad_fn, x0, candidates, steps=100):
 )
 
 
-FIX_TRAINING_LOOP = Answers(
+_FIX_TRAINING_LOOP_LOOPS = Answers(
     solution='''
 def train_softmax_regression(x, y, epochs, batch_size, lr, seed):
     keras.utils.set_random_seed(seed)
@@ -301,6 +301,34 @@ def train_softmax_regression(x, y, epochs, batch_size, lr, seed):
 ''',
         ),
     ],
+)
+
+# The exercise also asks for its diagnosis: `bugs`, the letters of the three statements that are
+# bugs (B: labels sliced in the original order, E: logits treated as probabilities, G: the update
+# climbs). The reference names them; every wrong loop names a plausible wrong set, so that it is
+# judged on its loop (its diagnosis would earn half the points only with a working loop).
+FIX_TRAINING_LOOP = Answers(
+    solution=_FIX_TRAINING_LOOP_LOOPS.solution + '\nbugs = {"B", "E", "G"}\n',
+    wrong=[
+        (what, source + '\nbugs = {"B", "D", "G"}\n')
+        for what, source in [
+            *_FIX_TRAINING_LOOP_LOOPS.wrong,
+            (
+                "trains with the course's train_curves, whose batches come in the same order",
+                '''
+def train_softmax_regression(x, y, epochs, batch_size, lr, seed):
+    from course_utils.experiments import train_curves
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(int(y.max()) + 1)])
+    probs = keras.Sequential([model, keras.layers.Softmax()])  # shares the Dense layer
+    train_curves(probs, x, y, x[:1], y[:1], epochs, batch_size=batch_size,
+                 optimizer=keras.optimizers.SGD(lr), seed=seed)
+    return model
+''',
+            ),
+        ]
+    ],
+    taught=_FIX_TRAINING_LOOP_LOOPS.taught,
 )
 
 

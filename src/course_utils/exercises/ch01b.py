@@ -91,7 +91,31 @@ def _reference_model(seed: int = 3) -> Any:
 
 # Keras functions that would train the model for the student: the exercise asks for the loop itself.
 # The course's own training loop (course_utils.training.train_loop) is refused too: it is the answer.
-FIT_REFUSED = ("fit", "train_on_batch", "train_step", "make_train_function", "course_utils.training.train_loop")
+FIT_REFUSED = (
+    "fit",
+    "train_on_batch",
+    "train_step",
+    "make_train_function",
+    # the course's own loops: each one trains with SGD over batches in the exercise's order
+    "course_utils.training.train_loop",
+    "course_utils.experiments.train_curves",
+    "course_utils.parallel.train_branches",
+    "course_utils.optimizers.lr_range_test",
+)
+BUG_CHOICES = tuple("ABCDEFGH")  # the statements listed in the exercise; three of them are the bugs
+
+
+def bugs_problem(bugs: Any) -> str | None:
+    """What is wrong with the form of the `bugs` answer (three distinct letters), or None. The letters
+    themselves are graded on submission."""
+    if not isinstance(bugs, (set, frozenset, list, tuple)):
+        return f"Set `bugs` to the set of the three letters you chose, e.g. {{'A', 'B', 'C'}}; got {type(bugs).__name__}."
+    letters = {str(b).strip().upper() for b in bugs}
+    if not letters <= set(BUG_CHOICES):
+        return f"`bugs` should hold letters from {BUG_CHOICES[0]} to {BUG_CHOICES[-1]}; got {sorted(map(str, bugs))}."
+    if len(letters) != 3 or len(bugs) != 3:
+        return f"The function has three bugs: `bugs` should hold three different letters; got {len(letters)}."
+    return None
 
 
 def fit_refusal(used: list[str]) -> str:
@@ -155,10 +179,12 @@ def _raise(error: BaseException) -> Any:
 
 
 @visible_check("ch01b.fix-training-loop")
-def check_fix_training_loop(train_softmax_regression: Any) -> Verdict:
+def check_fix_training_loop(train_softmax_regression: Any, bugs: Any = None) -> Verdict:
     """One full-batch step, then one epoch of mini-batches in the exercise's order, against Keras' SGD.
 
-    Then the accuracy after a short training. Keras' own training functions (``fit``) are refused.
+    Then the accuracy after a short training. Keras' own training functions (``fit``) and the course's
+    loops are refused. The form of ``bugs`` (the diagnosis) is checked; its letters are graded on
+    submission.
     """
     import keras
 
@@ -206,7 +232,14 @@ def check_fix_training_loop(train_softmax_regression: Any) -> Verdict:
             f"Single steps are right, but after 3 epochs the accuracy is only {accuracy:.0%} on new points: "
             "does every batch of images come with its own labels?"
         )
-    return Verdict(True, f"The loop is fixed: the steps match SGD, and the model reaches {accuracy:.0%}.")
+    problem = bugs_problem(bugs)
+    if problem:
+        fail(f"The loop is fixed (the model reaches {accuracy:.0%}), but: {problem}")
+    return Verdict(
+        True,
+        f"The loop is fixed: the steps match SGD, and the model reaches {accuracy:.0%}. Your three letters "
+        "in `bugs` are graded on submission.",
+    )
 
 
 @visible_check("ch01b.quiz")
