@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/capstone.py --seeds 5
 
 Chapter 5 trains `course_utils.recipes.CAPSTONE` once (seed 0) and asserts at least 99.5 % test
-accuracy; it asserts no seconds (wall-clock targets live here, not in notebooks). One seed can be lucky; this benchmark trains the same recipe
+accuracy; it asserts no seconds (wall-clock targets live here, not in notebooks). One seed can be
+lucky; this benchmark trains the same recipe
 from several seeds, in turn, and reports the median and the range of the final test accuracy
 and of the training seconds (the clock stops while the test images are evaluated, once per
 epoch). The last line says whether the median meets the target (99.5 % within 300 s), and how

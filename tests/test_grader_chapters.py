@@ -56,8 +56,36 @@ def filled(chapter: str, sources: dict[str, str]) -> nbformat.NotebookNode:
     return nb
 
 
+def settle_threads(seconds: float = 5.0) -> None:
+    """Wait for threads that run code exec'd by an earlier answer (a wrong answer's worker) to end.
+
+    Each student has a kernel of their own; these tests run every answer in one process, where the
+    watcher would otherwise see the thread an earlier answer left behind."""
+    import threading
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        frames = sys._current_frames()
+        if not any(
+            frame.f_code.co_filename == "<string>"
+            for ident, top in frames.items()
+            if ident != threading.get_ident()
+            for frame in _stack(top)
+        ):
+            return
+        time.sleep(0.05)
+
+
+def _stack(frame):
+    while frame is not None:
+        yield frame
+        frame = frame.f_back
+
+
 def hidden_verdict(chapter: g.HiddenChapter, exercise_id: str, source: str):
     """The hidden check's verdict on a source, judged in this process as the grader judges it."""
+    settle_threads()
     exported = g.run_export_in_process(chapter, exercise_id, source)
     try:
         return chapter.judges[exercise_id](exported, g.ensure_references(chapter)[exercise_id])
@@ -73,6 +101,7 @@ def visible_verdict(chapter: g.HiddenChapter, exercise_id: str, source: str):
         for c in nb.cells
         if "check" in c.metadata.get("course", {})
     }
+    settle_threads()
     namespace: dict = {}
     exec(chapter.prelude + "\n" + source, namespace)
     args = [eval(compile(ast.Expression(arg), "<check>", "eval"), namespace) for arg in calls[exercise_id].args[1:]]
@@ -328,9 +357,12 @@ def test_fix_training_loop_grades_the_diagnosis_apart(tree):
 @pytest.mark.parametrize(
     "what, old, new",
     [
-        ("judges every step", "            end_norm = np.linalg.norm(grad_fn(point))\n",
-         "                if np.linalg.norm(grad_fn(point)) >= start_norm:\n                    break\n"
-         "            end_norm = np.linalg.norm(grad_fn(point))\n"),
+        (
+            "judges every step",
+            "            end_norm = np.linalg.norm(grad_fn(point))\n",
+            "                if np.linalg.norm(grad_fn(point)) >= start_norm:\n                    break\n"
+            "            end_norm = np.linalg.norm(grad_fn(point))\n",
+        ),
         ("one step too few", "for _ in range(steps):", "for _ in range(steps - 1):"),
         ("one step too many", "for _ in range(steps):", "for _ in range(steps + 1):"),
     ],

@@ -76,11 +76,12 @@ for _curve, _patience, _delta in zip(_curves, _patiences, _deltas):
 
 _EXPORT_SPLIT_AND_SCALE = snippet('''
 _export = {"cases": []}
-for _n, _n_val, _seed, _shape in [(300, 60, 7, (4, 4)), (120, 100, 8, (3, 5)), (50, 1, 9, (2, 2))]:
+for _n, _n_val, _seed, _shape, _top in [(300, 60, 7, (4, 4), 255), (120, 100, 8, (3, 5), 255),
+                                        (50, 1, 9, (2, 2), 200)]:
     _ids = np.arange(_n)
     _images = np.zeros((_n,) + _shape, dtype="uint8")
     _images[:, 0, 0], _images[:, 0, 1] = _ids // 256, _ids % 256   # each image says who it is
-    _images[:, -1, -1] = 255
+    _images[:, -1, -1] = _top - 40 * (_ids % 3)   # no pixel of the last case reaches 255
     _labels = np.sort(np.random.default_rng(_seed).integers(0, 10, size=_n)).astype("uint8")
     _before = (_images.copy(), _labels.copy())
     _global = np.random.get_state()[1].copy()
@@ -92,7 +93,7 @@ for _n, _n_val, _seed, _shape in [(300, 60, 7, (4, 4)), (120, 100, 8, (3, 5)), (
     _case["other_seed_same_result"] = repr(_other.get("ok")) == repr(_case.get("ok"))
     _case["inputs_changed"] = bool(not np.array_equal(_images, _before[0])
                                    or not np.array_equal(_labels, _before[1]))
-    _case["labels"], _case["n_val"] = _before[1], _n_val
+    _case["labels"], _case["n_val"], _case["top"] = _before[1], _n_val, _top
     _export["cases"].append(_case)
 ''')
 
@@ -220,9 +221,17 @@ def judge_split_and_scale(student: dict[str, Any], reference: dict[str, Any]) ->
         if x_train.ndim != 3 or x_val.ndim != 3:
             fail("The images changed shape: keep them as they came, (n, height, width); only scale and shuffle.")
         x = np.concatenate([x_train, x_val]) * 255
-        if x.max() > 255.5 or not np.allclose(x[:, -1, -1], 255, atol=0.01):
-            fail("The pixels are not scaled to [0, 1] by dividing by 255.")
+        corners = {exp["top"] - 40 * k for k in range(3)}
+        if x.max() > 255.5 or not all(np.any(np.isclose(c, list(corners), atol=0.01)) for c in x[:, -1, -1]):
+            fail(
+                f"Hidden case {i}: the pixels are not the original ones divided by 255 (dividing by the "
+                "largest pixel, or by each image's own range, is another scaling)."
+            )
         ids = np.rint(x[:, 0, 0]).astype(int) * 256 + np.rint(x[:, 0, 1]).astype(int)
+        if sorted(ids.tolist()) == list(range(n)) and not np.allclose(
+            x[:, -1, -1], exp["top"] - 40 * (ids % 3), atol=0.01
+        ):
+            fail(f"Hidden case {i}: the pixels are not the original ones divided by 255.")
         if sorted(ids.tolist()) != list(range(n)):
             fail(
                 f"Hidden case {i}: some images are missing or repeated: every example must land in exactly "
@@ -233,6 +242,12 @@ def judge_split_and_scale(student: dict[str, Any], reference: dict[str, Any]) ->
             fail("Images and labels are no longer paired: shuffle both with the same permutation.")
         if ids[: n - n_val].tolist() == list(range(n - n_val)):
             fail("The examples are not shuffled: on sorted data the validation set would be one class only.")
+        if n > 20 and np.mean(np.diff(ids) % n == 1) > 0.5:
+            fail(
+                f"Hidden case {i}: most examples still follow their neighbour in the original order (a "
+                "rotation or a shift is not a shuffle): on sorted data the validation set would hold one or "
+                "two classes. Shuffle with a random permutation."
+            )
         if n_val > 1 and sorted(ids[n - n_val :].tolist()) == list(range(n - n_val, n)):
             fail(
                 f"Hidden case {i}: the validation set is the last n_val examples, in some order: only the "
@@ -288,9 +303,10 @@ def judge_train_within_budget(student: dict[str, Any], reference: dict[str, Any]
 
 judge_quiz = quiz_judge(
     {
-        "q1": "D. Picking the best of 40 configurations on the same 5,000 images favours the one whose "
-        "mistakes happened to miss those images, so the winner's validation accuracy is an "
-        "optimistic estimate; on new images expect somewhat less. A: fit never trains on validation_data, "
+        "q1": "D. Each validation score is the configuration's true accuracy plus the luck of these 5,000 "
+        "images, and the largest of 40 such scores is the one with the most luck on top. Picking the best "
+        "of 40 configurations on the same images favours the one whose mistakes happened to miss them, "
+        "so the winner's validation accuracy is an optimistic estimate; on new images expect somewhat less. A: fit never trains on validation_data, "
         "true, but the choice among the 40 used those images, and that choice is what fits their quirks. "
         "B: early stopping is itself a choice made on the validation images (the epoch), so it adds to the "
         "selection instead of removing it. C: the optimism comes from the selection, not from overfitting "

@@ -219,6 +219,29 @@ def split_and_scale(images, labels, n_val, seed):
 ''',
     wrong=[
         (
+            "a rotation of the order instead of a shuffle",
+            '''
+def split_and_scale(images, labels, n_val, seed):
+    n = len(labels)
+    order = np.roll(np.arange(n), seed % (n - 1) + 1)
+    x = np.asarray(images)[order].astype("float32") / np.float32(255)
+    y = np.asarray(labels)[order]
+    return (x[:n - n_val], y[:n - n_val]), (x[n - n_val:], y[n - n_val:])
+''',
+        ),
+        (
+            "divides by the largest pixel instead of 255",
+            '''
+def split_and_scale(images, labels, n_val, seed):
+    order = np.random.default_rng(seed).permutation(len(labels))
+    x = np.asarray(images)[order].astype("float32")
+    x = x / x.max()
+    y = np.asarray(labels)[order]
+    n = len(labels) - n_val
+    return (x[:n], y[:n]), (x[n:], y[n:])
+''',
+        ),
+        (
             "shuffles the training part only: the validation set is the last n_val examples",
             '''
 def split_and_scale(images, labels, n_val, seed):

@@ -40,12 +40,22 @@ _B = _rng.normal(size=(2, 3, 2))
 def _g(x):  # a vector-valued function of a (3, 2) array: 2 x 3 outputs
     x = np.asarray(x, dtype=float)
     return np.tanh(np.einsum("ijk,jk->ij", _B, x)) + x[:, 0] ** 2
+_misshapen = []
+def _strict(x):  # a function of (2, 5) arrays only: x must keep its shape
+    x = np.asarray(x, dtype=float)
+    if x.shape != (2, 5):
+        _misshapen.append(x.shape)
+        raise ValueError(f"this f takes arrays of shape (2, 5), got {x.shape}")
+    return float(np.sum(np.cos(x) * x[::-1]))
 for _fn, _x, _h in [(_f, _rng.normal(size=(3, 4)), 1e-5), (_f, _rng.normal(size=(3, 4)), 0.05),
-                    (_f, _rng.normal(size=12), 1e-3), (_g, _rng.normal(size=(3, 2)), 1e-4)]:
+                    (_f, _rng.normal(size=12), 1e-3), (_g, _rng.normal(size=(3, 2)), 1e-4),
+                    (_strict, _rng.normal(size=(2, 5)), 1e-4), (_f, _rng.normal(size=(3, 4)), None)]:
     _x_before = _x.copy()
-    _case = _call("central_difference", _fn, _x, _h)
+    # the last case leaves h to its default, 1e-5, on a function that is not quadratic
+    _case = _call("central_difference", _fn, _x) if _h is None else _call("central_difference", _fn, _x, _h)
     _case["modified_x"] = bool(not np.array_equal(_x, _x_before))
     _export["cases"].append(_case)
+_export["misshapen_calls"] = len(_misshapen)
 ''')
 
 _EXPORT_BRIER_GRAD = numpy_only(
@@ -90,13 +100,20 @@ _EXPORT_QUIZ = QUIZ_EXPORT
 
 
 def judge_central_difference(student: dict[str, Any], reference: dict[str, Any]) -> Verdict:
-    """Three hidden points of a non-separable function, matrices and a vector, three step sizes."""
+    """Hidden points of non-separable functions, matrices and a vector, four step sizes and the default
+    one, and a function that accepts only arrays shaped like x."""
+    if student.get("misshapen_calls"):
+        fail(
+            "central_difference called f with an array of another shape than x: call f only with arrays shaped like x."
+        )
     for i, got, exp in each_case(student, reference, "central_difference"):
         if student["cases"][i - 1]["modified_x"]:
             fail("central_difference changes the caller's x; work on a copy.")
         hint = mismatch(got, exp["ok"], f"the gradient in hidden case {i}", rtol=1e-6, atol=1e-8)
         if hint is not None:
-            fail(hint + (" Is the step h you are given used?" if i == 2 else ""))
+            fail(
+                hint + {2: " Is the step h you are given used?", 6: " Without h, is the default step 1e-5?"}.get(i, "")
+            )
     return Verdict(True, "Correct on all hidden cases.")
 
 

@@ -28,6 +28,21 @@ def central_difference(f, x, h=1e-5):
 ''',
     wrong=[
         (
+            "a default step of 0.5 instead of 1e-5",
+            '''
+def central_difference(f, x, h=0.5):
+    base = np.array(x, dtype=float)
+    out_shape = np.shape(f(base.copy()))
+    jac = np.empty(out_shape + base.shape)
+    for index in np.ndindex(base.shape):
+        up, down = base.copy(), base.copy()
+        up[index] += h
+        down[index] -= h
+        jac[(Ellipsis, *index)] = (np.asarray(f(up), float) - np.asarray(f(down), float)) / (2 * h)
+    return jac
+''',
+        ),
+        (
             "forward difference",
             '''
 def central_difference(f, x, h=1e-5):

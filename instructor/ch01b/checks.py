@@ -200,12 +200,11 @@ def _judge_fixed_loop(student: dict[str, Any], reference: dict[str, Any]) -> Ver
         )
     uphill = [2 * w0 - e for w0, e in zip(init, expected)]
     if all(mismatch(s, u, rtol=1e-4, atol=1e-6) is None for s, u in zip(step, uphill)):
-        fail("After one step the loss went up: an update must subtract lr times the gradient.")
+        fail("After one full-batch step the loss went up instead of down.")
     if not all(mismatch(s, e, rtol=1e-3, atol=1e-6) is None for s, e in zip(step, expected)):
         fail(
-            "One full-batch step does not match SGD on the mean cross-entropy. A single step depends on "
-            "two things: which label goes with which image, and what the loss assumes about the model's "
-            "outputs (its last layer has no softmax)."
+            "One full-batch step does not match SGD on the mean cross-entropy of the model's outputs: compare "
+            "the loss of one step with the loss Keras computes for the same step."
         )
     epoch, expected = student.get("one_epoch"), reference["one_epoch"]
     if not isinstance(epoch, list) or not all(
@@ -214,7 +213,7 @@ def _judge_fixed_loop(student: dict[str, Any], reference: dict[str, Any]) -> Ver
         fail(
             "A full-batch step is right, but one epoch of mini-batches does not match SGD over the batches "
             "in the required order: one rng.permutation per epoch with rng = np.random.default_rng(seed), "
-            "consecutive slices of it, each image with its own label."
+            "consecutive slices of it."
         )
     two, expected = student.get("two_epochs"), reference["two_epochs"]
     if not isinstance(two, list) or not all(
@@ -228,10 +227,7 @@ def _judge_fixed_loop(student: dict[str, Any], reference: dict[str, Any]) -> Ver
     acc = float(np.mean(np.asarray(student["predicted"]) == labels))
     ref_acc = float(np.mean(np.asarray(reference["predicted"]) == labels))
     if acc < ref_acc - 0.05:
-        fail(
-            f"Each step is right, but after training the accuracy on hidden points is only {acc:.0%}. "
-            "Does every batch of images come with its own labels?"
-        )
+        fail(f"Each step is right, but after training the accuracy on hidden points is only {acc:.0%}.")
     return Verdict(True, f"Fixed: the steps match SGD and the model reaches {acc:.0%} on hidden points.")
 
 
@@ -245,8 +241,8 @@ judge_quiz = quiz_judge(
         "q2": "An epoch visits every example once: 49,152 / 512 = 96 updates per epoch instead of 1,536, so "
         "15,360 updates take 160 epochs; what changes is each update. Keras' losses average over the batch: "
         "each mini-batch gradient is the mean, not the sum, of its examples' gradients, so it keeps the "
-        "expected size of the full gradient (an unbiased estimate) with a variance 16 times smaller "
-        "(its error falls like 1 / sqrt(|B|)). A sum would make the steps 16 times longer, but the loss is "
+        "expected size of the full gradient (an unbiased estimate) with a variance 16 times smaller, "
+        "so its typical error, the square root of the variance, is sqrt(16) = 4 times smaller. A sum would make the steps 16 times longer, but the loss is "
         "a mean; a mean over more examples does not shrink the step either, since it estimates the same "
         "full gradient; and Keras does not scale the learning rate with the batch size: that is a choice "
         "you make yourself (Goyal et al.).",

@@ -257,6 +257,57 @@ def weighted_binary_crossentropy(pos_weight):
 ''',
     wrong=[
         (
+            "Keras' weighted cross-entropy run in a worker thread started before the check",
+            '''
+import threading as _th, queue as _q
+_jobs, _done = _q.Queue(), _q.Queue()
+def _worker():
+    while True:
+        try:
+            fn = _jobs.get(timeout=0.5)  # ends when idle, so that it leaves no thread behind
+        except _q.Empty:
+            return
+        try:
+            _done.put(("ok", fn()))
+        except Exception as e:
+            _done.put(("err", e))
+_th.Thread(target=_worker, name="cheat", daemon=True).start()  # before the check starts
+def _in(g, fn):
+    if not any(t.name == "cheat" and t.is_alive() for t in _th.enumerate()):
+        _th.Thread(target=_worker, name="cheat", daemon=True).start()
+    if g is None:
+        _jobs.put(fn)
+    else:
+        def w():
+            with g.as_default():
+                return fn()
+        _jobs.put(w)
+    k, v = _done.get()
+    if k == "err":
+        raise v
+    return v
+def weighted_binary_crossentropy(pos_weight):
+    def loss(y_true, logits):
+        y = tf.cast(y_true, logits.dtype)
+        g = None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
+        @tf.custom_gradient
+        def f(z):
+            fwd = lambda: tf.reduce_mean(tf.nn.weighted_cross_entropy_with_logits(y, z, pos_weight))
+            def grad(up):
+                def bwd():
+                    if g is None:
+                        with tf.GradientTape() as t:
+                            t.watch(z)
+                            v = fwd()
+                        return up * t.gradient(v, z)
+                    return up * tf.gradients(fwd(), z)[0]
+                return _in(g, bwd)
+            return _in(g, fwd), grad
+        return f(logits)
+    return loss
+''',
+        ),
+        (
             "one call of tf.nn.weighted_cross_entropy_with_logits",
             '''
 def weighted_binary_crossentropy(pos_weight):

@@ -334,12 +334,14 @@ judge_quiz = quiz_judge(
         "them and scores 97 % (not D).",
         "q4": "The moving mean is momentum * old + (1 - momentum) * batch = 0.9 * 1.0 + 0.1 * 3.0 = 1.2. The "
         "momentum weighs the old value; taking 0.9 of the batch mean instead gives 2.8.",
-        "q5": "predict() runs the model in inference mode, where preprocessing layers such as RandomRotation "
-        "return their input unchanged, so two calls on one image agree. AdamW decays weights independently "
-        "of Adam's gradient scaling, unlike an L2 penalty; layer normalization uses each example's own "
-        "statistics in both modes and keeps no moving averages; batch normalization changes how a network "
-        "trains but does not make dropout and penalties unnecessary (they act in other ways, and the "
-        "chapter measures each on its own).",
+        "q5": "predict() runs the model in inference mode, where Dropout passes every activation through "
+        "unchanged, so every call gives the same prediction (D). Keras' Dropout is inverted dropout: it scales "
+        "the kept activations by 1 / (1 - p) in training and does nothing at inference; multiplying by 1 - p "
+        "at inference is the original paper's equivalent form, not what Keras does (not A). The moving "
+        "averages of batch normalization are not trainable: each training call moves them by the momentum "
+        "rule, and the optimizer never touches them (not B). Batch normalization changes how a network "
+        "trains but does not make dropout and penalties unnecessary; they act in other ways, and the "
+        "chapter measures each on its own (not C).",
     }
 )
 

@@ -18,9 +18,11 @@ closed.
 student's kernel (``inspect.getsource``), where nothing the student patched in ``course_utils``
 can change it.
 
-Limits, since the watcher runs in a process the student's code shares: it sees the thread that
-calls the function, so work handed to a thread started *earlier* (a worker waiting on a queue)
-is not seen; a notebook that rewrites the code objects of Keras itself (new ``co_filename`` and
+Limits, since the watcher runs in a process the student's code shares: its hook sees the thread
+that calls the function, so work handed to a thread started *earlier* (a worker waiting on a queue)
+is not seen by the hook; such a thread is refused instead, when any thread other than the caller's
+runs code outside the standard library and the installed packages before or after the call. A
+notebook that rewrites the code objects of Keras itself (new ``co_filename`` and
 ``__module__`` for every function it runs) is not seen; and the hidden checks trust the export
 channel, so a notebook that forges the whole export (see the threat model) can also forge the
 watcher's list. The grader closes these outside this module: it grades every NumPy-only exercise
@@ -258,6 +260,31 @@ def watched_call(
                 raise TimeoutError(f"the call ran longer than {time_limit:g} s and was stopped")
         profile(frame, event, arg)
 
+    import _thread
+
+    def busy_threads():
+        """Whether another thread runs code of the notebook's own: a worker started *before* the call
+        (waiting on a queue) would do the refused work where the per-thread hook cannot see it. A
+        thread whose every frame lies in the standard library or an installed package (the
+        kernel's own threads) is not the student's."""
+        try:
+            frames = sys._current_frames()
+        except Exception:
+            return True
+        me = _thread.get_ident()
+        for ident, frame in frames.items():
+            while ident != me and frame is not None:
+                filename = frame.f_code.co_filename
+                if filename not in in_library:
+                    in_library[filename] = isinstance(filename, str) and (
+                        filename.startswith("<frozen ") or realpath(filename).startswith(libraries)
+                    )
+                if not in_library[filename]:
+                    return True
+                frame = frame.f_back
+        return False
+
+    threads_before = busy_threads()
     hook = profile if deadline is None else timed_profile
     setprofile(hook)
     try:
@@ -277,6 +304,8 @@ def watched_call(
         outcome = ("error", TimeoutError(f"the call ran longer than {time_limit:g} s and was stopped"))
     elif still is not hook:
         used.add("tampering: the watcher was removed")
+    if threads_before or busy_threads():
+        used.add("tampering: a thread of the notebook's own code")
     return outcome, sorted(used)
 
 

@@ -139,6 +139,11 @@ def check_split_and_scale(split_and_scale: Any) -> Verdict:
         fail("Images and labels are no longer paired: shuffle both with one permutation.")
     if ids[:7].tolist() == list(range(7)):
         fail("The data is not shuffled: with sorted labels the validation set holds only the last class.")
+    if np.mean(np.diff(ids) % 10 == 1) > 0.6:  # a random order of ten has about one such pair
+        fail(
+            "Most examples still follow their neighbour in the original order (a rotation or a shift is not "
+            "a shuffle): on sorted data the validation set would hold one or two classes."
+        )
     if sorted(ids[7:].tolist()) == [7, 8, 9]:  # a shuffle puts exactly these three there once in 120 seeds
         other = call(split_and_scale, before[0].copy(), before[1].copy(), 3, 1, what="split_and_scale")
         try:
@@ -286,7 +291,8 @@ def check_train_within_budget(choose_recipe: Any) -> Verdict:
             "sizes on the validation images."
         )
     return Verdict(
-        True, f"{summary}. The grade trains it again, with a seed of its own, and asks {TEST_TARGET:.1%} on the test images."
+        True,
+        f"{summary}. The grade trains it again, with a seed of its own, and asks {TEST_TARGET:.1%} on the test images.",
     )
 
 

@@ -75,6 +75,12 @@ def check_central_difference(central_difference: Any) -> Verdict:
     if got.shape == v.shape and np.allclose(got, 3 * v**2 + 3 * v * h + h**2, atol=1e-8):
         fail("The result matches the forward difference (f(x + h e) - f(x)) / h; use the central one.")
     expect_close(got, 3 * v**2 + h**2, "central_difference(sum(x**3), x, h=0.1)", rtol=1e-8, atol=1e-8)
+    got = as_array(call(central_difference, _sum_of_cubes, v, what="central_difference"), "central_difference(f, x)")
+    if got.shape == v.shape and not np.allclose(got, 3 * v**2 + 1e-10, rtol=0, atol=1e-7):
+        fail(
+            "Called without h on sum(x**3), the result is not 3 x**2 + h**2 for h = 1e-5: is the default "
+            "step h=1e-5, as the exercise asks?"
+        )
 
     # a vector-valued f: the elementwise square of a 2 x 2 matrix, flattened to 4 outputs
     m = np.array([[1.0, -2.0], [0.5, 3.0]])

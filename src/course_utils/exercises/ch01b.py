@@ -109,7 +109,9 @@ def bugs_problem(bugs: Any) -> str | None:
     """What is wrong with the form of the `bugs` answer (three distinct letters), or None. The letters
     themselves are graded on submission."""
     if not isinstance(bugs, (set, frozenset, list, tuple)):
-        return f"Set `bugs` to the set of the three letters you chose, e.g. {{'A', 'B', 'C'}}; got {type(bugs).__name__}."
+        return (
+            f"Set `bugs` to the set of the three letters you chose, e.g. {{'A', 'B', 'C'}}; got {type(bugs).__name__}."
+        )
     letters = {str(b).strip().upper() for b in bugs}
     if not letters <= set(BUG_CHOICES):
         return f"`bugs` should hold letters from {BUG_CHOICES[0]} to {BUG_CHOICES[-1]}; got {sorted(map(str, bugs))}."
@@ -198,11 +200,11 @@ def check_fix_training_loop(train_softmax_regression: Any, bugs: Any = None) -> 
         fail("Keep the buggy version's model (one Dense layer with one unit per class); fix the training.")
     w1, b1 = _weights_after_sgd_epoch(x, y, len(x), 0.5, 3)  # what one correct full-batch step gives
     if np.allclose(weights[0], 2 * w0 - w1, atol=1e-5):
-        fail("After one step the loss went up: the update must subtract lr times the gradient.")
+        fail("After one full-batch step the loss went up instead of down.")
     if not (np.allclose(weights[0], w1, atol=1e-5) and np.allclose(weights[1], b1, atol=1e-5)):
         fail(
-            "One full-batch step does not match SGD on the mean cross-entropy. Check which labels go with "
-            "which images, and what the loss assumes about the model's outputs (logits or probabilities)."
+            "One full-batch step does not match SGD on the mean cross-entropy of the model's outputs. Print "
+            "the loss before and after one step, and compare it with the loss Keras computes for the same step."
         )
     # one epoch of 5 batches (the last one shorter): the result depends on the order of the batches
     model = _trained(train_softmax_regression, x, y, 1, 64, 0.5, 3)
@@ -212,7 +214,7 @@ def check_fix_training_loop(train_softmax_regression: Any, bugs: Any = None) -> 
         fail(
             "A full-batch step is right, but one epoch of batches of 64 does not match SGD over the batches "
             "in the required order: one rng.permutation per epoch with rng = np.random.default_rng(seed), "
-            "then consecutive slices of that order, each image with its own label."
+            "then consecutive slices of that order."
         )
     # two epochs: the argument epochs, and a new permutation for each epoch
     model = _trained(train_softmax_regression, x, y, 2, 64, 0.5, 3)
@@ -228,10 +230,7 @@ def check_fix_training_loop(train_softmax_regression: Any, bugs: Any = None) -> 
     x_new, y_new = _public_blobs(1)
     accuracy = float(np.mean(np.asarray(model(x_new)).argmax(axis=1) == y_new))
     if accuracy < 0.9:
-        fail(
-            f"Single steps are right, but after 3 epochs the accuracy is only {accuracy:.0%} on new points: "
-            "does every batch of images come with its own labels?"
-        )
+        fail(f"Single steps are right, but after 3 epochs the accuracy is only {accuracy:.0%} on new points.")
     problem = bugs_problem(bugs)
     if problem:
         fail(f"The loop is fixed (the model reaches {accuracy:.0%}), but: {problem}")

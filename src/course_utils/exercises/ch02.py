@@ -197,7 +197,8 @@ def check_sparse_xent(sparse_softmax_cross_entropy: Any) -> Verdict:
     if got.shape != labels.shape or not np.all(np.isfinite(got)) or np.any(got < 0):
         fail("On a large batch of logits of about +-3000, return one finite, non-negative loss per example.")
     return Verdict(
-        True, "Matches Keras on ordinary logits, on logits of +-1000 and +-1e5 and on mixed batches; fast on a large batch."
+        True,
+        "Matches Keras on ordinary logits, on logits of +-1000 and +-1e5 and on mixed batches; fast on a large batch.",
     )
 
 

@@ -282,8 +282,11 @@ def check_batchnorm(fold_batchnorm: Any) -> Verdict:
             if mistake in exp and np.allclose(y, exp[mistake], rtol=1e-6, atol=1e-9):
                 fail(f"With {what}: {hint}")
         expect_close(
-            y, np.array(exp["y"]), f"x @ new_kernel + new_bias ({what}), compared with Keras' Dense and "
-            "BatchNormalization in inference mode", rtol=1e-5, atol=1e-7,
+            y,
+            np.array(exp["y"]),
+            f"x @ new_kernel + new_bias ({what}), compared with Keras' Dense and BatchNormalization in inference mode",
+            rtol=1e-5,
+            atol=1e-7,
         )
     return Verdict(True, "One Dense layer that computes what Dense followed by BatchNormalization does at inference.")
 
