@@ -242,7 +242,8 @@ judge_quiz = quiz_judge(
         "15,360 updates take 160 epochs; what changes is each update. Keras' losses average over the batch: "
         "each mini-batch gradient is the mean, not the sum, of its examples' gradients, so it keeps the "
         "expected size of the full gradient (an unbiased estimate) with a variance 16 times smaller, "
-        "so its typical error, the square root of the variance, is sqrt(16) = 4 times smaller. A sum would make the steps 16 times longer, but the loss is "
+        "so its typical error, the square root of the variance, is sqrt(16) = 4 times smaller. "
+        "A sum would make the steps 16 times longer, but the loss is "
         "a mean; a mean over more examples does not shrink the step either, since it estimates the same "
         "full gradient; and Keras does not scale the learning rate with the batch size: that is a choice "
         "you make yourself (Goyal et al.).",
