@@ -364,6 +364,13 @@ def test_fix_training_loop_grades_the_diagnosis_apart(tree):
             "            end_norm = np.linalg.norm(grad_fn(point))\n",
         ),
         ("one step too few", "for _ in range(steps):", "for _ in range(steps - 1):"),
+        (
+            "stops early at 10,000 times the start",
+            "                point = point - lr * grad_fn(point)\n",
+            "                point = point - lr * grad_fn(point)\n"
+            "                if np.linalg.norm(grad_fn(point)) > 1e4 * start_norm:\n"
+            "                    break\n",
+        ),
         ("one step too many", "for _ in range(steps):", "for _ in range(steps + 1):"),
     ],
 )

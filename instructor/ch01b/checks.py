@@ -56,6 +56,10 @@ _cases = [
     # one step more or one step less than `steps` (or the last gradient used) flips the verdict
     (lambda x: np.array([2.0, 8.0]) * x, np.array([1.0, 1e-5]), [0.1, 0.26, 0.2], 131),
     (lambda x: np.array([2.0, 8.0]) * x, np.array([1.0, 1e-5]), [0.1, 0.26, 0.2], 132),
+    # a narrow, very steep ridge between x0 and the minimum (case 15): every rate crosses it, the
+    # gradient's norm jumps to up to 500,000 times its start and the stable rates still end below
+    # it; a rule that stops at some multiple of the start rejects them
+    (lambda x: x * (1.0 + 1e6 * np.exp(-(((x - 0.5) / 0.05) ** 2))), np.array([1.0]), [0.3, 0.5, 2.5, 0.05], 40),
 ]
 _export = {"cases": []}
 for _grad, _x0, _candidates, _steps in _cases:
@@ -128,7 +132,7 @@ def judge_stable_lr(student: dict[str, Any], reference: dict[str, Any]) -> Verdi
                 "Stability is judged once, after the last step (the gradient's norm then against its norm "
                 "at x0), not at every step; and the run has exactly `steps` steps."
             )
-        if i == 12 and isinstance(got, (int, float)) and got < exp:
+        if i in (12, 15) and isinstance(got, (int, float)) and got < exp:
             fail(
                 f"Hidden case {i}: you rejected a rate whose gradient's norm rose above its start on the way "
                 "but ended below it: stability is judged once, after the last step, not at every step."
