@@ -368,8 +368,9 @@ def test_the_training_budget_judge_counts_parameters_and_steps_from_the_recipe(t
         return 0.96
 
     monkeypatch.setitem(judge.__globals__, "_test_accuracy", fake_accuracy)
-    good = {"widths": [25], "batch_size": 512, "epochs": 18, "optimizer": "adam", "learning_rate": 0.01}
-    good["schedule"] = "cosine"
+    # any recipe within the budget: the accuracy is faked, so it need not be a good one
+    good = {"widths": [20], "batch_size": 1000, "epochs": 36, "optimizer": "sgd", "learning_rate": 0.5}
+    good["schedule"] = "constant"
 
     def verdict(recipe):
         try:
@@ -377,11 +378,11 @@ def test_the_training_budget_judge_counts_parameters_and_steps_from_the_recipe(t
         except g.CheckFailed as stop:
             return stop.verdict
 
-    assert verdict(good).fraction == 1.0 and "1,944 steps" in verdict(good).message
+    assert verdict(good).fraction == 1.0 and "1,980 steps" in verdict(good).message
     wide = verdict({**good, "widths": [128]})  # the chapter's width: 101,770 parameters
     assert wide.fraction == 0.0 and "101,770 parameters" in wide.message
-    long = verdict({**good, "batch_size": 64})  # 18 epochs of 860 steps
-    assert long.fraction == 0.0 and "15,480 gradient steps" in long.message
+    long = verdict({**good, "batch_size": 64})  # 36 epochs of 860 steps
+    assert long.fraction == 0.0 and "30,960 gradient steps" in long.message
     for bad, word in [
         ({**good, "optimizer": "nadam"}, "optimizer"),
         ({**good, "learning_rate": "1e-2"}, "learning_rate"),

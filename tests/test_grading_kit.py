@@ -94,9 +94,9 @@ def test_quiz_judge_scores_and_explains_only_the_wrong_answers():
 
 def test_quiz_judge_compares_a_question_with_its_own_tolerance():
     judge = quiz_judge({"q1": "A count.", "q2": "A rate."}, tolerances={"q1": 0})
-    reference = {"answers": {"q1": 3126, "q2": 0.8311}}
-    assert judge({"answers": {"q1": 3126.0, "q2": 0.831}}, reference).passed
-    floor = judge({"answers": {"q1": 3120, "q2": 0.831}}, reference)  # within 2e-3, but not exact
+    reference = {"answers": {"q1": 4711, "q2": 0.5273}}
+    assert judge({"answers": {"q1": 4711.0, "q2": 0.527}}, reference).passed
+    floor = judge({"answers": {"q1": 4705, "q2": 0.527}}, reference)  # within 2e-3, but not exact
     assert not floor.passed and floor.fraction == 0.5
     with pytest.raises(ValueError, match="q9"):
         quiz_judge({"q1": "A count."}, tolerances={"q9": 0})

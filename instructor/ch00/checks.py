@@ -113,7 +113,7 @@ _EXPORT_QUIZ = QUIZ_EXPORT
 # 95.7/94.2, 95.7/94.4, 95.1/93.9, 95.6/94.2, 95.4/94.3 %.
 TARGET = public.TEST_TARGET
 HALF_BAND = 0.008  # half marks from 94.7 %: above every seed of the narrowed recipes
-GRADE_SEED = 3  # not published: the student cannot tune on the exact model the grade trains
+GRADE_SEED = 80417  # not published, and not a small number to guess: no tuning on the graded model
 
 
 @functools.lru_cache(maxsize=64)
@@ -242,11 +242,17 @@ def judge_split_and_scale(student: dict[str, Any], reference: dict[str, Any]) ->
             fail("Images and labels are no longer paired: shuffle both with the same permutation.")
         if ids[: n - n_val].tolist() == list(range(n - n_val)):
             fail("The examples are not shuffled: on sorted data the validation set would be one class only.")
-        if n > 20 and np.mean(np.diff(ids) % n == 1) > 0.5:
+        if n > 20 and np.mean(np.isin(np.diff(ids) % n, (1, n - 1))) > 0.5:
             fail(
                 f"Hidden case {i}: most examples still follow their neighbour in the original order (a "
                 "rotation or a shift is not a shuffle): on sorted data the validation set would hold one or "
                 "two classes. Shuffle with a random permutation."
+            )
+        if n_val >= 50 and len(set(np.asarray(y_val).tolist())) < 6:
+            fail(
+                f"Hidden case {i}: the validation set holds only {len(set(np.asarray(y_val).tolist()))} of the "
+                "classes: the examples are not well shuffled before the split (on sorted data a real shuffle "
+                "gives nearly every class)."
             )
         if n_val > 1 and sorted(ids[n - n_val :].tolist()) == list(range(n - n_val, n)):
             fail(

@@ -219,6 +219,18 @@ def split_and_scale(images, labels, n_val, seed):
 ''',
     wrong=[
         (
+            "a reversed, rotated order instead of a shuffle",
+            '''
+def split_and_scale(images, labels, n_val, seed):
+    n = len(images)
+    shift = int(np.random.default_rng(seed).integers(n))
+    order = (shift - np.arange(n)) % n
+    x = (images[order] / 255).astype("float32")
+    y = labels[order]
+    return (x[:-n_val], y[:-n_val]), (x[-n_val:], y[-n_val:])
+''',
+        ),
+        (
             "a rotation of the order instead of a shuffle",
             '''
 def split_and_scale(images, labels, n_val, seed):

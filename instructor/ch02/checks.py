@@ -168,7 +168,9 @@ for _n, _k, _scale, _informative, _cands in [
         (2000, 6, 1.5, "first rows", [1.0, 1.5, 3.0, 8.0, 20.0]),
         # over-confident on its first half, under-confident on the second: one temperature is a
         # compromise, which the calibration error, the Brier score or the first rows put elsewhere
-        (1600, 6, "mixed", True, [1.1, 2.2, 0.9, 1.4, 1.8, 3.0, 0.7])]:
+        (1600, 6, "mixed", True, [1.1, 2.2, 0.9, 1.4, 1.8, 3.0, 0.7]),
+        # two candidates far apart around the best T (about 2.5): the nearer one, 1.2, loses
+        (3000, 8, 2.5, True, [1.2, 4.1])]:
     if _scale == "mixed":
         _parts = [_model_logits(_n // 2, _k, _s) for _s in (3.5, 0.35)]
         _z, _y = np.concatenate([_parts[0][0], _parts[1][0]]), np.concatenate([_parts[0][1], _parts[1][1]])
@@ -317,7 +319,10 @@ def judge_temperature(student: dict[str, Any], reference: dict[str, Any]) -> Ver
         # where multiplying would also pick the first candidate (leave the logits alone), that choice
         # tells neither mistake apart: the generic hint
         if got == exp["if_multiplied"] and got != exp["candidates"][0]:
-            fail(f"Hidden case {i}: you multiplied the logits by T; divide them by T (softmax(z / T)).")
+            fail(
+                f"Hidden case {i}: you chose the candidate that multiplying the logits by T would choose: do you "
+                "divide them by T (softmax(z / T))?"
+            )
         if got == exp["candidates"][0] and got != exp["if_multiplied"]:
             fail(
                 f"Hidden case {i}: you returned the first candidate. The accuracy is the same for every "

@@ -80,10 +80,13 @@ def expected() -> dict[str, Any]:
         )
     logits, labels = public.mixed_logits()
     mixed = [mean_xent(logits, labels, t) for t in public.MIXED_CANDIDATES]
+    over_logits, over_labels = public.public_logits(3.0, 0)
+    far = [mean_xent(over_logits, over_labels, t) for t in public.FAR_CANDIDATES]
     return {
         "huber-grad": huber,
         "sparse-xent": xent,
         "weighted-bce": bce,
         "temperature": temperature,
         "temperature-mixed": mixed,
+        "temperature-far": far,
     }

@@ -334,14 +334,14 @@ judge_quiz = quiz_judge(
         "them and scores 97 % (not D).",
         "q4": "The moving mean is momentum * old + (1 - momentum) * batch = 0.9 * 1.0 + 0.1 * 3.0 = 1.2. The "
         "momentum weighs the old value; taking 0.9 of the batch mean instead gives 2.8.",
-        "q5": "predict() runs the model in inference mode, where Dropout passes every activation through "
-        "unchanged, so every call gives the same prediction (D). Keras' Dropout is inverted dropout: it scales "
-        "the kept activations by 1 / (1 - p) in training and does nothing at inference; multiplying by 1 - p "
-        "at inference is the original paper's equivalent form, not what Keras does (not A). The moving "
-        "averages of batch normalization are not trainable: each training call moves them by the momentum "
-        "rule, and the optimizer never touches them (not B). Batch normalization changes how a network "
-        "trains but does not make dropout and penalties unnecessary; they act in other ways, and the "
-        "chapter measures each on its own (not C).",
+        "q5": "predict() and a plain call run the model in inference mode, where Dropout passes every "
+        "activation through unchanged, so the two predict() outputs agree; model(x, training=True) switches "
+        "dropout on, with a new random mask at each call, so those two outputs can differ from each other "
+        "and from predict()'s (D). Dropout is never switched off for good: training=True turns it back on "
+        "(not A). predict() does not keep dropout on (not B). Keras' Dropout is inverted dropout: it scales "
+        "the kept activations by 1 / (1 - p) in training and does nothing at inference; multiplying by "
+        "1 - p at inference is the original paper's equivalent form, and even then the random masks would "
+        "make the training=True outputs differ (not C).",
     }
 )
 

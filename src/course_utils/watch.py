@@ -193,9 +193,27 @@ def watched_call(
                 if type(code).__name__ == "code":
                     located.setdefault((code.co_filename, code.co_firstlineno), top + "." + attr)
 
+    # refused functions of other packages ("course_utils.training.train_loop") by where their code
+    # lies too: a copy with another name, or the same file loaded as another module, starts at the
+    # same line of the same file
+    dotted_located = {}  # (co_filename, co_firstlineno) -> "module.function"
+    for entry in dotted:
+        module_name, _, attr = entry.rpartition(".")
+        try:
+            module = sys.modules.get(module_name) or importlib.import_module(module_name)
+            code = getattr(getattr(module, attr, None), "__code__", None)
+        except Exception:
+            continue
+        if type(code).__name__ == "code":
+            dotted_located[(code.co_filename, code.co_firstlineno)] = entry
+
     def profile(frame, event, arg):
         if event == "call":
             code = frame.f_code
+            if dotted_located:
+                where = dotted_located.get((code.co_filename, code.co_firstlineno))
+                if where is not None:
+                    used.add(where)
             if note_file(code.co_filename, code.co_name) is not None and refused_names is not None:
                 # framework code renamed: its qualified name and its place in the file stay
                 qualname = getattr(code, "co_qualname", code.co_name)

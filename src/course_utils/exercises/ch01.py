@@ -25,6 +25,10 @@ def _sum_of_squares(x: np.ndarray) -> float:
     return float(np.sum(np.asarray(x) ** 2))
 
 
+def _wiggle(x: np.ndarray) -> float:
+    return float(np.sum(np.sin(1000.0 * np.asarray(x, dtype=float))))
+
+
 def _sum_of_cubes(x: np.ndarray) -> float:
     return float(np.sum(np.asarray(x) ** 3))
 
@@ -75,11 +79,16 @@ def check_central_difference(central_difference: Any) -> Verdict:
     if got.shape == v.shape and np.allclose(got, 3 * v**2 + 3 * v * h + h**2, atol=1e-8):
         fail("The result matches the forward difference (f(x + h e) - f(x)) / h; use the central one.")
     expect_close(got, 3 * v**2 + h**2, "central_difference(sum(x**3), x, h=0.1)", rtol=1e-8, atol=1e-8)
-    got = as_array(call(central_difference, _sum_of_cubes, v, what="central_difference"), "central_difference(f, x)")
-    if got.shape == v.shape and not np.allclose(got, 3 * v**2 + 1e-10, rtol=0, atol=1e-7):
+    # sum(sin(1000 x)) without h: the central difference is 1000 cos(1000 x) sin(1000 h) / (1000 h),
+    # which tells h = 1e-5 from 1e-4 and from 1e-6 (relative differences 1.6e-3 and 1.6e-5)
+    got = as_array(call(central_difference, _wiggle, v, what="central_difference"), "central_difference(f, x)")
+    step = 1e-5
+    if got.shape == v.shape and not np.allclose(
+        got, 1000 * np.cos(1000 * v) * np.sin(1000 * step) / (1000 * step), rtol=1e-8, atol=1e-8
+    ):
         fail(
-            "Called without h on sum(x**3), the result is not 3 x**2 + h**2 for h = 1e-5: is the default "
-            "step h=1e-5, as the exercise asks?"
+            "Called without h on sum(sin(1000 x)), the result is not the central difference with h = 1e-5: "
+            "is the default step h=1e-5, as the exercise asks?"
         )
 
     # a vector-valued f: the elementwise square of a 2 x 2 matrix, flattened to 4 outputs

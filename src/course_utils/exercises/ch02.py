@@ -350,6 +350,9 @@ TEMPERATURE_MODELS = ((3.0, 0, "over-confident"), (0.5, 1, "under-confident"))
 # (x3): one temperature is a compromise, and criteria other than the mean cross-entropy over all
 # examples (a calibration error, the Brier score, the first rows only) choose another one
 MIXED_CANDIDATES = (1.6, 0.8, 3.2, 2.0, 1.2, 4.0, 2.5)
+# the over-confident model (logits x3, best temperature about 3) with two candidates far apart: the
+# mean cross-entropy is lopsided in T, so the candidate nearest the best T is not the best candidate
+FAR_CANDIDATES = (1.0, 5.2)
 
 
 def mixed_logits() -> tuple[np.ndarray, np.ndarray]:
@@ -374,7 +377,10 @@ def check_temperature(choose_temperature: Any) -> Verdict:
         if got == best:
             continue
         if got == candidates[int(np.argmin(multiplied))]:
-            fail(f"For the {kind} model you multiplied the logits by T: divide them by T (softmax(z / T)).")
+            fail(
+                f"For the {kind} model you chose the candidate that multiplying the logits by T would choose: "
+                "do you divide them by T (softmax(z / T))?"
+            )
         if got == candidates[0]:
             fail(
                 f"For the {kind} model you returned the first candidate. Try every candidate (they are not "
@@ -386,6 +392,16 @@ def check_temperature(choose_temperature: Any) -> Verdict:
                 "keep the lowest."
             )
         fail(f"For the {kind} model another candidate gives a lower mean cross-entropy on these examples.")
+    logits, labels = public_logits(3.0, 0)
+    got = call(choose_temperature, logits.copy(), labels.copy(), list(FAR_CANDIDATES), what="choose_temperature")
+    if isinstance(got, np.generic):
+        got = got.item()
+    if got != FAR_CANDIDATES[int(np.argmin(EXPECTED["temperature-far"]))]:
+        fail(
+            f"For the over-confident model with the candidates {list(FAR_CANDIDATES)}, the other one gives the "
+            "lower mean cross-entropy. Compare the candidates' own losses: the loss is not symmetric in T, so "
+            "the candidate nearest the best temperature need not be the best candidate."
+        )
     logits, labels = mixed_logits()
     candidates = list(MIXED_CANDIDATES)
     got = call(choose_temperature, logits.copy(), labels.copy(), list(candidates), what="choose_temperature")

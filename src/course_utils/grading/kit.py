@@ -298,7 +298,7 @@ def quiz_judge(
 
     ``explanations`` maps each question ("q1") to the text that explains its right answer.
     A number is right within the relative tolerance ``rtol``, or within the question's own in
-    ``tolerances`` ({"q4": 0} compares a count exactly, so that 3120 is not taken for 3126).
+    ``tolerances`` ({"q4": 0} compares a count exactly, so that 4705 is not taken for 4711).
     The explanations of the questions a student got wrong go into the verdict's ``details``,
     which the grader writes into that student's feedback file, and nowhere else.
     """
